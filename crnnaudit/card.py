@@ -1,0 +1,149 @@
+"""ModelCard: the facts about a model that are not in the Keras file.
+
+Preprocessing, class names, which classes are anomalies, the window length, the decision
+threshold and the intended use live in a sidecar beside the model (``model.card.json`` or
+``model.card.yaml``). Every report carries the card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CardError
+
+PREPROCESSING = ("vgg19", "unit", "none")
+_SIDECAR_SUFFIXES = (".card.json", ".card.yaml", ".card.yml")
+
+
+@dataclass
+class ModelCard:
+    """Facts about a model that its Keras file does not hold.
+
+    Attributes:
+        name, version: how reports name the model.
+        classes: one name per output unit (a single sigmoid unit: one name, the anomaly).
+        anomaly_classes: the classes whose probability makes the anomaly score.
+        preprocessing: ``vgg19`` (RGB->BGR, ImageNet mean subtracted, caffe style),
+            ``unit`` (pixels / 255) or ``none`` (raw 0..255 floats). ``None`` until a model
+            fills it in: ``vgg19`` when VGG19 is inside, else ``unit``.
+        frames_per_window: T, used when the model's time axis is ``None``.
+        stride: frames between the starts of two windows when scoring a clip.
+        threshold: anomaly score at or above which the decision is "anomaly".
+        target_layer: the conv layer Grad-CAM reads; ``None`` = the last per-frame conv.
+    """
+
+    name: str = "unnamed model"
+    version: str = "unversioned"
+    classes: list[str] = field(default_factory=list)
+    anomaly_classes: list[str] = field(default_factory=list)
+    preprocessing: str | None = None
+    frames_per_window: int | None = None
+    stride: int | None = None
+    threshold: float = 0.5
+    target_layer: str | None = None
+    intended_use: str = "not stated"
+    training_data: str = "not stated"
+    known_limitations: list[str] = field(default_factory=list)
+    owner: str = "not stated"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, source: str = "model card") -> "ModelCard":
+        """Check every field; raise :class:`CardError` naming the field and the source."""
+        def bad(msg: str) -> CardError:
+            return CardError(f"{source}: {msg}")
+
+        for key in ("name", "version", "intended_use", "training_data", "owner"):
+            if not isinstance(getattr(self, key), str):
+                raise bad(f"'{key}' must be text, got {getattr(self, key)!r}")
+        if not isinstance(self.classes, list) or not all(isinstance(c, str) and c for c in self.classes):
+            raise bad(f"'classes' must be a list of non-empty names, got {self.classes!r}")
+        if len(set(self.classes)) != len(self.classes):
+            raise bad(f"'classes' has duplicates: {self.classes!r}")
+        if not isinstance(self.anomaly_classes, list):
+            raise bad(f"'anomaly_classes' must be a list, got {self.anomaly_classes!r}")
+        unknown = [c for c in self.anomaly_classes if c not in self.classes]
+        if unknown:
+            raise bad(f"'anomaly_classes' names {unknown} that are not in classes {self.classes}")
+        if self.preprocessing is not None and self.preprocessing not in PREPROCESSING:
+            raise bad(f"'preprocessing' must be one of {PREPROCESSING}, got {self.preprocessing!r}")
+        for key in ("frames_per_window", "stride"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise bad(f"'{key}' must be a positive whole number, got {v!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0.0 <= float(self.threshold) <= 1.0:
+            raise bad(f"'threshold' must be a number between 0 and 1, got {self.threshold!r}")
+        self.threshold = float(self.threshold)
+        if self.target_layer is not None and not isinstance(self.target_layer, str):
+            raise bad(f"'target_layer' must be a layer name, got {self.target_layer!r}")
+        if not isinstance(self.known_limitations, list):
+            raise bad(f"'known_limitations' must be a list of sentences, got {self.known_limitations!r}")
+        return self
+
+    # --- reading and writing -------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "model card") -> "ModelCard":
+        """Build a card from a mapping; unknown keys go to ``extra``."""
+        if not isinstance(data, dict):
+            raise CardError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in data.items() if k in names and k != "extra"}
+        extra = dict(data.get("extra") or {})
+        extra.update({k: v for k, v in data.items() if k not in names})
+        return cls(**known, extra=extra).validate(source)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ModelCard":
+        """Read a card from JSON or YAML.
+
+        Raises:
+            CardError: the file is missing, not JSON/YAML, or a field is invalid.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise CardError(f"{path}: cannot read the model card ({e.strerror or e})") from e
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as e:
+            raise CardError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from e
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the card as JSON (``.json``) or YAML (``.yaml``/``.yml``)."""
+        self.validate(str(path))
+        path = Path(path)
+        if path.suffix in (".yaml", ".yml"):
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        else:
+            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def anomaly_indices(self) -> list[int]:
+        return [self.classes.index(c) for c in self.anomaly_classes]
+
+
+def sidecar_path(model_path: str | Path) -> Path | None:
+    """The card beside ``model_path`` (``m.keras`` -> ``m.card.json``/``.yaml``), if any."""
+    model_path = Path(model_path)
+    stem = model_path.name[: -len(model_path.suffix)] if model_path.suffix else model_path.name
+    for suffix in _SIDECAR_SUFFIXES:
+        candidate = model_path.with_name(stem + suffix)
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def default_sidecar_path(model_path: str | Path) -> Path:
+    model_path = Path(model_path)
+    stem = model_path.name[: -len(model_path.suffix)] if model_path.suffix else model_path.name
+    return model_path.with_name(stem + ".card.json")

@@ -1,0 +1,60 @@
+"""The one exception tree of crnnaudit.
+
+Every failure a user can cause (a bad file, a model crnnaudit cannot take, a wrong
+parameter) raises a subclass of :class:`CrnnauditError` whose message names the input and
+says what was wrong and what to do. Callers (the app, the command line) catch the base class
+and show the message; nothing is lost.
+
+    CrnnauditError
+    ├── CardError            model card missing fields, wrong types, unknown values
+    ├── ModelError           model file unreadable or of a kind crnnaudit cannot take
+    │   ├── UnsafeModelError     needs unsafe deserialisation (Lambda, custom code)
+    │   └── UnsupportedModelError  no time axis, no per-frame part, several inputs/outputs
+    ├── VideoError           video unreadable, empty, corrupt, truncated, too short
+    ├── ExplanationError     bad method, target, window or parameter; non-finite values
+    │   └── Cancelled            the user cancelled long work
+    ├── ReportError          report cannot be built, read or verified
+    └── AuditLogError        the audit log cannot be written or read
+"""
+
+from __future__ import annotations
+
+
+class CrnnauditError(Exception):
+    """Base class of every error crnnaudit raises on purpose."""
+
+
+class CardError(CrnnauditError, ValueError):
+    """A model card is missing, malformed or inconsistent with the model."""
+
+
+class ModelError(CrnnauditError):
+    """A model file cannot be read or used."""
+
+
+class UnsafeModelError(ModelError):
+    """The model needs unsafe deserialisation (e.g. a ``Lambda`` layer) and is refused."""
+
+
+class UnsupportedModelError(ModelError):
+    """The model is readable but not a per-frame CNN + temporal model crnnaudit can take."""
+
+
+class VideoError(CrnnauditError):
+    """A video cannot be opened, probed or decoded."""
+
+
+class ExplanationError(CrnnauditError, ValueError):
+    """An explanation was asked for with a bad method, target, window or parameter."""
+
+
+class Cancelled(ExplanationError):
+    """Long work was cancelled by the caller."""
+
+
+class ReportError(CrnnauditError):
+    """A report cannot be built, read or verified."""
+
+
+class AuditLogError(CrnnauditError):
+    """The audit log cannot be written, read or verified."""

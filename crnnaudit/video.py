@@ -1,0 +1,333 @@
+"""Clips: probe, hash, stream, window.
+
+Decoding streams through PyAV: a clip is never held in memory whole. The container's frame
+count and rate are not trusted (``vtest.avi`` claims 682 frames at 50 fps and holds 341 at
+25); crnnaudit counts the video packets and derives the rate from their timestamps.
+
+Clips shorter than one window are **padded** by repeating their last frame, and the window
+says so (``Window.padded``); reports carry the flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import cv2
+import numpy as np
+
+from .errors import VideoError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class GroundTruth:
+    """What a synthetic clip really shows: class, anomalous frames, region masks."""
+
+    label: str
+    interval: tuple[int, int] | None  # first and last anomalous frame, inclusive
+    masks: np.ndarray | None = None  # (frames, H, W) bool, at the clip's resolution
+
+    def frame_is_anomalous(self, i: int) -> bool:
+        return self.interval is not None and self.interval[0] <= i <= self.interval[1]
+
+
+@dataclass
+class Window:
+    """T consecutive frames of a clip, resized to the model's input.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8 RGB at the model's resolution.
+        indices: source frame index of each frame (repeats where padded).
+        times: timestamp of each frame in seconds.
+        index: which window of the clip this is (``start = index * stride``).
+        padded: True when the clip was shorter than one window.
+    """
+
+    frames: np.ndarray
+    indices: np.ndarray
+    times: np.ndarray
+    index: int
+    stride: int
+    clip_sha256: str
+    padded: bool = False
+
+    @property
+    def length(self) -> int:
+        return int(self.frames.shape[0])
+
+    def describe(self) -> dict:
+        return {"index": self.index, "stride": self.stride, "first_frame": int(self.indices[0]),
+                "last_frame": int(self.indices[-1]), "start_s": float(self.times[0]),
+                "end_s": float(self.times[-1]), "length": self.length, "padded": self.padded,
+                "clip_sha256": self.clip_sha256}
+
+
+def _resize(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or frame.shape[:2] == tuple(size):
+        return frame
+    h, w = size
+    shrinking = h < frame.shape[0] and w < frame.shape[1]
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+@dataclass
+class Clip:
+    """A probed video file. Frames are decoded on demand, never all at once."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    codec: str
+    width: int
+    height: int
+    frame_count: int
+    fps: float
+    container_frames: int
+    container_fps: float
+    _pts: list = field(default_factory=list, repr=False)
+    _time_base: Fraction = Fraction(1, 1)
+    _start: int = 0
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps if self.fps else 0.0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def facts(self) -> dict:
+        """Plain facts for the UI and reports."""
+        return {"file": self.name, "sha256": self.sha256, "bytes": self.size_bytes,
+                "codec": self.codec, "width": self.width, "height": self.height,
+                "frames": self.frame_count, "fps": round(self.fps, 3),
+                "duration_s": round(self.duration, 3), "container_frames": self.container_frames,
+                "container_fps": round(self.container_fps, 3)}
+
+    def time_of(self, i: int) -> float:
+        if self._pts and self._pts[i] is not None:
+            return float((self._pts[i] - self._start) * self._time_base)
+        return i / self.fps
+
+    # --- decoding ------------------------------------------------------------------
+    def _open(self):
+        try:
+            return av.open(str(self.path))
+        except (av.FFmpegError, OSError) as e:
+            raise VideoError(f"{self.path}: cannot open the video any more ({e})") from e
+
+    def iter_frames(self, start: int = 0, stop: int | None = None,
+                    size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, RGB uint8 frame)`` for frames ``start <= index < stop``, streaming.
+
+        Raises:
+            VideoError: a frame inside the range cannot be decoded.
+        """
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        if start >= stop:
+            return
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            seekable = start > 0 and self._pts and self._pts[start] is not None
+            if seekable:
+                container.seek(int(self._pts[start]), stream=stream, backward=True, any_frame=False)
+            index = None
+            for frame in self._decode(container, stream):
+                if index is None:
+                    index = self._pts.index(frame.pts) if seekable and frame.pts in self._pts else 0
+                else:
+                    index += 1
+                if index < start:
+                    continue
+                if index >= stop:
+                    return
+                yield index, _resize(frame.to_ndarray(format="rgb24"), size)
+            last = -1 if index is None else index
+            if last < stop - 1:
+                raise VideoError(f"{self.path}: frame {last + 1} of {self.frame_count} cannot be "
+                                 "decoded; the file looks truncated or corrupt")
+        finally:
+            container.close()
+
+    def _decode(self, container, stream):
+        try:
+            yield from container.decode(stream)
+        except av.FFmpegError as e:
+            raise VideoError(f"{self.path}: decoding failed ({e}); the file looks corrupt") from e
+
+    def frame(self, i: int, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Frame ``i`` as RGB uint8, at the clip's resolution unless ``size=(h, w)``."""
+        if not 0 <= i < self.frame_count:
+            raise VideoError(f"{self.path}: no frame {i}; the clip has frames 0..{self.frame_count - 1}")
+        for _, img in self.iter_frames(i, i + 1, size):
+            return img
+        raise VideoError(f"{self.path}: frame {i} cannot be decoded")
+
+    def window_count(self, length: int, stride: int) -> int:
+        if self.frame_count <= length:
+            return 1
+        return (self.frame_count - length) // stride + 1
+
+    def window_starts(self, length: int, stride: int) -> list[int]:
+        return [k * stride for k in range(self.window_count(length, stride))]
+
+    def _make_window(self, frames, indices, k, stride, length) -> Window:
+        frames = list(frames)
+        indices = list(indices)
+        padded = len(frames) < length
+        while len(frames) < length:
+            frames.append(frames[-1])
+            indices.append(indices[-1])
+        return Window(np.stack(frames), np.asarray(indices),
+                      np.asarray([self.time_of(i) for i in indices], dtype=np.float64),
+                      k, stride, self.sha256, padded)
+
+    def windows(self, length: int, stride: int | None = None,
+                size: tuple[int, int] | None = None) -> Iterator[Window]:
+        """Stream every window of ``length`` frames, ``stride`` apart, resized to ``size``.
+
+        Memory holds one window at the model's resolution, whatever the clip's length.
+        """
+        length, stride = _check_window_args(self, length, stride)
+        buf: deque = deque(maxlen=length)
+        idx: deque = deque(maxlen=length)
+        starts = self.window_starts(length, stride)
+        k = 0
+        last_start = starts[-1]
+        for i, img in self.iter_frames(0, min(self.frame_count, last_start + length), size):
+            buf.append(img)
+            idx.append(i)
+            if len(buf) == length and idx[0] == starts[k]:
+                yield self._make_window(buf, idx, k, stride, length)
+                k += 1
+                if k == len(starts):
+                    return
+        if k == 0 and buf:  # shorter than one window: pad
+            yield self._make_window(buf, idx, 0, stride, length)
+
+    def window(self, k: int, length: int, stride: int | None = None,
+               size: tuple[int, int] | None = None) -> Window:
+        """Window number ``k`` alone (seeks, decodes only its frames)."""
+        length, stride = _check_window_args(self, length, stride)
+        n = self.window_count(length, stride)
+        if not 0 <= k < n:
+            raise VideoError(f"{self.path}: no window {k}; with {length} frames every {stride} "
+                             f"the clip has windows 0..{n - 1}")
+        start = k * stride
+        pairs = list(self.iter_frames(start, start + length, size))
+        if not pairs:
+            raise VideoError(f"{self.path}: window {k} cannot be decoded")
+        return self._make_window([p[1] for p in pairs], [p[0] for p in pairs], k, stride, length)
+
+    @property
+    def ground_truth(self) -> GroundTruth | None:
+        """Ground truth from a ``<clip>.truth.json`` sidecar (the synthetic clips have one)."""
+        side = self.path.with_name(self.path.stem + ".truth.json")
+        if not side.exists():
+            return None
+        try:
+            data = json.loads(side.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise VideoError(f"{side}: unreadable ground truth ({e})") from e
+        masks = None
+        mask_file = side.with_name(self.path.stem + ".mask.npz")
+        if mask_file.exists():
+            with np.load(mask_file) as z:
+                shape = tuple(z["shape"])
+                masks = np.unpackbits(z["bits"])[: int(np.prod(shape))].reshape(shape).astype(bool)
+        interval = tuple(data["interval"]) if data.get("interval") else None
+        return GroundTruth(data["label"], interval, masks)
+
+
+def _check_window_args(clip: Clip, length, stride):
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise VideoError(f"{clip.path}: window length must be a positive number of frames, got {length!r}")
+    stride = length if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise VideoError(f"{clip.path}: stride must be a positive number of frames, got {stride!r}")
+    return int(length), int(stride)
+
+
+def open_clip(path: str | Path) -> Clip:
+    """Probe a video: codec, size, frames (counted), rate (from timestamps), SHA-256.
+
+    Args:
+        path: an MP4, AVI, MKV, WebM or other file FFmpeg reads.
+
+    Returns:
+        A :class:`Clip`; frames are decoded later, on demand.
+
+    Raises:
+        VideoError: the file is missing, empty, not a video, or holds no decodable frame.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a folder, not a video file")
+    size = path.stat().st_size
+    if size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes); upload the video again")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise VideoError(f"{path}: not a video FFmpeg can read ({e})") from e
+    try:
+        if not container.streams.video:
+            raise VideoError(f"{path}: the file has no video stream")
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        width, height = stream.codec_context.width, stream.codec_context.height
+        container_frames = int(stream.frames or 0)
+        container_fps = float(stream.average_rate or stream.guessed_rate or 0)
+        pts: list = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    pts.append(packet.pts if packet.pts is not None else packet.dts)
+        except av.FFmpegError as e:
+            if not pts:
+                raise VideoError(f"{path}: the video stream cannot be read ({e})") from e
+        time_base = stream.time_base or Fraction(1, 1)
+    finally:
+        container.close()
+    if not pts:
+        raise VideoError(f"{path}: the video holds no frames")
+    if not width or not height:
+        raise VideoError(f"{path}: the video stream has no frame size; the file looks corrupt")
+    known = [p for p in pts if p is not None]
+    if len(known) == len(pts):
+        pts = sorted(pts)  # presentation order (B-frames arrive out of order)
+        steps = np.diff(np.asarray(pts, dtype=np.float64))
+        steps = steps[steps > 0]
+        fps = float(1.0 / (np.median(steps) * time_base)) if steps.size else container_fps
+        start = pts[0]
+    else:
+        pts, fps, start = [], container_fps, 0
+    fps = fps or container_fps or 25.0
+    clip = Clip(path, sha256_file(path), size, codec, width, height, len(pts) or len(known),
+                fps, container_frames, container_fps, pts, time_base, start)
+    # A header can survive truncation while no frame decodes: prove one does.
+    try:
+        next(clip.iter_frames(0, 1))
+    except StopIteration:
+        raise VideoError(f"{path}: no frame can be decoded; the file looks truncated or corrupt") from None
+    return clip
