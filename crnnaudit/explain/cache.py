@@ -1,0 +1,76 @@
+"""On-disk cache of explanations, keyed by content, bounded in size.
+
+The key hashes the model's SHA-256, the clip's SHA-256, the window, the method, its
+parameters, the target and crnnaudit's version, so a changed model, clip or parameter never
+returns a stale map. Oldest entries are removed when the folder outgrows ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .base import Explanation
+
+
+class ExplanationCache:
+    def __init__(self, folder: str | Path, max_bytes: int = 512 * 1024 * 1024):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = int(max_bytes)
+
+    @staticmethod
+    def key(**parts) -> str:
+        blob = json.dumps(parts, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str) -> Explanation | None:
+        path = self._path(key)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode())
+                maps = z["maps"] if "maps" in z.files else None
+                scores = z["frame_scores"]
+                arrays = {k[6:]: z[k] for k in z.files if k.startswith("extra_")}
+        except (OSError, KeyError, ValueError):
+            return None  # absent or damaged: recompute
+        os.utime(path)  # most recently used
+        meta["extra"].update(arrays)
+        return Explanation(meta["method"], maps, scores, meta["target"], meta["target_name"],
+                           meta["params"], meta["seconds"], meta["provenance"], meta["extra"])
+
+    def put(self, key: str, exp: Explanation) -> None:
+        arrays = {k: v for k, v in exp.extra.items() if isinstance(v, np.ndarray)}
+        meta = {"method": exp.method, "target": exp.target, "target_name": exp.target_name,
+                "params": exp.params, "seconds": exp.seconds, "provenance": exp.provenance,
+                "extra": {k: v for k, v in exp.extra.items() if k not in arrays}}
+        payload = {"meta": np.frombuffer(json.dumps(meta, default=float).encode(), dtype=np.uint8),
+                   "frame_scores": exp.frame_scores,
+                   **{f"extra_{k}": v for k, v in arrays.items()}}
+        if exp.maps is not None:
+            payload["maps"] = exp.maps
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        os.close(fd)
+        with open(tmp, "wb") as f:
+            np.savez(f, **payload)
+        os.replace(tmp, self._path(key))  # atomic: readers never see half a file
+        self.prune()
+
+    def prune(self) -> None:
+        entries = sorted(self.folder.glob("*.npz"), key=lambda p: p.stat().st_mtime)
+        total = sum(p.stat().st_size for p in entries)
+        while entries and total > self.max_bytes:
+            oldest = entries.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.glob("*.npz"))
