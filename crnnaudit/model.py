@@ -496,8 +496,23 @@ def _all_layers(model) -> list:
     return out
 
 
+class _DenseLogits(keras.layers.Layer):
+    """A Dense layer's pre-activation, reading the source layer's own weight variables (so a
+    randomised or fine-tuned model stays in step) without touching the layer."""
+
+    def __init__(self, source: L.Dense, **kwargs):
+        super().__init__(name=source.name + "_logits", **kwargs)
+        self.source = source
+
+    def call(self, x):
+        y = keras.ops.matmul(x, self.source.kernel)
+        return y + self.source.bias if self.source.use_bias else y
+
+
 def _linear_copy(layer):
-    """The same layer with its activation removed, sharing nothing: weights are copied."""
+    """The layer with its activation removed: a view on Dense, else a copy of the weights."""
+    if type(layer) is L.Dense:
+        return _DenseLogits(layer)
     cfg = layer.get_config()
     cfg["activation"] = "linear"
     cfg["name"] = layer.name + "_logits"

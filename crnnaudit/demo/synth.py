@@ -1,0 +1,167 @@
+"""Seeded synthetic surveillance scenes with ground truth.
+
+People-like figures (a body, a head) walk across a tiled floor seen from above. Anomalies
+mirror the paper's classes: ``fight`` (two figures meet and grapple), ``fire`` (a growing,
+flickering region), ``shooting`` (a muzzle flash, then everyone scatters fast). Each clip
+comes with its class, the anomalous frame interval and a per-frame mask of the anomalous
+region, so explanations can be scored against the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import CrnnauditError
+from ..render import write_video
+
+CLASSES = ["normal", "fight", "fire", "shooting"]
+ANOMALY_CLASSES = ["fight", "fire", "shooting"]
+
+
+@dataclass
+class SynthClip:
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB
+    masks: np.ndarray  # (N, H, W) bool
+    label: str
+    interval: tuple[int, int] | None
+    fps: float
+    seed: int
+
+
+def _floor(h, w, rng):
+    tile = int(rng.integers(14, 22))
+    base = rng.integers(95, 130)
+    img = np.full((h, w, 3), base, np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img += ((yy // tile + xx // tile) % 2)[..., None] * 10
+    img += rng.normal(0, 3, (h, w, 1))
+    return np.clip(img, 0, 255)
+
+
+class _Person:
+    def __init__(self, rng, h, w, speed=None):
+        self.r = int(rng.integers(4, 6))
+        self.pos = np.array([rng.uniform(10, h - 10), rng.uniform(10, w - 10)], float)
+        angle = rng.uniform(0, 2 * np.pi)
+        s = speed if speed is not None else rng.uniform(0.8, 1.6)
+        self.vel = np.array([np.sin(angle), np.cos(angle)]) * s
+        self.color = tuple(int(c) for c in rng.integers(30, 230, 3))
+        self.phase = rng.uniform(0, 2 * np.pi)
+
+    def step(self, h, w):
+        self.pos += self.vel
+        for k, lim in enumerate((h, w)):
+            if not 6 <= self.pos[k] <= lim - 6:
+                self.vel[k] *= -1
+                self.pos[k] = np.clip(self.pos[k], 6, lim - 6)
+
+    def draw(self, img, mask=None, jitter=(0.0, 0.0), arms=False, t=0):
+        y, x = self.pos + jitter
+        c = (int(x), int(y))
+        cv2.ellipse(img, c, (self.r, self.r + 2), 0, 0, 360, self.color, -1)
+        cv2.circle(img, (c[0], c[1] - self.r - 1), max(2, self.r - 2), (225, 190, 160), -1)
+        if arms:
+            a = np.sin(t * 2.5 + self.phase) * 7
+            cv2.line(img, c, (int(x + 8), int(y + a)), self.color, 2)
+            cv2.line(img, c, (int(x - 8), int(y - a)), self.color, 2)
+        if mask is not None:
+            cv2.circle(mask, c, self.r + 9, 1, -1)
+
+
+def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: float = 12.0) -> SynthClip:
+    """One clip of class ``label``, fully determined by ``seed``."""
+    if label not in CLASSES:
+        raise CrnnauditError(f"synthetic class '{label}' is not one of {CLASSES}")
+    rng = np.random.default_rng(seed)
+    h, w = size
+    floor = _floor(h, w, rng)
+    people = [_Person(rng, h, w) for _ in range(int(rng.integers(3, 6)))]
+    start = int(rng.integers(frames // 5, frames // 2))
+    interval = None if label == "normal" else (start, frames - 1)
+    out = np.zeros((frames, h, w, 3), np.uint8)
+    masks = np.zeros((frames, h, w), bool)
+    fighters = people[:2]
+    meet = np.array([rng.uniform(30, h - 30), rng.uniform(40, w - 40)])
+    fire_at = (int(rng.uniform(25, w - 25)), int(rng.uniform(25, h - 25)))
+    if label == "fight":  # the two fighters walk to a meeting point and arrive at `start`
+        for p, off in zip(fighters, (-5.0, 5.0)):
+            target = meet + np.array([0.0, off])
+            p.pos = np.clip(target - p.vel * start, 6, np.array([h, w]) - 6)
+            p.vel = (target - p.pos) / max(start, 1)
+    for t in range(frames):
+        img = floor.copy()
+        light = 1.0 + 0.03 * np.sin(t / 5.0)  # slow lighting drift, not an anomaly
+        img = np.clip(img * light, 0, 255).astype(np.uint8)
+        mask = np.zeros((h, w), np.uint8)
+        active = interval is not None and t >= interval[0]
+        for k, p in enumerate(people):
+            grappling = label == "fight" and active and k < 2
+            if grappling:
+                jit = rng.normal(0, 1.8, 2)
+                p.pos = meet + np.array([0.0, -5.0 if k == 0 else 5.0])
+                p.draw(img, mask, jit, arms=True, t=t)
+            else:
+                p.draw(img)
+        if label == "fire" and active:
+            age = t - interval[0] + 1
+            radius = 4 + 0.6 * age
+            for _ in range(6):
+                dy, dx = rng.normal(0, radius * 0.3, 2)
+                r = max(2, radius * rng.uniform(0.4, 0.8))
+                col = (255, int(rng.integers(80, 200)), int(rng.integers(0, 40)))
+                cv2.circle(img, (int(fire_at[0] + dx), int(fire_at[1] + dy - age * 0.3)), int(r), col, -1)
+            flicker = rng.uniform(0.8, 1.0)
+            cv2.circle(img, fire_at, int(radius * 0.5), (255, int(240 * flicker), 120), -1)
+            cv2.circle(mask, fire_at, int(radius * 1.3) + 3, 1, -1)
+        if label == "shooting" and active:
+            shooter = people[0]
+            if t == interval[0]:
+                for p in people[1:]:  # everyone else runs away, fast
+                    away = p.pos - shooter.pos
+                    p.vel = away / (np.linalg.norm(away) + 1e-6) * 4.5
+            if t - interval[0] < 3:
+                c = (int(shooter.pos[1] + 9), int(shooter.pos[0]))
+                cv2.circle(img, c, 7 - 2 * (t - interval[0]), (255, 255, 200), -1)
+                cv2.circle(mask, c, 10, 1, -1)
+            cv2.circle(mask, (int(shooter.pos[1]), int(shooter.pos[0])), shooter.r + 9, 1, -1)
+            for p in people[1:]:
+                cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)
+        for k, p in enumerate(people):
+            if not (label == "fight" and active and k < 2) and not (label == "shooting" and active and k == 0):
+                p.step(h, w)
+        out[t] = img
+        masks[t] = mask.astype(bool) & (interval is not None and t >= interval[0])
+    return SynthClip(out, masks, label, interval, fps, seed)
+
+
+def write_clip(clip: SynthClip, path: str | Path) -> Path:
+    """Write ``<name>.mp4`` (H.264), ``<name>.truth.json`` and ``<name>.mask.npz``."""
+    path = Path(path).with_suffix(".mp4")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, clip.frames, clip.fps)
+    truth = {"label": clip.label, "interval": list(clip.interval) if clip.interval else None,
+             "frames": int(clip.frames.shape[0]), "fps": clip.fps, "seed": clip.seed,
+             "size": list(clip.frames.shape[1:3]), "generator": "crnnaudit.demo.synth"}
+    path.with_name(path.stem + ".truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    np.savez_compressed(path.with_name(path.stem + ".mask.npz"), bits=np.packbits(clip.masks.ravel()),
+                        shape=np.asarray(clip.masks.shape))
+    return path
+
+
+def synthesize(out_dir: str | Path, count: int = 4, seed: int = 0, size=(120, 160),
+               frames: int = 48, fps: float = 12.0, labels=None) -> list[Path]:
+    """Write ``count`` clips, classes taken in turn from ``labels`` (default: all four)."""
+    if count < 1:
+        raise CrnnauditError(f"count must be at least 1, got {count}")
+    labels = list(labels or CLASSES)
+    paths = []
+    for i in range(count):
+        label = labels[i % len(labels)]
+        clip = synth_clip(label, seed * 100003 + i, size, frames, fps)
+        paths.append(write_clip(clip, Path(out_dir) / f"{label}_{seed}_{i:03d}.mp4"))
+    return paths

@@ -1,0 +1,197 @@
+"""How far an explanation can be trusted: faithfulness, agreement, sanity, localisation.
+
+Every figure here is computed by re-running the model (or its head) on modified inputs;
+nothing is read off the maps alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import ExplanationError
+from .explain import explain
+from .explain.base import ExplanationSet
+from .model import AuditedModel
+from .render import upsample
+from .video import GroundTruth, Window
+
+
+def _rank(a: np.ndarray) -> np.ndarray:
+    r = np.empty(a.size, np.float64)
+    r[np.argsort(a.ravel(), kind="stable")] = np.arange(a.size)
+    return r
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation of two maps of the same shape (ties broken by position)."""
+    ra, rb = _rank(a), _rank(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    d = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / d) if d > 0 else 0.0
+
+
+def topk_overlap(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
+    """Intersection over union of the top ``fraction`` of pixels of two maps."""
+    k = max(1, int(round(a.size * fraction)))
+    ta = set(np.argsort(a.ravel())[-k:])
+    tb = set(np.argsort(b.ravel())[-k:])
+    return len(ta & tb) / len(ta | tb)
+
+
+def _scores(model: AuditedModel, logits: np.ndarray, target: int) -> np.ndarray:
+    return model.probabilities(logits)[:, target]
+
+
+def deletion_insertion(model: AuditedModel, window: Window, maps: np.ndarray, target: int,
+                       steps: int = 10, batch_frames: int = 64) -> dict:
+    """Spatial deletion and insertion (Petsiuk et al. 2018), all frames at once.
+
+    Deletion removes the most relevant pixels first (to a blurred copy) and watches the
+    target's probability fall; insertion adds them to the blurred copy and watches it rise.
+    A faithful map gives a low deletion AUC and a high insertion AUC.
+    """
+    import cv2
+    frames = window.frames
+    T, H, W, _ = frames.shape
+    blur = np.stack([cv2.GaussianBlur(f, (0, 0), max(H, W) / 16) for f in frames])
+    order = np.stack([np.argsort(-upsample(m, (H, W)).ravel(), kind="stable") for m in maps])
+    fracs = np.linspace(0, 1, steps + 1)
+    deleted, inserted = [], []
+    for fr in fracs:
+        k = int(round(fr * H * W))
+        mask = np.zeros((T, H * W), bool)
+        np.put_along_axis(mask, order[:, :k], True, axis=1)
+        mask = mask.reshape(T, H, W, 1)
+        deleted.append(np.where(mask, blur, frames))
+        inserted.append(np.where(mask, frames, blur))
+    seqs = np.stack(deleted + inserted)  # (2(steps+1), T, H, W, 3)
+    x = model.prepare(seqs.reshape((-1, H, W, 3)))
+    f = np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
+                        for i in range(0, len(x), batch_frames)])
+    f = f.reshape((len(seqs), T) + model.feature_shape)
+    s = _scores(model, model.head_logits(f).numpy(), target)
+    d, ins = s[: steps + 1], s[steps + 1:]
+    return {"deletion_auc": float(np.trapezoid(d, fracs)), "insertion_auc": float(np.trapezoid(ins, fracs)),
+            "deletion_curve": d.tolist(), "insertion_curve": ins.tolist(), "fractions": fracs.tolist()}
+
+
+def temporal_deletion(model: AuditedModel, window: Window, frame_scores: np.ndarray, target: int,
+                      seed: int = 0) -> dict:
+    """Replace frames by the window's mean feature, most contributing first; compare with a
+    random order. A faithful ranking makes the score fall faster than random."""
+    x = model.prepare(window.frames)
+    f = model.frame_features(x).numpy()
+    T = f.shape[0]
+    base = f.mean(axis=0)
+
+    def curve(order):
+        seqs = np.repeat(f[None], T + 1, axis=0)
+        for k in range(1, T + 1):
+            seqs[k:, order[k - 1]] = base
+        return _scores(model, model.head_logits(seqs).numpy(), target)
+    ranked = curve(np.argsort(-np.asarray(frame_scores), kind="stable"))
+    rng = np.random.default_rng(seed)
+    randoms = np.mean([curve(rng.permutation(T)) for _ in range(5)], axis=0)
+    xs = np.linspace(0, 1, T + 1)
+    return {"deletion_auc": float(np.trapezoid(ranked, xs)), "random_auc": float(np.trapezoid(randoms, xs)),
+            "curve": ranked.tolist(), "random_curve": randoms.tolist()}
+
+
+def agreement(expset: ExplanationSet, fraction: float = 0.1) -> pd.DataFrame:
+    """Per frame and per pair of spatial methods: rank correlation and top-k overlap.
+
+    Maps are compared at the coarser of the two resolutions.
+    """
+    spatial = [(n, e) for n, e in expset.items() if e.maps is not None]
+    rows = []
+    for i, (na, ea) in enumerate(spatial):
+        for nb, eb in spatial[i + 1:]:
+            size = min(ea.maps.shape[1:], eb.maps.shape[1:], key=lambda s: s[0] * s[1])
+            for t in range(ea.maps.shape[0]):
+                a, b = upsample(ea.maps[t], size), upsample(eb.maps[t], size)
+                rows.append({"frame": t, "method_a": na, "method_b": nb,
+                             "spearman": spearman(a, b), "topk_iou": topk_overlap(a, b, fraction)})
+    return pd.DataFrame(rows, columns=["frame", "method_a", "method_b", "spearman", "topk_iou"])
+
+
+def _weighted_layers(model) -> list:
+    import keras
+    out = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", None)
+        inner = inner if inner is not None else layer
+        if isinstance(inner, keras.Model):
+            out.extend(_weighted_layers(inner))
+        elif layer.weights:
+            out.append(layer)
+    return out
+
+
+def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam", "saliency"),
+                         checkpoints: int = 4, seed: int = 0, threshold: float = 0.5) -> dict:
+    """Cascading model-parameter randomisation (Adebayo et al. 2018, Sanity Checks for
+    Saliency Maps).
+
+    A copy of the model is randomised layer by layer from the output down; after each of
+    ``checkpoints`` stages the maps are recomputed and compared (Spearman, mean over
+    frames) with the trained model's. A method whose maps still correlate above
+    ``threshold`` once every layer is random does not depend on what the model learned: it
+    is flagged. The user's model is never touched.
+    """
+    import keras
+    methods = [m for m in methods if not (m.startswith("gradcam") and model.conv is None)]
+    if not methods:
+        raise ExplanationError("no spatial method to check on this model")
+    clone = keras.models.clone_model(model.model)
+    clone.set_weights(model.model.get_weights())
+    copy = AuditedModel(clone, model.card, sha256=model.sha256 + ":randomised",
+                        target_layer=model.target_layer)
+    original = explain(model, window, methods, cache=False)
+    target = original.target
+    layers = list(reversed(_weighted_layers(clone)))
+    cuts = sorted({max(1, round(len(layers) * (k + 1) / checkpoints)) for k in range(checkpoints)})
+    rng = np.random.default_rng(seed)
+    done = 0
+    stages = []
+    for cut in cuts:
+        for layer in layers[done:cut]:
+            for v in layer.weights:
+                w = v.numpy()
+                scale = float(w.std()) or 0.05
+                v.assign(rng.normal(0, scale, w.shape).astype(w.dtype))
+        done = cut
+        rand = explain(copy, window, methods, target=target, cache=False)
+        stage = {"randomised_layers": [x.name for x in layers[:cut]][-3:], "count": cut}
+        for m in methods:
+            a, b = original[m].maps, rand[m].maps
+            stage[m] = float(np.mean([spearman(a[t], b[t]) for t in range(a.shape[0])]))
+        stages.append(stage)
+    final = stages[-1]
+    flags = {m: bool(abs(final[m]) > threshold) for m in methods}
+    return {"stages": stages, "final_similarity": {m: final[m] for m in methods},
+            "flagged": flags, "threshold": threshold, "layers": len(layers)}
+
+
+def localisation(expset: ExplanationSet, window: Window, truth: GroundTruth) -> dict:
+    """Against ground truth: pointing game and energy inside the mask on anomalous frames
+    (spatial methods), and whether the top frame falls inside the anomalous interval
+    (every method)."""
+    anomalous = [t for t, i in enumerate(window.indices) if truth.frame_is_anomalous(int(i))]
+    out = {}
+    for name, exp in expset.items():
+        res = {"top_frame": int(window.indices[int(np.argmax(exp.frame_scores))])}
+        res["temporal_hit"] = bool(truth.frame_is_anomalous(res["top_frame"])) if truth.interval else None
+        if exp.maps is not None and truth.masks is not None and anomalous:
+            hits, energy = [], []
+            for t in anomalous:
+                mask = truth.masks[int(window.indices[t])]
+                m = upsample(exp.maps[t], mask.shape)
+                hits.append(bool(mask.ravel()[int(np.argmax(m))]))
+                pos = np.maximum(m, 0)
+                energy.append(float(pos[mask].sum() / pos.sum()) if pos.sum() > 0 else 0.0)
+            res["pointing_game"] = float(np.mean(hits))
+            res["energy_inside"] = float(np.mean(energy))
+        out[name] = res
+    return out

@@ -1,0 +1,136 @@
+"""Turn explanations into pictures: overlays, contours, Plotly figures, overlay video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import plotly.graph_objects as go
+
+COLORMAPS = {"jet": cv2.COLORMAP_JET, "inferno": cv2.COLORMAP_INFERNO,
+             "viridis": cv2.COLORMAP_VIRIDIS, "turbo": cv2.COLORMAP_TURBO}
+
+
+def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A 2-D map resized to ``(h, w)`` (bilinear), float32."""
+    h, w = size
+    if m.shape == (h, w):
+        return m.astype(np.float32)
+    return cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def normalise(m: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """Scale to [0, 1]; pass ``vmin``/``vmax`` to share one scale across a grid."""
+    lo = float(np.min(m)) if vmin is None else vmin
+    hi = float(np.max(m)) if vmax is None else vmax
+    if hi - lo < 1e-12:
+        return np.zeros_like(m, dtype=np.float32)
+    return np.clip((m - lo) / (hi - lo), 0, 1).astype(np.float32)
+
+
+def heatmap(m: np.ndarray, cmap: str = "jet") -> np.ndarray:
+    """A [0, 1] map as an RGB uint8 image."""
+    bgr = cv2.applyColorMap((np.clip(m, 0, 1) * 255).astype(np.uint8), COLORMAPS[cmap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def overlay(frame: np.ndarray, m: np.ndarray, alpha: float = 0.5, cmap: str = "jet",
+            vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """The map blended over the frame (RGB uint8 at the frame's resolution)."""
+    n = normalise(upsample(m, frame.shape[:2]), vmin, vmax)
+    heat = heatmap(n, cmap).astype(np.float32)
+    weight = alpha * n[..., None]  # weak evidence stays transparent
+    return (frame.astype(np.float32) * (1 - weight) + heat * weight).astype(np.uint8)
+
+
+def contour(frame: np.ndarray, m: np.ndarray, levels=(0.5, 0.75, 0.9),
+            colors=((255, 255, 0), (255, 128, 0), (255, 0, 0)), thickness: int = 2,
+            vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """The paper's contour view: outlines of the regions above each level of the map."""
+    out = frame.copy()
+    n = normalise(upsample(m, frame.shape[:2]), vmin, vmax)
+    for level, color in zip(levels, colors):
+        mask = (n >= level).astype(np.uint8)
+        cs, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, cs, -1, color, thickness)
+    return out
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 4) -> np.ndarray:
+    h = max(left.shape[0], right.shape[0])
+    pad = np.full((h, gap, 3), 255, np.uint8)
+    return np.concatenate([left, pad, right], axis=1)
+
+
+def render(frame: np.ndarray, m: np.ndarray, view: str = "heatmap", alpha: float = 0.5,
+           vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """One of the views the UI offers: ``heatmap``, ``contour`` or ``side_by_side``."""
+    if view == "contour":
+        return contour(frame, m, vmin=vmin, vmax=vmax)
+    over = overlay(frame, m, alpha, vmin=vmin, vmax=vmax)
+    return side_by_side(frame, over) if view == "side_by_side" else over
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> Path:
+    path = Path(path)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def write_video(path: str | Path, frames, fps: float = 10.0) -> Path:
+    """Browser-playable H.264 MP4 (yuv420p) through PyAV's libx264."""
+    path = Path(path)
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    h2, w2 = h - h % 2, w - w % 2  # yuv420p needs even sizes
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=max(1, int(round(fps))))
+        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(img[:h2, :w2]), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
+    """Anomaly score per window, the threshold drawn, the selected window marked."""
+    t = timeline.table
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t["start_s"], y=t["anomaly_score"], mode="lines+markers",
+                             name="anomaly score", customdata=t["window"],
+                             hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
+    fig.add_hline(y=timeline.threshold, line_dash="dash", line_color="red",
+                  annotation_text=f"threshold {timeline.threshold:.2f}")
+    if selected is not None and selected in set(t["window"]):
+        row = t[t["window"] == selected].iloc[0]
+        fig.add_vrect(x0=row["start_s"], x1=row["end_s"], fillcolor="orange", opacity=0.2, line_width=0)
+    fig.update_layout(xaxis_title="time (s)", yaxis_title="anomaly score", yaxis_range=[0, 1.05],
+                      height=260, margin=dict(l=40, r=10, t=20, b=40))
+    return fig
+
+
+def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = None) -> go.Figure:
+    """Per-frame contribution of each temporal method (scaled to max |value| = 1) and the
+    running prefix score, the ground-truth interval shaded when known."""
+    fig = go.Figure()
+    for name, exp in expset.items():
+        if name == "prefix_score":
+            fig.add_trace(go.Scatter(x=list(frame_indices), y=exp.frame_scores, name="prefix score",
+                                     yaxis="y2", line=dict(dash="dot", color="black")))
+            continue
+        s = exp.frame_scores
+        scale = float(np.max(np.abs(s))) or 1.0
+        fig.add_trace(go.Scatter(x=list(frame_indices), y=s / scale, mode="lines+markers", name=name))
+    if interval is not None:
+        fig.add_vrect(x0=interval[0], x1=interval[1], fillcolor="red", opacity=0.1, line_width=0,
+                      annotation_text="ground truth")
+    fig.update_layout(xaxis_title="frame", yaxis_title="contribution (scaled)",
+                      yaxis2=dict(title="prefix score", overlaying="y", side="right", range=[0, 1]),
+                      height=320, margin=dict(l=40, r=40, t=20, b=40))
+    return fig
