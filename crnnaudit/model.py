@@ -546,20 +546,24 @@ def _config_of(path: Path) -> dict | None:
                          "saved by model.save()") from e
 
 
-def _unsafe_layers(config) -> list[str]:
-    found = []
+def _unsafe_layers(config) -> tuple[list[str], list[str]]:
+    """Lambda layers, and classes from outside Keras, named in a model config."""
+    found, custom = [], []
 
     def walk(node):
         if isinstance(node, dict):
             if node.get("class_name") in ("Lambda", "TFOpLambda"):
                 found.append(node.get("config", {}).get("name", "?"))
+            module = node.get("module")
+            if "class_name" in node and isinstance(module, str) and not module.startswith("keras"):
+                custom.append(f"{module}.{node['class_name']}")
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
             for v in node:
                 walk(v)
     walk(config)
-    return found
+    return found, custom
 
 
 def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
@@ -589,7 +593,11 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     if path.stat().st_size == 0:
         raise ModelError(f"{path}: the model file is empty (0 bytes)")
     config = _config_of(path)
-    unsafe = _unsafe_layers(config) if config else []
+    unsafe, custom = _unsafe_layers(config) if config else ([], [])
+    if custom:
+        raise UnsafeModelError(
+            f"{path}: needs classes from outside Keras ({sorted(set(custom))}); crnnaudit never "
+            "imports or runs code named by a model file. Rebuild the model from built-in layers")
     if unsafe:
         raise UnsafeModelError(
             f"{path}: layers {unsafe} are Lambda layers, whose Python code would have to run to "
@@ -601,9 +609,6 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
         msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
         if "safe_mode" in str(e) or "unsafe" in str(e).lower():
             raise UnsafeModelError(f"{path}: needs unsafe deserialisation ({msg}); refused") from e
-        if "Could not locate" in str(e) or "Unknown layer" in str(e):
-            raise UnsafeModelError(f"{path}: needs custom code to load ({msg}); crnnaudit only "
-                                   "loads built-in Keras layers") from e
         raise ModelError(f"{path}: cannot load the model ({msg})") from e
     if isinstance(card, (str, Path)):
         card = ModelCard.read(card)

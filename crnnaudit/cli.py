@@ -1,0 +1,156 @@
+"""The ``crnnaudit`` command. It calls the public API and prints; it computes nothing itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _model(args):
+    from .model import load_model
+    return load_model(args.model, card=getattr(args, "card", None))
+
+
+def cmd_info(args) -> int:
+    model = _model(args)
+    info = model.describe()
+    info["verify_max_abs_diff"] = model.verify()
+    info["card"] = model.card.to_dict()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(model.layers_table().to_string(index=False))
+    for key in ("sha256", "input", "per_frame_layers", "target_layer", "conv_maps", "feature_shape",
+                "recurrent_layers", "outputs", "output_activation", "capabilities"):
+        print(f"{key:>18}: {info[key]}")
+    print(f"{'verify':>18}: max |original - decomposed| = {info['verify_max_abs_diff']:.3g}")
+    return 0
+
+
+def _progress(label):
+    def report(done, total):
+        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    return report
+
+
+def cmd_score(args) -> int:
+    from .video import open_clip
+    model = _model(args)
+    clip = open_clip(args.clip)
+    timeline = model.score(clip, stride=args.stride, progress=_progress("windows"))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    timeline.table.to_csv(out, index=False)
+    top = timeline.table.loc[timeline.top_window()]
+    print(f"{len(timeline.table)} windows -> {out}; highest anomaly score {top['anomaly_score']:.3f} "
+          f"in window {int(top['window'])} ({top['start_s']:.2f}-{top['end_s']:.2f} s)")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .demo import synthesize
+    paths = synthesize(args.out, args.count, args.seed, frames=args.frames)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from . import explain as run_explain
+    from . import metrics, render
+    from .errors import ExplanationError
+    from .video import open_clip
+    model = _model(args)
+    clip = open_clip(args.clip)
+    T, stride = model.window_length, model.card.stride
+    if args.window == "auto":
+        k = model.score(clip, progress=_progress("scoring")).top_window()
+    else:
+        try:
+            k = int(args.window)
+        except ValueError:
+            raise ExplanationError(f"--window must be 'auto' or a window number, got {args.window!r}") from None
+    window = clip.window(k, T, stride, model.frame_size)
+    methods = args.methods.split(",") if args.methods else None
+    target = args.target
+    if target is not None and target.isdigit():
+        target = int(target)
+    kwargs = {"methods": methods} if methods else {}
+    es = run_explain(model, window, target=target, progress=_progress("explaining"), **kwargs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{m}_frame_scores": e.frame_scores for m, e in es.items()}
+    arrays.update({f"{m}_maps": e.maps for m, e in es.items() if e.maps is not None})
+    arrays["frame_indices"] = window.indices
+    np.savez_compressed(out / "explanations.npz", **arrays)
+    summary = {"clip": clip.facts(), "model": model.describe(), "card": model.card.to_dict(),
+               "window": window.describe(), "target": es.target_name,
+               "probabilities": dict(zip(model.card.classes, map(float, es.probabilities))),
+               "explanations": {m: e.summary() for m, e in es.items()}, "metrics": {}}
+    temporal = [m for m, e in es.items() if e.maps is None and m != "prefix_score"]
+    for m in temporal:
+        summary["metrics"][f"{m}_temporal_deletion"] = metrics.temporal_deletion(
+            model, window, es[m].frame_scores, es.target)
+    agree = metrics.agreement(es)
+    if len(agree):
+        summary["metrics"]["agreement"] = agree.groupby(["method_a", "method_b"])[["spearman", "topk_iou"]].mean().reset_index().to_dict("records")
+    truth = clip.ground_truth
+    if truth is not None:
+        summary["metrics"]["localisation"] = metrics.localisation(es, window, truth)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    video_frames = []
+    spatial = [(m, e) for m, e in es.items() if e.maps is not None]
+    for t in range(window.length):
+        src = clip.frame(int(window.indices[t]))
+        tiles = []
+        for m, e in spatial:
+            img = render.overlay(src, e.maps[t])
+            render.write_png(out / f"{m}_frame{int(window.indices[t]):05d}.png", img)
+            tiles.append(img)
+        if tiles:
+            video_frames.append(np.concatenate(tiles, axis=1))
+    if video_frames:
+        render.write_video(out / "overlays.mp4", video_frames, fps=min(clip.fps, 10))
+    print(f"window {k} (frames {int(window.indices[0])}-{int(window.indices[-1])}), target "
+          f"{es.target_name}: {', '.join(es)} -> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("info", help="what was found in a model, and the decomposition check")
+    s.add_argument("model"), s.add_argument("--card"), s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_info)
+    s = sub.add_parser("score", help="score every window of a clip")
+    s.add_argument("model"), s.add_argument("clip"), s.add_argument("--card")
+    s.add_argument("--stride", type=int), s.add_argument("--out", default="timeline.csv")
+    s.set_defaults(fn=cmd_score)
+    s = sub.add_parser("synth", help="write synthetic clips with ground truth")
+    s.add_argument("--out", required=True), s.add_argument("--count", type=int, default=4)
+    s.add_argument("--seed", type=int, default=0), s.add_argument("--frames", type=int, default=48)
+    s.set_defaults(fn=cmd_synth)
+    s = sub.add_parser("explain", help="explain one window of a clip")
+    s.add_argument("model"), s.add_argument("clip"), s.add_argument("--card")
+    s.add_argument("--window", default="auto"), s.add_argument("--methods")
+    s.add_argument("--target"), s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_explain)
+    return p
+
+
+def main(argv=None) -> int:
+    from .errors import CrnnauditError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except CrnnauditError as e:
+        print(f"crnnaudit: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from architectures import ARCHITECTURES  # noqa: E402
+
+VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """Every test gets its own data folder (cache, audit log)."""
+    monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def vtest():
+    if not VTEST.exists():
+        pytest.fail(f"the real test clip is missing: {VTEST}")
+    return VTEST
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    """Every architecture, built once and saved as .keras and .h5."""
+    folder = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, build in ARCHITECTURES.items():
+        model = build()
+        for suffix in (".keras", ".h5"):
+            path = folder / f"{name}{suffix}"
+            model.save(path)
+            out[(name, suffix)] = path
+    return out
+
+
+def write_video(path, frames, fps=10, codec="libx264", pix_fmt="yuv420p"):
+    """Write RGB (or grey) uint8 frames with PyAV in the container the suffix names."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        fmt = "gray" if frames[0].ndim == 2 else "rgb24"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=fmt)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_clips(tmp_path_factory):
+    from crnnaudit.demo import synthesize
+    return synthesize(tmp_path_factory.mktemp("clips"), count=4, seed=7, frames=24)
