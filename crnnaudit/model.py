@@ -156,19 +156,33 @@ class AuditedModel:
         _, t, h, w, c = in_shape
         self.window_length_fixed = t
         self.frame_shape = (h or DEFAULT_SIZE, w or DEFAULT_SIZE, c or 3)
-        if isinstance(model, keras.Sequential):
+        # Walk this model's own graph nodes: a layer shared with another model has nodes
+        # there too, so ``layer.input``/``layer.output`` (its first node) can be elsewhere.
+        sequential = isinstance(model, keras.Sequential)
+        if sequential:
             body = list(model.layers)
+            consumers = None
         else:
-            body = [lay for lay in model.layers if not isinstance(lay, L.InputLayer)]
-        prefix = []
-        previous = None if isinstance(model, keras.Sequential) else model.inputs[0]
-        for lay in body:
+            body = [op for op, _ in _graph_nodes(model)]
+            consumers = {}
+            for op, node in _graph_nodes(model):
+                for t_in in node.input_tensors:
+                    consumers.setdefault(id(t_in), []).append((op, node))
+        prefix, prefix_out = [], []
+        tensor = None if sequential else model.inputs[0]
+        for k in range(len(body)):
+            if sequential:
+                lay = body[k]
+            else:
+                cons = consumers.get(id(tensor), [])
+                if len(cons) != 1:
+                    break  # the per-frame part must be a chain from the input
+                lay, node = cons[0]
+                tensor = node.output_tensors[0]
             if not isinstance(lay, (L.TimeDistributed,) + ELEMENTWISE_TYPES):
                 break
-            if previous is not None and lay.input is not previous:
-                break  # the per-frame part must be a chain from the input
             prefix.append(lay)
-            previous = lay.output if previous is not None else None
+            prefix_out.append(tensor)
         if not any(isinstance(lay, L.TimeDistributed) for lay in prefix):
             raise UnsupportedModelError(
                 f"{self._name()}: no TimeDistributed per-frame part found after the input "
@@ -176,6 +190,7 @@ class AuditedModel:
                 "TimeDistributed(CNN) or TimeDistributed around each per-frame layer, then an RNN")
         while prefix and not isinstance(prefix[-1], L.TimeDistributed):
             prefix.pop()  # trailing elementwise layers belong to the head
+            prefix_out.pop()
         self.per_frame_layers = [lay.name for lay in prefix]
         stages: list = []
         for lay in prefix:
@@ -202,7 +217,11 @@ class AuditedModel:
         self.feature_shape = tuple(self.pool.outputs[0].shape[1:])
 
         # The head: everything after the per-frame part, its output activation removed.
-        last = model.layers[-1]
+        if sequential:
+            last, last_input = model.layers[-1], None
+        else:
+            last, last_node = _producer(model.outputs[0])
+            last_input = last_node.input_tensors[0]
         self.output_activation = _activation_name(last)
         out_shape = tuple(model.outputs[0].shape)
         if len(out_shape) != 2:
@@ -223,17 +242,14 @@ class AuditedModel:
         t_dim = self.window_length_fixed
         feat_in = keras.Input((t_dim,) + self.feature_shape, name="features")
         if isinstance(last, (L.Softmax, L.Activation)) and strip:
-            tail = []
-            upto = last
+            tail = []  # the logits are this layer's input
         else:
-            upto = last
             tail = [_linear_copy(last)] if strip else [last]
-        if isinstance(model, keras.Sequential):
-            rest = body[len(prefix):]
-            pre_logits = _chain(rest[: rest.index(upto)], feat_in)
+        if sequential:
+            pre_logits = _chain(body[len(prefix):-1], feat_in)
         else:
             try:
-                inner = keras.Model(prefix[-1].output, upto.input)
+                inner = keras.Model(prefix_out[-1], last_input)
             except ValueError as e:
                 raise UnsupportedModelError(
                     f"{self._name()}: the layers after the per-frame part read more than the "
@@ -482,6 +498,30 @@ class AuditedModel:
         table["decision"] = np.where(table["anomaly_score"] >= self.card.threshold, "anomaly", "normal")
         table["padded"] = clip.frame_count < T
         return Timeline(table, clip.sha256, self.sha256, T, stride, self.card.threshold)
+
+
+def _producer(tensor):
+    """The layer and the graph node that produced a symbolic tensor."""
+    op, node_index, _ = tensor._keras_history
+    return op, op._inbound_nodes[node_index]
+
+
+def _graph_nodes(model) -> list:
+    """``(layer, node)`` for every node of this functional model, inputs first."""
+    seen, order = set(), []
+
+    def visit(t):
+        op, node = _producer(t)
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for t_in in node.input_tensors:
+            visit(t_in)
+        if not isinstance(op, L.InputLayer):
+            order.append((op, node))
+    for out in model.outputs:
+        visit(out)
+    return order
 
 
 def _all_layers(model) -> list:

@@ -49,13 +49,14 @@ def gradcam(ctx: Context, pooled: bool):
 @register("gradcam_pp", "Grad-CAM++ (per frame)", "spatial", shared=True, needs_conv=True,
           reference="Chattopadhay et al. 2018, Grad-CAM++")
 def gradcam_pp(ctx: Context):
-    a, g = ctx.shared.maps, ctx.shared.grad_maps
-    g2 = g * g
-    g3 = g2 * g
-    denom = 2 * g2 + a.sum(axis=(1, 2), keepdims=True) * g3
-    alpha = np.where(g != 0, g2 / np.where(np.abs(denom) < EPS, EPS, denom), 0.0)
+    a = ctx.shared.maps.astype(np.float64)
+    g = ctx.shared.grad_maps.astype(np.float64)
+    # alpha = g^2 / (2 g^2 + sum(A) g^3) = 1 / (2 + sum(A) g) where g != 0: the same value
+    # without cubing gradients of order 1e-3, which loses float32 precision.
+    denom = 2 + a.sum(axis=(1, 2), keepdims=True) * g
+    alpha = np.where(g != 0, 1 / np.where(np.abs(denom) < EPS, EPS, denom), 0.0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
-    maps = _cam(a, weights)
+    maps = _cam(a, weights).astype(np.float32)
     return maps, maps.sum(axis=(1, 2)), {}
 
 
