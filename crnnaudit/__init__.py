@@ -1,23 +1,41 @@
 """crnnaudit: an audit workbench for CNN + RNN video anomaly-detection models.
 
-The public API; the app and the command line use nothing else.
+The public API; the app and the command line use nothing else. Names are imported on first
+use, so ``crnnaudit.audit`` or the video tools do not pay for importing TensorFlow.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .card import ModelCard  # noqa: E402
-from .errors import (AuditLogError, CardError, Cancelled, CrnnauditError,  # noqa: E402
-                     ExplanationError, ModelError, ReportError, UnsafeModelError,
-                     UnsupportedModelError, VideoError)
-from .model import AuditedModel, Capabilities, Timeline, load_model, preprocess  # noqa: E402
-from .video import Clip, GroundTruth, Window, open_clip  # noqa: E402
-from .explain import (DEFAULT_METHODS, REGISTRY, Explanation, ExplanationCache,  # noqa: E402
-                      ExplanationSet, explain)
+_EXPORTS = {
+    "AuditLog": "audit",
+    "ModelCard": "card",
+    "AuditLogError": "errors", "CardError": "errors", "Cancelled": "errors",
+    "CrnnauditError": "errors", "ExplanationError": "errors", "ModelError": "errors",
+    "ReportError": "errors", "UnsafeModelError": "errors", "UnsupportedModelError": "errors",
+    "VideoError": "errors",
+    "AuditedModel": "model", "Capabilities": "model", "Timeline": "model", "load_model": "model",
+    "preprocess": "model",
+    "Clip": "video", "GroundTruth": "video", "Window": "video", "open_clip": "video",
+    "DEFAULT_METHODS": "explain", "REGISTRY": "explain", "Explanation": "explain",
+    "ExplanationCache": "explain", "ExplanationSet": "explain", "explain": "explain",
+    "build_report": "report", "write_report": "report", "verify_report": "report",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "AuditLogError", "AuditedModel", "Cancelled", "Capabilities", "CardError", "Clip",
-    "CrnnauditError", "DEFAULT_METHODS", "Explanation", "ExplanationCache", "ExplanationError",
-    "ExplanationSet", "GroundTruth", "ModelCard", "ModelError", "REGISTRY", "ReportError",
-    "Timeline", "UnsafeModelError", "UnsupportedModelError", "VideoError", "Window",
-    "explain", "load_model", "open_clip", "preprocess",
-]
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crnnaudit' has no attribute {name!r}")
+    attr = "verify_file" if name == "verify_report" else name
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -62,19 +62,11 @@ def cmd_synth(args) -> int:
 def cmd_explain(args) -> int:
     from . import explain as run_explain
     from . import metrics, render
-    from .errors import ExplanationError
     from .video import open_clip
     model = _model(args)
     clip = open_clip(args.clip)
-    T, stride = model.window_length, model.card.stride
-    if args.window == "auto":
-        k = model.score(clip, progress=_progress("scoring")).top_window()
-    else:
-        try:
-            k = int(args.window)
-        except ValueError:
-            raise ExplanationError(f"--window must be 'auto' or a window number, got {args.window!r}") from None
-    window = clip.window(k, T, stride, model.frame_size)
+    window, _ = _window_for(model, clip, args.window)
+    k = window.index
     methods = args.methods.split(",") if args.methods else None
     target = args.target
     if target is not None and target.isdigit():
@@ -120,6 +112,65 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def _window_for(model, clip, choice):
+    from .errors import ExplanationError
+    if choice == "auto":
+        timeline = model.score(clip, progress=_progress("scoring"))
+        return clip.window(timeline.top_window(), model.window_length, model.card.stride, model.frame_size), timeline
+    try:
+        k = int(choice)
+    except ValueError:
+        raise ExplanationError(f"--window must be 'auto' or a window number, got {choice!r}") from None
+    return clip.window(k, model.window_length, model.card.stride, model.frame_size), None
+
+
+def cmd_report(args) -> int:
+    from . import explain as run_explain
+    from .report import build_report, verify_file, write_report
+    if args.model == "verify":
+        if not args.clip:
+            print("crnnaudit: error: report verify needs a FILE", file=sys.stderr)
+            return 2
+        res = verify_file(args.clip)
+        print(res["message"])
+        return 0 if res["ok"] else 1
+    from .errors import ReportError
+    from .video import open_clip
+    if not args.clip or not args.decision or not args.reviewer or not args.out:
+        raise ReportError("report MODEL CLIP needs --decision, --reviewer and --out")
+    model = _model(args)
+    clip = open_clip(args.clip)
+    window, timeline = _window_for(model, clip, args.window)
+    es = run_explain(model, window, progress=_progress("explaining"))
+    body = build_report(model, clip, window, es, decision=args.decision, reviewer=args.reviewer,
+                        reason=args.reason or "", timeline=timeline, second_reviewer=args.second_reviewer,
+                        contest_channel=args.contest, blur=not args.no_blur)
+    out = write_report(body, args.out)
+    print(f"report {body['report_id']}: {out['html']}, {out['pdf']}, {out['json']}; "
+          f"audit log row {out['log_row']}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from .audit import AuditLog
+    log = AuditLog(args.db)
+    if args.action == "verify":
+        res = log.verify()
+        print(res.message)
+        return 0 if res.ok else 1
+    if args.action == "retention":
+        row = log.apply_retention(args.days)
+        print("nothing expired" if row is None else f"removed {row['payload']} as row {row['seq']}")
+        return 0
+    text = log.export(args.format)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(log.rows())} rows -> {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window", default="auto"), s.add_argument("--methods")
     s.add_argument("--target"), s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_explain)
+    s = sub.add_parser("report", help="write a justification report (or: report verify FILE)")
+    s.add_argument("model", help="the model file, or 'verify'")
+    s.add_argument("clip", nargs="?", help="the clip (or, after verify, the report file)")
+    s.add_argument("--card"), s.add_argument("--decision", choices=["confirm", "override", "escalate"])
+    s.add_argument("--reviewer"), s.add_argument("--reason"), s.add_argument("--second-reviewer")
+    s.add_argument("--contest", help="how a data subject contests the decision")
+    s.add_argument("--no-blur", action="store_true", help="do not blur faces (the report says so)")
+    s.add_argument("--window", default="auto"), s.add_argument("--out")
+    s.set_defaults(fn=cmd_report)
+    s = sub.add_parser("audit", help="verify or export the audit log")
+    s.add_argument("action", choices=["verify", "export", "retention"])
+    s.add_argument("--format", choices=["json", "csv"], default="json"), s.add_argument("--out")
+    s.add_argument("--days", type=float, default=365.0, help="retention period (retention)")
+    s.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: CRNNAUDIT_HOME/audit.sqlite)")
+    s.set_defaults(fn=cmd_audit)
     return p
 
 

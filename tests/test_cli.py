@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import architectures as arch
+from crnnaudit import ModelCard, open_clip
+from crnnaudit.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "clf.keras"
+    arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
+    ModelCard(name="clf", classes=["normal", "fight", "fire", "shooting"], stride=4).write(folder / "clf.card.json")
+    return path
+
+
+def test_info(small_model, capsys):
+    assert main(["info", str(small_model), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["target_layer"] == "c2" and info["verify_max_abs_diff"] <= 1e-5
+    assert info["card"]["name"] == "clf" and info["capabilities"]["spatial_cam"]
+    assert main(["info", str(small_model)]) == 0
+    assert "verify" in capsys.readouterr().out
+
+
+def test_score_real_clip(small_model, vtest, tmp_path):
+    out = tmp_path / "t.csv"
+    assert main(["score", str(small_model), str(vtest), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == open_clip(vtest).window_count(8, 4)
+    assert {"p_fight", "anomaly_score", "decision"} <= set(table.columns)
+
+
+def test_explain_writes_everything(small_model, sample_clips, tmp_path):
+    clip = [p for p in sample_clips if p.name.startswith("fight")][0]
+    out = tmp_path / "exp"
+    assert main(["explain", str(small_model), str(clip), "--methods", "gradcam,saliency,frame_occlusion,temporal_ig",
+                 "--target", "fight", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "fight" and set(summary["explanations"]) == {
+        "gradcam", "saliency", "frame_occlusion", "temporal_ig"}
+    assert "localisation" in summary["metrics"] and "agreement" in summary["metrics"]
+    with np.load(out / "explanations.npz") as z:
+        assert z["gradcam_maps"].shape[0] == 8 and z["frame_indices"].shape == (8,)
+    assert len(list(out.glob("gradcam_frame*.png"))) == 8
+    assert open_clip(out / "overlays.mp4").codec == "h264"
+
+
+def test_synth(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--seed", "5", "--frames", "8"]) == 0
+    assert len(list(tmp_path.glob("*.mp4"))) == 2
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["info", "nope.keras"], "no such model file"),
+    (["score", "MODEL", "bad.mp4"], "bad.mp4"),
+    (["explain", "MODEL", "CLIP", "--window", "x", "--out", "o"], "--window"),
+    (["explain", "MODEL", "CLIP", "--methods", "lime", "--window", "0", "--out", "o"], "unknown methods"),
+])
+def test_errors_exit_2_with_the_message(small_model, sample_clips, tmp_path, capsys, argv, words):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("nope")
+    argv = [str(small_model) if a == "MODEL" else str(sample_clips[0]) if a == "CLIP" else
+            str(bad) if a == "bad.mp4" else str(tmp_path / a) if a == "o" else a for a in argv]
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+import architectures as arch
+from crnnaudit import AuditedModel, GroundTruth, ModelCard, explain, open_clip
+from crnnaudit import metrics
+from crnnaudit.explain.base import REGISTRY, register
+from crnnaudit.video import Window
+
+
+def _window(model, seed=0):
+    frames = np.random.default_rng(seed).integers(0, 256, (model.window_length,) + model.frame_size + (3,),
+                                                  dtype=np.uint8)
+    return Window(frames, np.arange(model.window_length), np.arange(model.window_length) / 10.0, 0,
+                  model.window_length, "c" * 64)
+
+
+def test_rank_statistics_by_hand():
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert metrics.spearman(a, a * 10 + 3) == pytest.approx(1.0)
+    assert metrics.spearman(a, -a) == pytest.approx(-1.0)
+    assert metrics.spearman(a, np.array([[2.0, 1.0], [3.0, 4.0]])) == pytest.approx(0.8)
+    assert metrics.topk_overlap(a, a, 0.5) == 1.0
+    assert metrics.topk_overlap(a, -a, 0.5) == 0.0
+    assert metrics.topk_overlap(a, np.array([[9.0, 2.0], [3.0, 4.0]]), 0.5) == pytest.approx(1 / 3)
+
+
+def test_agreement_table_covers_every_pair_and_frame():
+    model = AuditedModel(arch.td_cnn_gru_softmax())
+    es = explain(model, _window(model), ["gradcam", "saliency", "grad_x_input", "frame_occlusion"], cache=False)
+    table = metrics.agreement(es)
+    assert len(table) == 3 * model.window_length  # 3 spatial pairs x T frames
+    assert table["spearman"].between(-1, 1).all() and table["topk_iou"].between(0, 1).all()
+
+
+def test_deletion_beats_reversed_map():
+    """Deleting by a map that ranks the pixels the model uses first must hurt the score
+    faster than deleting by the reversed map."""
+    model = AuditedModel(arch.td_cnn_gru_softmax())
+    w = _window(model, 3)
+    es = explain(model, w, ["integrated_gradients"], params={"integrated_gradients": {"steps": 8}}, cache=False)
+    maps = es["integrated_gradients"].maps
+    good = metrics.deletion_insertion(model, w, maps, es.target, steps=8)
+    bad = metrics.deletion_insertion(model, w, -maps, es.target, steps=8)
+    assert good["deletion_auc"] < bad["deletion_auc"]
+    assert good["insertion_auc"] > bad["insertion_auc"]
+    assert len(good["deletion_curve"]) == 9
+    # endpoints: nothing deleted = the window's probability; everything = the blurred window's
+    assert good["deletion_curve"][0] == pytest.approx(float(es.probabilities[es.target]), abs=1e-5)
+    assert good["deletion_curve"][-1] == pytest.approx(good["insertion_curve"][0], abs=1e-5)
+
+
+def test_temporal_deletion_ranks_better_than_random():
+    model = AuditedModel(arch.td_cnn_gru_sigmoid(t=8))
+    w = _window(model, 1)
+    es = explain(model, w, ["frame_occlusion"], cache=False)
+    res = metrics.temporal_deletion(model, w, es["frame_occlusion"].frame_scores, es.target)
+    worst = metrics.temporal_deletion(model, w, -es["frame_occlusion"].frame_scores, es.target)
+    assert res["deletion_auc"] <= worst["deletion_auc"]
+    assert len(res["curve"]) == 9 and res["curve"][0] == pytest.approx(float(es.probabilities[0]), abs=1e-5)
+
+
+def test_sanity_check_flags_a_method_that_ignores_the_model():
+    if "_edges" not in REGISTRY:
+        @register("_edges", "edge detector (ignores the model)", "spatial")
+        def _edges(ctx):
+            m = np.abs(np.diff(ctx.x.mean(-1), axis=1, prepend=0))
+            return m, m.sum((1, 2)), {}
+    try:
+        model = AuditedModel(arch.td_cnn_gru_softmax())
+        weights_before = [w.copy() for w in model.model.get_weights()]
+        res = metrics.sanity_randomisation(model, _window(model), ["gradcam", "_edges"], checkpoints=3)
+        assert res["flagged"] == {"gradcam": False, "_edges": True}
+        assert res["final_similarity"]["_edges"] == pytest.approx(1.0)
+        assert len(res["stages"]) == 3 and res["stages"][-1]["count"] == res["layers"]
+        for a, b in zip(weights_before, model.model.get_weights()):
+            np.testing.assert_array_equal(a, b)  # the user's model is untouched
+    finally:
+        REGISTRY.pop("_edges", None)
+
+
+def test_localisation_against_ground_truth():
+    model = AuditedModel(arch.td_cnn_gru_softmax())
+    w = _window(model)
+    es = explain(model, w, ["gradcam", "frame_occlusion"], cache=False)
+    T = model.window_length
+    masks = np.zeros((T, 32, 32), bool)
+    masks[:, :16, :16] = True
+    truth = GroundTruth("fight", (2, 3), masks)
+    # an explanation that points exactly at the mask scores 1, one that points away 0
+    es["gradcam"].maps[:] = 0
+    es["gradcam"].maps[:, 1, 1] = 1.0
+    res = metrics.localisation(es, w, truth)["gradcam"]
+    assert res["pointing_game"] == 1.0 and res["energy_inside"] > 0.9
+    es["gradcam"].maps[:] = 0
+    es["gradcam"].maps[:, -1, -1] = 1.0
+    res = metrics.localisation(es, w, truth)
+    assert res["gradcam"]["pointing_game"] == 0.0
+    top = int(np.argmax(es["frame_occlusion"].frame_scores))
+    assert res["frame_occlusion"]["temporal_hit"] == (top in (2, 3))
+
+
+def test_localisation_on_a_synthetic_clip(sample_clips):
+    clip = open_clip([p for p in sample_clips if p.name.startswith("fire")][0])
+    truth = clip.ground_truth
+    model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(classes=["normal", "fire", "x"]))
+    w = clip.window(2, 8, 8, model.frame_size)
+    res = metrics.localisation(explain(model, w, ["gradcam"], cache=False), w, truth)["gradcam"]
+    anomalous = [i for i in w.indices if truth.frame_is_anomalous(int(i))]
+    assert ("pointing_game" in res) == bool(anomalous)
