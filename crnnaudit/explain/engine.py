@@ -43,7 +43,7 @@ def _shared_fn(model: AuditedModel):
 
     @tf.function(reduce_retracing=True)
     def run(x, target):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
             if conv is not None:
                 a = conv(x, training=False)
@@ -68,7 +68,7 @@ def _input_grad_fn(model: AuditedModel):
     """Gradients of the target logit w.r.t. a batch of windows ``(S, T, H, W, C)``."""
     @tf.function(reduce_retracing=True)
     def run(xb, target):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(xb)
             s, t = tf.shape(xb)[0], tf.shape(xb)[1]
             flat = tf.reshape(xb, tf.concat([[s * t], tf.shape(xb)[2:]], 0))
@@ -84,7 +84,7 @@ def _input_grad_fn(model: AuditedModel):
 def _head_grad_fn(model: AuditedModel):
     @tf.function(reduce_retracing=True)
     def run(fb, target):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(fb)
             logits = model.head(fb, training=False)
             y = tf.reduce_sum(tf.gather(logits, target, axis=1))

@@ -1,0 +1,152 @@
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import architectures as arch
+from crnnaudit import AuditedModel, ModelCard, ReportError, explain, open_clip
+from crnnaudit.audit import AuditLog
+from crnnaudit.cli import main
+from crnnaudit.report import build_report, verify_file, write_report
+from crnnaudit.report.privacy import blur_faces, find_faces
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rep")
+    from crnnaudit.demo import synthesize
+    clip = open_clip(synthesize(folder, count=2, seed=3, frames=24, labels=["fight"])[0])
+    model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4),
+                         ModelCard(name="demo", version="1.2", classes=["normal", "fight", "fire", "shooting"],
+                                   stride=8, known_limitations=["untested at night"]))
+    window = clip.window(1, 8, 8, model.frame_size)
+    es = explain(model, window, ["gradcam", "saliency", "frame_occlusion", "temporal_ig", "prefix_score"], cache=False)
+    return model, clip, window, es
+
+
+def test_confirmed_review_report_contents(reviewed, tmp_path):
+    model, clip, window, es = reviewed
+    body = build_report(model, clip, window, es, decision="confirm", reviewer="A. Auditor",
+                        second_reviewer="B. Checker", contest_channel="dpo@example.org")
+    assert body["human"]["decision"] == "confirm" and body["human"]["second_reviewer"] == "B. Checker"
+    assert body["clip"]["sha256"] == clip.sha256 and body["model"]["sha256"] == model.sha256
+    assert body["model"]["verify_max_abs_diff"] <= 1e-5
+    assert set(body["output"]["probabilities"]) == {"normal", "fight", "fire", "shooting"}
+    assert sum(body["output"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    # key frames are the frames frame_occlusion ranks highest
+    top = set(int(window.indices[i]) for i in np.argsort(-es["frame_occlusion"].frame_scores)[:3])
+    assert {f["frame"] for f in body["key_frames"]} == top
+    assert set(body["key_frames"][0]["images"]) == {"gradcam", "saliency", "original"}
+    assert "untested at night" in body["limitations"]
+    assert [a["article"] for a in body["legal"]][:2] == ["GDPR Art. 15(1)(h)", "GDPR Art. 22(3)"]
+    assert body["trust"]["sanity"]["flagged"].keys() == {"gradcam", "saliency"}
+    assert any("deletion AUC" in line for line in body["trust"]["reading"])
+    assert body["reproduce"]["params"]["gradcam"] == {"pooled": False}
+    out = write_report(body, tmp_path / "r")
+    html = out["html"].read_text()
+    assert "CONFIRM" in html and "A. Auditor" in html and "dpo@example.org" in html and "data:image/png;base64," in html
+    doc = json.loads(out["json"].read_text())
+    assert doc["report"]["report_id"] == body["report_id"]
+    assert all(verify_file(out[k])["ok"] for k in ("html", "pdf", "json"))
+    row = AuditLog().rows()[-1]
+    assert row["seq"] == out["log_row"] and json.loads(row["payload"])["files_sha256"] == out["sha256"]
+
+
+def test_override_needs_reasons_and_is_recorded(reviewed, tmp_path):
+    model, clip, window, es = reviewed
+    with pytest.raises(ReportError, match="reasons"):
+        build_report(model, clip, window, es, decision="override", reviewer="A")
+    with pytest.raises(ReportError, match="reviewer"):
+        build_report(model, clip, window, es, decision="confirm", reviewer="  ")
+    with pytest.raises(ReportError, match="not one of"):
+        build_report(model, clip, window, es, decision="maybe", reviewer="A")
+    body = build_report(model, clip, window, es, decision="override", reviewer="A. Auditor",
+                        reason="Two people hugging, not fighting.", blur=False, faithfulness=False, sanity=False)
+    out = write_report(body, tmp_path / "o")
+    html = out["html"].read_text()
+    assert "OVERRIDE" in html and "Two people hugging" in html and "turned face blurring OFF" in html
+    assert json.loads(AuditLog().rows()[-1]["payload"])["decision"] == "override"
+
+
+def test_pdf_renders_to_non_blank_pages(reviewed, tmp_path):
+    if not shutil.which("pdftoppm"):
+        pytest.fail("pdftoppm (poppler-utils) is required: make test installs it")
+    model, clip, window, es = reviewed
+    out = write_report(build_report(model, clip, window, es, decision="escalate", reviewer="Zoë Ünal",
+                                    faithfulness=False, sanity=False), tmp_path / "p", log=False)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(out["pdf"]), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) >= 2
+    import cv2
+    for p in pages:
+        img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        assert (img < 200).mean() > 0.005, f"{p.name} is blank"
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf", "json"])
+def test_tampering_is_detected(reviewed, tmp_path, kind, monkeypatch, capsys):
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", "s3cret")
+    model, clip, window, es = reviewed
+    out = write_report(build_report(model, clip, window, es, decision="confirm", reviewer="A",
+                                    faithfulness=False, sanity=False), tmp_path / "t", log=False)
+    path = out[kind]
+    res = verify_file(path)
+    assert res["ok"] and res["signed"] and res["signature_ok"]
+    assert main(["report", "verify", str(path)]) == 0
+    data = path.read_bytes()
+    if kind == "json":
+        doc = json.loads(data)
+        doc["report"]["human"]["decision"] = "override"
+        path.write_text(json.dumps(doc))
+    else:
+        i = data.find(b"confirm") if kind == "html" else len(data) // 2
+        path.write_bytes(data[:i] + bytes([data[i] ^ 1]) + data[i + 1:])
+    res = verify_file(path)
+    assert not res["ok"] and "altered" in res["message"]
+    assert main(["report", "verify", str(path)]) == 1
+    # a forger who re-hashes without the key is caught by the signature
+    path.write_bytes(data)
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", "wrong")
+    assert not verify_file(path)["ok"]
+
+
+def test_verify_rejects_non_reports(tmp_path):
+    p = tmp_path / "x.html"
+    p.write_text("<html></html>")
+    with pytest.raises(ReportError, match="not a crnnaudit report"):
+        verify_file(p)
+    with pytest.raises(ReportError, match="cannot read"):
+        verify_file(tmp_path / "missing.json")
+
+
+def test_faces_are_blurred_on_a_real_photo():
+    from skimage import data
+    img = data.astronaut()  # a real portrait photograph shipped with scikit-image
+    faces = find_faces(img)
+    assert len(faces) >= 1
+    blurred, n = blur_faces(img)
+    x, y, w, h = faces[0]
+    face_before, face_after = img[y:y + h, x:x + w], blurred[y:y + h, x:x + w]
+    sharp = lambda a: float(np.abs(np.diff(a.astype(float), axis=1)).mean())  # noqa: E731
+    assert n == len(faces) and sharp(face_after) < 0.5 * sharp(face_before)
+    assert np.array_equal(blurred[-40:, -40:], img[-40:, -40:])  # away from faces, untouched
+    # the face's detail is gone: its high-pass content no longer correlates with the original
+    hp = lambda a: a.astype(float).mean(-1) - __import__("cv2").GaussianBlur(a, (0, 0), 3).astype(float).mean(-1)  # noqa: E731
+    corr = np.corrcoef(hp(face_before).ravel(), hp(face_after).ravel())[0, 1]
+    assert abs(corr) < 0.2, corr
+
+
+def test_cli_report_end_to_end(tmp_path, capsys, sample_clips):
+    path = tmp_path / "m.keras"
+    arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
+    ModelCard(classes=["normal", "fight", "fire", "shooting"], stride=8).write(tmp_path / "m.card.json")
+    out = tmp_path / "rep"
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "escalate", "--reviewer", "R",
+                 "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "report.json"}
+    assert main(["audit", "verify"]) == 0
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "override", "--reviewer", "R",
+                 "--out", str(out)]) == 2
+    assert "reasons" in capsys.readouterr().err
