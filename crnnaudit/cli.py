@@ -171,6 +171,26 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from .demo.model import build_demo, demo_model_path, evaluate_demo
+    existed = demo_model_path().exists() and not args.force
+
+    def progress(what, done, total):
+        print(f"\r{what}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    t0 = __import__("time").perf_counter()
+    path = build_demo(seed=args.seed, force=args.force, progress=progress)
+    card = json.loads(path.with_name(path.stem + ".card.json").read_text())
+    if existed:
+        print(f"demo model already built: {path}")
+    else:
+        print(f"demo model built in {__import__('time').perf_counter() - t0:.0f} s: {path}")
+    print(json.dumps(card["extra"]["evaluation"], indent=2))
+    if args.evaluate:
+        figures = evaluate_demo(path, seed=args.seed, progress=progress)
+        print(json.dumps(figures, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window", default="auto"), s.add_argument("--methods")
     s.add_argument("--target"), s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_explain)
+    s = sub.add_parser("demo", help="build (once) the demo VGG19 + GRU model; --evaluate prints its figures")
+    s.add_argument("--evaluate", action="store_true"), s.add_argument("--force", action="store_true")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_demo)
     s = sub.add_parser("report", help="write a justification report (or: report verify FILE)")
     s.add_argument("model", help="the model file, or 'verify'")
     s.add_argument("clip", nargs="?", help="the clip (or, after verify, the report file)")

@@ -63,3 +63,27 @@ def write_video(path, frames, fps=10, codec="libx264", pix_fmt="yuv420p"):
 def sample_clips(tmp_path_factory):
     from crnnaudit.demo import synthesize
     return synthesize(tmp_path_factory.mktemp("clips"), count=4, seed=7, frames=24)
+
+
+DEMO_HOME = ROOT / ".cache" / "demo-home"
+
+
+@pytest.fixture(scope="session")
+def full_demo():
+    """The full demo model, built once per checkout (CI builds it once per run) and reused:
+    ``.cache/demo-home`` holds it. Returns the data folder to point CRNNAUDIT_HOME at."""
+    import time as _time
+    old = os.environ.get("CRNNAUDIT_HOME")
+    os.environ["CRNNAUDIT_HOME"] = str(DEMO_HOME)
+    try:
+        from crnnaudit.demo.model import build_demo, demo_model_path
+        if not demo_model_path().exists():
+            t0 = _time.perf_counter()
+            build_demo()
+            print(f"\nbuilt the demo model in {_time.perf_counter() - t0:.0f} s", flush=True)
+    finally:
+        if old is None:
+            os.environ.pop("CRNNAUDIT_HOME", None)
+        else:
+            os.environ["CRNNAUDIT_HOME"] = old
+    return DEMO_HOME

@@ -150,8 +150,8 @@ def test_one_forward_and_one_backward_serve_the_shared_methods(monkeypatch):
     counts = {"shared": 0, "forward": 0, "input_grads": 0}
     real_shared = engine._shared_fn
 
-    def counting_shared(m):
-        fn = real_shared(m)
+    def counting_shared(m, input_grad=True):
+        fn = real_shared(m, input_grad)
 
         def run(*a):
             counts["shared"] += 1
@@ -168,6 +168,15 @@ def test_one_forward_and_one_backward_serve_the_shared_methods(monkeypatch):
     explain(model, _frames(model), ["saliency", "grad_x_input", "gradcam", "gradcam_pp",
                                     "frame_occlusion", "temporal_ig", "prefix_score"], cache=False)
     assert counts == {"shared": 1, "forward": 0, "input_grads": 0}
+
+
+def test_grad_cam_alone_stops_the_backward_at_the_conv_maps():
+    model = AuditedModel(arch.td_cnn_gru_softmax())
+    frames = _frames(model, 3)
+    alone = explain(model, frames, ["gradcam", "gradcam_pp"], cache=False)
+    with_pixels = explain(model, frames, ["gradcam", "saliency"], cache=False)
+    assert "shared:False" in model._fn_cache and "shared:True" in model._fn_cache
+    np.testing.assert_allclose(alone["gradcam"].maps, with_pixels["gradcam"].maps, rtol=1e-5, atol=1e-7)
 
 
 def test_default_target_is_predicted_class_or_anomaly_logit():

@@ -45,7 +45,7 @@ def _floor(h, w, rng):
 
 class _Person:
     def __init__(self, rng, h, w, speed=None):
-        self.r = int(rng.integers(4, 6))
+        self.r = int(rng.integers(5, 8))
         self.pos = np.array([rng.uniform(10, h - 10), rng.uniform(10, w - 10)], float)
         angle = rng.uniform(0, 2 * np.pi)
         s = speed if speed is not None else rng.uniform(0.8, 1.6)
@@ -65,10 +65,10 @@ class _Person:
         c = (int(x), int(y))
         cv2.ellipse(img, c, (self.r, self.r + 2), 0, 0, 360, self.color, -1)
         cv2.circle(img, (c[0], c[1] - self.r - 1), max(2, self.r - 2), (225, 190, 160), -1)
-        if arms:
-            a = np.sin(t * 2.5 + self.phase) * 7
-            cv2.line(img, c, (int(x + 8), int(y + a)), self.color, 2)
-            cv2.line(img, c, (int(x - 8), int(y - a)), self.color, 2)
+        if arms:  # grappling: arms flail wide and fast
+            a = np.sin(t * 2.5 + self.phase) * 9
+            cv2.line(img, c, (int(x + 12), int(y + a)), self.color, 3)
+            cv2.line(img, c, (int(x - 12), int(y - a)), self.color, 3)
         if mask is not None:
             cv2.circle(mask, c, self.r + 9, 1, -1)
 
@@ -105,11 +105,17 @@ def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: fl
                 jit = rng.normal(0, 1.8, 2)
                 p.pos = meet + np.array([0.0, -5.0 if k == 0 else 5.0])
                 p.draw(img, mask, jit, arms=True, t=t)
+                if k == 1:  # the scuffle: blurred limbs read as pale streaks around the pair
+                    cy, cx = meet
+                    for ang in rng.uniform(0, 2 * np.pi, 5):
+                        r0, r1 = rng.uniform(6, 9), rng.uniform(13, 18)
+                        cv2.line(img, (int(cx + r0 * np.cos(ang)), int(cy + r0 * np.sin(ang))),
+                                 (int(cx + r1 * np.cos(ang)), int(cy + r1 * np.sin(ang))), (235, 235, 225), 2)
             else:
                 p.draw(img)
         if label == "fire" and active:
             age = t - interval[0] + 1
-            radius = 4 + 0.6 * age
+            radius = 5 + 25.0 * age / frames
             for _ in range(6):
                 dy, dx = rng.normal(0, radius * 0.3, 2)
                 r = max(2, radius * rng.uniform(0.4, 0.8))
@@ -124,10 +130,15 @@ def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: fl
                 for p in people[1:]:  # everyone else runs away, fast
                     away = p.pos - shooter.pos
                     p.vel = away / (np.linalg.norm(away) + 1e-6) * 4.5
-            if t - interval[0] < 3:
-                c = (int(shooter.pos[1] + 9), int(shooter.pos[0]))
-                cv2.circle(img, c, 7 - 2 * (t - interval[0]), (255, 255, 200), -1)
-                cv2.circle(mask, c, 10, 1, -1)
+            if t - interval[0] < 4:  # the muzzle flash, fading
+                c = (int(shooter.pos[1] + 11), int(shooter.pos[0]))
+                cv2.circle(img, c, 10 - 2 * (t - interval[0]), (255, 255, 210), -1)
+                cv2.circle(mask, c, 14, 1, -1)
+            cv2.line(img, (int(shooter.pos[1]), int(shooter.pos[0])),
+                     (int(shooter.pos[1] + 12), int(shooter.pos[0])), (20, 20, 20), 3)  # the gun
+            for p in people[1:]:  # runners leave motion streaks
+                tail = p.pos - p.vel * 2.5
+                cv2.line(img, (int(tail[1]), int(tail[0])), (int(p.pos[1]), int(p.pos[0])), p.color, 2 * p.r)
             cv2.circle(mask, (int(shooter.pos[1]), int(shooter.pos[0])), shooter.r + 9, 1, -1)
             for p in people[1:]:
                 cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)

@@ -91,6 +91,8 @@ class Method:
         fn: ``fn(ctx, **params) -> (maps | None, frame_scores, extra)``.
         defaults: parameters and their default values.
         shared: served by the one shared forward+backward pass (cheap).
+        input_grad: needs the gradient down to the pixels (the expensive half of the backward
+            pass); when no requested method does, the shared pass stops at the conv maps.
         needs_conv: needs conv maps (Grad-CAM family).
         costly: many passes through the CNN; batched, reports progress, cancellable.
         reference: the paper it comes from.
@@ -102,6 +104,7 @@ class Method:
     fn: Callable
     defaults: dict
     shared: bool = False
+    input_grad: bool = False
     needs_conv: bool = False
     costly: bool = False
     reference: str = ""
@@ -112,11 +115,11 @@ DEFAULT_METHODS = ("gradcam", "saliency", "frame_occlusion", "temporal_ig", "pre
 
 
 def register(name: str, label: str, kind: str, *, defaults: dict | None = None, shared=False,
-             needs_conv=False, costly=False, reference=""):
+             input_grad=False, needs_conv=False, costly=False, reference=""):
     """Decorator: add a method to :data:`REGISTRY`."""
     def wrap(fn):
-        REGISTRY[name] = Method(name, label, kind, fn, dict(defaults or {}), shared, needs_conv,
-                                costly, reference)
+        REGISTRY[name] = Method(name, label, kind, fn, dict(defaults or {}), shared, input_grad,
+                                needs_conv, costly, reference)
         return fn
     return wrap
 

@@ -34,12 +34,13 @@ class SharedPass:
     logits: np.ndarray  # (K,)
     maps: np.ndarray | None  # (T, h, w, c) conv maps
     features: np.ndarray  # (T, *F)
-    grad_input: np.ndarray  # (T, H, W, C)
+    grad_input: np.ndarray | None  # (T, H, W, C); None when no method needed it
     grad_maps: np.ndarray | None  # (T, h, w, c)
 
 
-def _shared_fn(model: AuditedModel):
+def _shared_fn(model: AuditedModel, input_grad: bool = True):
     conv, pool, head = model.conv, model.pool, model.head
+    input_grad = input_grad or conv is None  # without conv maps the input is all there is
 
     @tf.function(reduce_retracing=True)
     def run(x, target):
@@ -56,8 +57,10 @@ def _shared_fn(model: AuditedModel):
             # target < 0: the predicted class, chosen inside the pass (no extra forward)
             target = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
             y = tf.gather(logits, target)
-        if conv is not None:
+        if conv is not None and input_grad:
             gx, ga = tape.gradient(y, [x, a])
+        elif conv is not None:  # stop at the conv maps: no backward through the CNN
+            gx, ga = tf.zeros((0,)), tape.gradient(y, a)
         else:
             gx, ga = tape.gradient(y, x), tf.zeros((0,))
         return logits, a, f, gx, ga, target
@@ -98,8 +101,10 @@ class Context:
     Everything is computed on first use and kept, so methods that run together share it.
     """
 
-    def __init__(self, model: AuditedModel, frames: np.ndarray, target: int, progress: Progress):
+    def __init__(self, model: AuditedModel, frames: np.ndarray, target: int, progress: Progress,
+                 input_grad: bool = True):
         self.model = model
+        self.input_grad = input_grad
         self.frames = frames  # (T, H, W, 3) uint8
         self.x = model.prepare(frames)  # (T, H, W, C) float32
         self.target = target  # -1 until resolved: the predicted class
@@ -110,14 +115,15 @@ class Context:
     @cached_property
     def shared(self) -> SharedPass:
         """The one forward + backward pass; resolves a ``-1`` target to the predicted class."""
-        fn = self.model.compiled("shared", lambda: _shared_fn(self.model))
+        want = self.input_grad or self.model.conv is None
+        fn = self.model.compiled(f"shared:{want}", lambda: _shared_fn(self.model, want))
         logits, a, f, gx, ga, target = fn(tf.constant(self.x), tf.constant(self.target, tf.int32))
         has_conv = self.model.conv is not None
         self.target = int(target)
         self.logits = logits.numpy()
         self._features = f.numpy()
         return SharedPass(self.logits, a.numpy() if has_conv else None, self._features,
-                          gx.numpy(), ga.numpy() if has_conv else None)
+                          gx.numpy() if want else None, ga.numpy() if has_conv else None)
 
     def forward(self) -> None:
         """Forward only (features and logits), for requests with no gradient method."""
@@ -266,7 +272,8 @@ def explain(model: AuditedModel, window: Window | np.ndarray,
     logits = None
     if missing:
         first = requested if requested is not None else (0 if model.n_outputs == 1 else -1)
-        ctx = Context(model, frames, first, Progress(progress, cancel))
+        ctx = Context(model, frames, first, Progress(progress, cancel),
+                      input_grad=any(REGISTRY[m].input_grad for m in missing))
         if any(REGISTRY[m].shared for m in missing):
             ctx.shared  # noqa: B018 - one forward + backward, target resolved inside
         else:

@@ -15,14 +15,14 @@ from .engine import Context
 EPS = 1e-7
 
 
-@register("saliency", "Saliency (gradient magnitude)", "spatial", shared=True,
+@register("saliency", "Saliency (gradient magnitude)", "spatial", shared=True, input_grad=True,
           reference="Simonyan, Vedaldi, Zisserman 2014, Deep Inside Convolutional Networks")
 def saliency(ctx: Context):
     maps = np.abs(ctx.shared.grad_input).max(axis=-1)
     return maps, maps.sum(axis=(1, 2)), {}
 
 
-@register("grad_x_input", "Gradient x input", "spatial", shared=True,
+@register("grad_x_input", "Gradient x input", "spatial", shared=True, input_grad=True,
           reference="Shrikumar et al. 2016, Not Just a Black Box")
 def grad_x_input(ctx: Context):
     maps = (ctx.shared.grad_input * ctx.x).sum(axis=-1)

@@ -1,0 +1,68 @@
+"""Latency the auditor feels, measured in a real browser against `streamlit run app.py`.
+
+- explain: click "Explain this window" on a sample clip -> the first overlay is shown
+  (a cold engine cache, then a warm one);
+- scrub: move the frame slider one step -> the new overlay is shown (warm cache), median of 10.
+
+Run: python benchmarks/bench_browser.py   (uses CRNNAUDIT_MODEL if set, else the demo model
+under CRNNAUDIT_HOME, building it first if needed)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, commit, machine
+
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+from browser import browser_page, move_scrubber, overlay_src, running_app, wait_idle, wait_overlay_change  # noqa: E402
+
+
+def main():
+    env = {}
+    if "CRNNAUDIT_HOME" not in os.environ:
+        env["CRNNAUDIT_HOME"] = str(ROOT / ".cache" / "demo-home")
+    os.environ.update(env)
+    if not os.environ.get("CRNNAUDIT_MODEL"):
+        from crnnaudit.demo.model import build_demo
+        build_demo()
+    cache_home = tempfile.mkdtemp()
+    results = {}
+    with running_app({**env, "CRNNAUDIT_HOME": os.environ["CRNNAUDIT_HOME"]}) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_text("Explain this window").wait_for()
+        wait_idle(page)
+        for label in ("explain (cold engine cache)", "explain (warm engine cache)"):
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Explain this window").click()
+            page.locator('[data-testid="stImage"] img').first.wait_for(state="visible")
+            results[label] = time.perf_counter() - t0
+            wait_idle(page)
+            if label.startswith("explain (cold"):
+                page.reload()
+                page.get_by_text("Explain this window").wait_for()
+                wait_idle(page)
+        times = []
+        for _ in range(10):
+            before = overlay_src(page)
+            move_scrubber(page, 1)
+            times.append(wait_overlay_change(page, before))
+            wait_idle(page)
+        results["scrub one frame -> new overlay (median of 10)"] = statistics.median(times)
+        results["scrub one frame -> new overlay (max of 10)"] = max(times)
+    del cache_home
+    model = os.environ.get("CRNNAUDIT_MODEL") or "demo model (VGG19 + GRU, T=16, 112x112)"
+    print(f"machine: {machine()}; commit {commit()}; model: {Path(model).name if '/' in model else model}")
+    print("| what | seconds |")
+    print("|---|---|")
+    for k, v in results.items():
+        print(f"| {k} | {v:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

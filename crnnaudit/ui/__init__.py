@@ -1,0 +1,1 @@
+"""Streamlit helpers only: cached loaders, session state, widgets. No numerics here."""

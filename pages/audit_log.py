@@ -1,0 +1,38 @@
+"""Audit log: every review, the chain's verification, filters, export."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from crnnaudit import AuditLog, CrnnauditError
+
+st.title("Audit log")
+try:
+    log = AuditLog()
+    rows = log.rows()
+    result = log.verify()
+except CrnnauditError as e:
+    st.error(str(e))
+    st.stop()
+(st.success if result.ok else st.error)(f"Chain check: {result.message}")
+if not rows:
+    st.info("No review has been recorded yet.")
+    st.stop()
+table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"], "kind": r["kind"], **json.loads(r["payload"]),
+                       "row_hash": r["row_hash"][:16]} for r in rows])
+c1, c2 = st.columns(2)
+reviewers = sorted(table["reviewer"].dropna().unique()) if "reviewer" in table else []
+pick = c1.multiselect("Reviewer", reviewers, key="f_reviewer")
+decisions = c2.multiselect("Decision", ["confirm", "override", "escalate"], key="f_decision")
+shown = table
+if pick:
+    shown = shown[shown["reviewer"].isin(pick)]
+if decisions:
+    shown = shown[shown["decision"].isin(decisions)]
+cols = [c for c in ("seq", "time", "kind", "decision", "reviewer", "second_reviewer", "clip", "model",
+                    "anomaly_score", "model_decision", "reason", "row_hash") if c in shown]
+st.dataframe(shown[cols], hide_index=True, width="stretch")
+c1, c2 = st.columns(2)
+c1.download_button("Export JSON", log.export("json"), file_name="audit_log.json", key="export_json")
+c2.download_button("Export CSV", log.export("csv"), file_name="audit_log.csv", key="export_csv")

@@ -1,0 +1,81 @@
+"""Model: load a model, see what was found, check the decomposition, edit the card."""
+
+import streamlit as st
+
+from crnnaudit import CardError, CrnnauditError
+from crnnaudit.card import PREPROCESSING, default_sidecar_path
+from crnnaudit.ui import state
+
+st.title("Model")
+
+with st.expander("Load another model", expanded=False):
+    path = st.text_input("Model file path (.keras or .h5)", key="model_path_input")
+    up = st.file_uploader("…or upload a model", type=["keras", "h5"], key="model_upload")
+    card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=["json", "yaml", "yml"], key="card_upload")
+    if st.button("Load", key="load_model"):
+        try:
+            chosen = str(state.save_upload(up, "model", (".keras", ".h5", ".hdf5"))) if up else path.strip()
+            card = str(state.save_upload(card_up, "model card", (".json", ".yaml", ".yml"))) if card_up else None
+            if not chosen:
+                raise CardError("give a model path or upload a model file")
+            state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
+            st.session_state.update(model_path=chosen, card_path=card)
+            st.session_state.pop("expset", None)
+            st.success(f"Loaded {chosen}")
+        except CrnnauditError as e:
+            st.error(str(e))
+
+model = state.current_model()
+if model is None:
+    st.stop()
+
+info = model.describe()
+c1, c2, c3 = st.columns(3)
+c1.metric("Frames per window", model.window_length)
+c2.metric("Target conv layer", info["target_layer"] or "none")
+diff = model.verify()
+c3.metric("Decomposition check", f"{diff:.1e}", help="max |original - conv/pool/head| on a random window")
+(st.success if diff <= 1e-5 else st.error)(
+    f"head(pool(conv(x))) reproduces the model to {diff:.1e} (limit 1e-5)")
+st.subheader("What was found")
+st.json({k: info[k] for k in ("input", "per_frame_layers", "target_layer", "conv_maps", "feature_shape",
+                              "recurrent_layers", "outputs", "output_activation")}, expanded=False)
+caps = info["capabilities"]
+st.write("Capabilities: " + ", ".join(f"{'✅' if caps[k] else '❌'} {k}" for k in ("gradients", "spatial_cam", "temporal")))
+for note in caps["notes"]:
+    st.warning(note)
+st.dataframe(model.layers_table(), hide_index=True, width="stretch")
+
+st.subheader("Model card")
+card = model.card
+with st.form("card_form"):
+    name = st.text_input("Name", card.name)
+    version = st.text_input("Version", card.version)
+    classes = st.text_input("Classes (comma separated, one per output)", ", ".join(card.classes))
+    anomalies = st.text_input("Anomaly classes", ", ".join(card.anomaly_classes))
+    prep = st.selectbox("Preprocessing", PREPROCESSING, index=PREPROCESSING.index(card.preprocessing))
+    threshold = st.slider("Decision threshold", 0.0, 1.0, float(card.threshold), 0.01)
+    stride = st.number_input("Stride (frames between windows)", 1, 1000, int(card.stride))
+    intended = st.text_area("Intended use", card.intended_use)
+    training = st.text_area("Training data", card.training_data)
+    limits = st.text_area("Known limitations (one per line)", "\n".join(card.known_limitations))
+    owner = st.text_input("Owner", card.owner)
+    saved = st.form_submit_button("Save card")
+if saved:
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    data = dict(card.to_dict(), name=name, version=version, classes=split(classes),
+                anomaly_classes=split(anomalies), preprocessing=prep, threshold=threshold,
+                stride=int(stride), intended_use=intended, training_data=training,
+                known_limitations=[x for x in limits.splitlines() if x.strip()], owner=owner)
+    try:
+        from crnnaudit import ModelCard
+        new = ModelCard.from_dict(data, source="the card form")
+        if len(new.classes) != model.n_outputs:
+            raise CardError(f"the card form: {len(new.classes)} classes for a model with {model.n_outputs} outputs")
+        target = default_sidecar_path(model.source)
+        new.write(target)
+        st.session_state.pop("expset", None)
+        st.success(f"Saved {target}")
+        st.rerun()
+    except (CrnnauditError, OSError) as e:
+        st.error(str(e))

@@ -1,0 +1,54 @@
+"""Report: record the human decision and export the signed justification report."""
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from crnnaudit import CrnnauditError
+from crnnaudit.config import home
+from crnnaudit.report import build_report, render_html, write_report
+from crnnaudit.ui import state, widgets
+
+st.title("Justification report")
+model = state.current_model()
+clip = state.current_clip() if model else None
+held = widgets.current_explanation(model, clip) if clip else None
+if held is None:
+    st.info("Explain a window on the Review page first: the report documents that review.")
+    st.stop()
+window, es = held
+score = float(model.anomaly_score(es.probabilities[None])[0])
+st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
+         f"model says **{'anomaly' if score >= model.card.threshold else 'normal'}** "
+         f"(score {score:.3f}, threshold {model.card.threshold:.2f}).")
+
+with st.form("decision"):
+    decision = st.radio("Your decision", ["confirm", "override", "escalate"], horizontal=True, key="decision")
+    reason = st.text_area("Reasons (required to override)", key="reason")
+    reviewer = st.text_input("Reviewer", key="reviewer")
+    second = st.text_input("Second reviewer (four eyes, optional)", key="second_reviewer")
+    contest = st.text_input("How the data subject can contest", "Write to the data protection officer.",
+                            key="contest")
+    blur = st.checkbox("Blur faces in exported frames", value=True, key="blur")
+    checks = st.checkbox("Include faithfulness and sanity figures (re-runs the model)", value=True, key="checks")
+    submitted = st.form_submit_button("Build the report", type="primary")
+if submitted:
+    try:
+        with st.spinner("building the report…"):
+            timeline = widgets.timeline_for(model, clip)
+            body = build_report(model, clip, window, es, decision=decision, reviewer=reviewer, reason=reason,
+                                timeline=timeline, second_reviewer=second or None, contest_channel=contest,
+                                blur=blur, faithfulness=checks, sanity=checks)
+            out = write_report(body, home() / "reports" / body["report_id"])
+        st.session_state["report"] = (body, out)
+        st.success(f"Report {body['report_id']} written and logged as audit row {out['log_row']}.")
+    except CrnnauditError as e:
+        st.error(str(e))
+if "report" in st.session_state:
+    body, out = st.session_state["report"]
+    c1, c2, c3 = st.columns(3)
+    for col, kind, mime in ((c1, "html", "text/html"), (c2, "pdf", "application/pdf"),
+                            (c3, "json", "application/json")):
+        col.download_button(f"Download {kind.upper()}", out[kind].read_bytes(), file_name=f"report.{kind}",
+                            mime=mime, key=f"dl_{kind}")
+    st.caption("SHA-256: " + ", ".join(f"{k} `{v[:16]}…`" for k, v in out["sha256"].items()))
+    components.html(render_html(body), height=900, scrolling=True)

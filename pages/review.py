@@ -1,0 +1,96 @@
+"""Review: pick a clip, read the timeline, explain a window, scrub through its frames."""
+
+import time
+
+import streamlit as st
+
+from crnnaudit import render
+from crnnaudit.ui import state, widgets
+
+st.title("Review")
+model = state.current_model()
+if model is None:
+    st.stop()
+widgets.clip_picker()
+clip = state.current_clip()
+if clip is None:
+    st.info("Pick or upload a clip.")
+    st.stop()
+
+facts = clip.facts()
+cols = st.columns(6)
+for col, key in zip(cols, ("duration_s", "fps", "frames", "width", "height", "codec")):
+    col.metric(key.replace("_s", " (s)"), facts[key])
+st.caption(f"{clip.name} · SHA-256 `{clip.sha256}`")
+
+timeline = widgets.timeline_for(model, clip)
+if timeline is None:
+    st.stop()
+table = timeline.table
+n = len(table)
+k = int(st.session_state.get("window_index", timeline.top_window()))
+event = st.plotly_chart(render.timeline_figure(timeline, k), on_select="rerun", selection_mode="points",
+                        key="timeline_chart", width="stretch")
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+if points and "customdata" in points[0]:
+    picked = points[0]["customdata"]
+    k = int(picked[0] if isinstance(picked, list) else picked)
+k = int(st.number_input("Window", 0, n - 1, k, key="window_input"))
+if k != st.session_state.get("window_index"):
+    st.session_state["window_index"] = k
+row = table.loc[k]
+st.write(f"Window {k}: frames {int(row['first_frame'])}-{int(row['last_frame'])} "
+         f"({row['start_s']:.2f}-{row['end_s']:.2f} s) · anomaly score **{row['anomaly_score']:.3f}** "
+         f"→ {row['decision']} (threshold {timeline.threshold:.2f})")
+st.bar_chart({c: [float(row[f"p_{c}"])] for c in model.card.classes}, horizontal=True, height=160)
+
+methods = st.multiselect("Methods", widgets.available_methods(model), widgets.default_methods(model),
+                         key="methods", format_func=lambda m: m)
+target = st.selectbox("Explain the class", ["predicted / anomaly"] + model.card.classes, key="target")
+if st.button("Explain this window", type="primary", key="explain"):
+    widgets.run_explanation(model, clip, k, methods, None if target == "predicted / anomaly" else target)
+
+held = widgets.current_explanation(model, clip)
+if held is None or held[0].index != k:
+    st.info("Press **Explain this window** to see where and when the model looked.")
+    st.stop()
+window, es = held
+spatial = [m for m, e in es.items() if e.maps is not None]
+if not spatial:
+    st.info("No spatial method was asked for; see the Temporal page.")
+    st.stop()
+c1, c2, c3 = st.columns([2, 2, 1])
+method = c1.selectbox("Overlay", spatial, key="overlay_method")
+view = c2.radio("View", ["heatmap", "contour", "side_by_side"], horizontal=True, key="view")
+alpha = c3.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
+
+T = window.length
+pos = st.session_state.get("frame_pos", 0)
+b1, b2, b3, _ = st.columns([1, 1, 1, 6])
+if b1.button("◀", key="prev"):
+    pos = max(0, pos - 1)
+if b2.button("▶", key="next"):
+    pos = min(T - 1, pos + 1)
+play = b3.button("Play", key="play")
+st.session_state["frame_pos"] = pos
+pos = st.slider("Frame", 0, T - 1, key="frame_pos")
+exp = es[method]
+lo, hi = float(exp.maps.min()), float(exp.maps.max())  # one scale for the whole window
+holder = st.empty()
+
+
+def show(p: int) -> None:
+    src = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
+    img = render.render(src, exp.maps[p], view, alpha, lo, hi)
+    holder.image(img, caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
+                              f"contribution {exp.frame_scores[p]:.3g}", width="stretch")
+
+
+if play:
+    for p in range(T):
+        show(p)
+        time.sleep(1.0 / max(clip.fps, 1))
+else:
+    show(pos)
+st.caption(f"Prediction for this window: " + ", ".join(
+    f"{c} {p:.3f}" for c, p in zip(model.card.classes, es.probabilities)) + f" · explained class: {es.target_name}")

@@ -1,0 +1,103 @@
+"""Run the real app (`streamlit run app.py`) and drive it with headless Chromium.
+
+Shared by the browser test and the browser benchmark. Chromium comes from Debian
+(`/usr/bin/chromium`); Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: dict, timeout: float = 120):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("streamlit exited:\n" + proc.stdout.read())
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not start in time")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def browser_page(width=1400, height=1000):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(120_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def overlay_src(page) -> str | None:
+    img = page.locator('[data-testid="stImage"] img').first
+    return img.get_attribute("src") if img.count() else None
+
+
+def wait_idle(page, timeout=120_000):
+    """Until the script run ends (Streamlit shows a 'running' status widget meanwhile)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def explain_and_wait(page):
+    page.get_by_role("button", name="Explain this window").click()
+    page.locator('[data-testid="stImage"] img').first.wait_for(state="visible")
+    wait_idle(page)
+
+
+def move_scrubber(page, steps: int = 1) -> None:
+    slider = page.get_by_role("slider").last
+    slider.focus()
+    for _ in range(steps):
+        page.keyboard.press("ArrowRight")
+
+
+def wait_overlay_change(page, before: str, timeout_ms: int = 60_000) -> float:
+    """Seconds until the overlay's source differs from ``before``."""
+    t0 = time.perf_counter()
+    page.wait_for_function(
+        "(b) => { const i = document.querySelector('[data-testid=\"stImage\"] img'); return i && i.src !== b; }",
+        arg=before, timeout=timeout_ms)
+    return time.perf_counter() - t0

@@ -1,0 +1,42 @@
+"""The real app in a real browser: open, pick a sample clip, explain, scrub, every page."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser import ROOT, browser_page, explain_and_wait, move_scrubber, overlay_src, running_app, \
+    wait_idle, wait_overlay_change
+
+OUT = ROOT / "test-output" / "screenshots"
+
+
+def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("Debian's chromium is required (make test installs it)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home")}
+    with running_app(env) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_text("Explain this window").wait_for()
+        wait_idle(page)
+        page.get_by_role("combobox").first.click()  # the sample-clip picker
+        page.get_by_role("option", name="fire_2026_002.mp4").click()
+        wait_idle(page)
+        explain_and_wait(page)
+        page.screenshot(path=str(OUT / "review.png"), full_page=True)
+        before = overlay_src(page)
+        assert before
+        move_scrubber(page, 2)
+        wait_overlay_change(page, before)
+        wait_idle(page)
+        assert overlay_src(page) != before
+        page.screenshot(path=str(OUT / "review_scrubbed.png"), full_page=True)
+        for title in ("Compare", "Temporal", "Model", "Report", "Audit log"):
+            page.get_by_role("link", name=title).click()
+            page.get_by_role("heading", level=1).first.wait_for()
+            wait_idle(page)
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+            page.screenshot(path=str(OUT / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
+    assert len(list(OUT.glob("*.png"))) == 7
+    del shutil

@@ -1,0 +1,126 @@
+"""Every page through Streamlit's AppTest, driven by its widgets."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from crnnaudit import AuditLog
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+TIMEOUT = 120
+
+
+def _app():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _explained(at):
+    """Review page: the first sample clip, its timeline, then explain."""
+    assert "Review" in [t.value for t in at.title]
+    at.button(key="explain").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_review_flow_pick_clip_timeline_explain_scrub(app_env):
+    at = _app()
+    assert at.selectbox(key="sample_choice").value.startswith("fight") or at.selectbox(key="sample_choice").value
+    at.selectbox(key="sample_choice").select(
+        [o for o in at.selectbox(key="sample_choice").options if o.startswith("fire")][0]).run()
+    assert not at.exception
+    assert any("anomaly score" in m.value for m in at.markdown)
+    at.number_input(key="window_input").set_value(2).run()
+    _explained(at)
+    assert at.session_state["expset"][1].index == 2
+    first = at.get("imgs")[0].proto.imgs[0].url if at.get("imgs") else None
+    at.slider(key="frame_pos").set_value(5).run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any("explained class" in c for c in captions)
+    at.button(key="next").click().run()
+    assert at.session_state["frame_pos"] == 6
+    at.radio(key="view").set_value("contour").run()
+    assert not at.exception
+    del first
+
+
+def test_other_pages_after_explaining(app_env):
+    at = _explained(_app())
+    for page in ("pages/compare.py", "pages/temporal.py", "pages/model.py", "pages/report.py", "pages/audit_log.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+    at.switch_page("pages/compare.py").run()
+    assert at.dataframe, "the agreement table is shown"
+    at.button(key="faith").click().run()
+    assert not at.exception and at.session_state["faith_rows"]
+    at.switch_page("pages/temporal.py").run()
+    assert any("attributions sum" in c.value for c in at.caption)
+    at.button(key="goto_3").click().run()
+    assert not at.exception and at.session_state["frame_pos"] == 3
+
+
+def test_report_page_writes_and_logs(app_env):
+    at = _explained(_app())
+    at.switch_page("pages/report.py").run()
+    at.radio(key="decision").set_value("override")
+    at.text_input(key="reviewer").input("A. Auditor")
+    at.checkbox(key="checks").uncheck()
+    at.button[0].click().run()  # the form's submit button
+    assert any("reasons" in e.value for e in at.error), "an override without reasons is refused"
+    at.text_area(key="reason").input("A hug, not a fight.")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any("logged as audit row" in s.value for s in at.success)
+    rows = AuditLog().rows()
+    assert len(rows) == 1 and '"override"' in rows[0]["payload"]
+    at.switch_page("pages/audit_log.py").run()
+    assert any("chain intact" in s.value for s in at.success)
+
+
+def test_model_page_shows_decomposition_and_edits_card(app_env, tmp_path):
+    at = _app()
+    at.switch_page("pages/model.py").run()
+    assert not at.exception
+    assert any("reproduces the model" in s.value for s in at.success)
+    at.text_input(key="model_path_input").input(str(tmp_path / "missing.keras"))
+    at.button(key="load_model").click().run()
+    assert any("no such model file" in e.value for e in at.error)
+    assert not at.exception
+
+
+class Upload:
+    """What st.file_uploader hands the page: a name and the bytes."""
+
+    def __init__(self, name, data):
+        self.name, self.data = name, data
+
+    def getvalue(self):
+        return self.data
+
+
+def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
+    from crnnaudit import VideoError
+    from crnnaudit.ui import state
+    saved = state.save_upload(Upload("clip.mp4", b"this is not a video"), "video", (".mp4",))
+    with pytest.raises(VideoError, match="not a video FFmpeg can read"):
+        state.clip_for(saved)
+    with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
+        state.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
+    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1e-6)
+    with pytest.raises(VideoError, match="over the 0 MB upload limit"):
+        state.save_upload(Upload("big.mp4", b"x" * 100), "video", (".mp4",))
+    at = _app()  # the app is still up and still works
+    assert not at.exception
+
+
+def test_sessions_are_separate(app_env):
+    a, b = _app(), _app()
+    a.selectbox(key="sample_choice").select(a.selectbox(key="sample_choice").options[2]).run()
+    assert a.session_state["clip_path"] != b.session_state["clip_path"]
+    assert np.all([not x.exception for x in (a, b)])
