@@ -20,8 +20,8 @@ _EXPORTS = {
     "AuditedModel": "model", "Capabilities": "model", "Timeline": "model", "load_model": "model",
     "preprocess": "model",
     "Clip": "video", "GroundTruth": "video", "Window": "video", "open_clip": "video",
-    "DEFAULT_METHODS": "explain", "REGISTRY": "explain", "Explanation": "explain",
-    "ExplanationCache": "explain", "ExplanationSet": "explain", "explain": "explain",
+    "DEFAULT_METHODS": "explainers", "REGISTRY": "explainers", "Explanation": "explainers",
+    "ExplanationCache": "explainers", "ExplanationSet": "explainers", "explain": "explainers",
     "build_report": "report", "write_report": "report", "verify_report": "report",
 }
 __all__ = sorted(_EXPORTS)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ExplanationError
-from .explain import explain
-from .explain.base import ExplanationSet
+from .explainers import explain
+from .explainers.base import ExplanationSet
 from .model import AuditedModel
 from .render import upsample
 from .video import GroundTruth, Window

@@ -163,9 +163,10 @@ class AuditedModel:
             body = list(model.layers)
             consumers = None
         else:
-            body = [op for op, _ in _graph_nodes(model)]
+            nodes = _graph_nodes(model)
+            body = [op for op, _ in nodes]
             consumers = {}
-            for op, node in _graph_nodes(model):
+            for op, node in nodes:
                 for t_in in node.input_tensors:
                     consumers.setdefault(id(t_in), []).append((op, node))
         prefix, prefix_out = [], []
@@ -339,18 +340,27 @@ class AuditedModel:
 
     def frame_features(self, x: np.ndarray | tf.Tensor) -> tf.Tensor:
         """Per-frame features ``f`` for preprocessed frames ``(N, H, W, C)``."""
-        def build():
-            if self.conv is None:
-                return tf.function(lambda z: self.pool(z, training=False), reduce_retracing=True)
-            return tf.function(lambda z: self.pool(self.conv(z, training=False), training=False),
-                               reduce_retracing=True)
-        return self.compiled("features", build)(tf.convert_to_tensor(x, tf.float32))
+        return self.compiled("features", self._features_fn)(tf.convert_to_tensor(x, tf.float32))
 
     def head_logits(self, f: np.ndarray | tf.Tensor) -> tf.Tensor:
         """Logits ``(B, K)`` for feature sequences ``(B, T, *F)``."""
-        fn = self.compiled("head", lambda: tf.function(lambda z: self.head(z, training=False),
-                                                       reduce_retracing=True))
-        return fn(tf.convert_to_tensor(f, tf.float32))
+        return self.compiled("head", self._head_fn)(tf.convert_to_tensor(f, tf.float32))
+
+    # Named functions, not lambdas: autograph reads a lambda's source and, with two lambdas
+    # close together, can compile the wrong one (it did: conv was skipped).
+    def _features_fn(self):
+        conv, pool = self.conv, self.pool
+
+        def features(z):
+            return pool(conv(z, training=False) if conv is not None else z, training=False)
+        return tf.function(features, reduce_retracing=True, autograph=False)
+
+    def _head_fn(self):
+        head = self.head
+
+        def logits(z):
+            return head(z, training=False)
+        return tf.function(logits, reduce_retracing=True, autograph=False)
 
     def probabilities(self, logits) -> np.ndarray:
         logits = tf.convert_to_tensor(logits)

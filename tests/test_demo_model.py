@@ -16,7 +16,7 @@ def test_roc_auc_by_hand():
     assert f["accuracy"] == 1.0 and f["macro_roc_auc"] == 1.0
 
 
-def test_reduced_build_end_to_end(tmp_path, monkeypatch):
+def test_reduced_build_end_to_end(tmp_path, monkeypatch, capsys):
     """Few clips, one epoch: the whole pipeline, not the quality."""
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
     path = build_demo(train_clips=8, heldout_clips=4, epochs=1)
@@ -26,13 +26,15 @@ def test_reduced_build_end_to_end(tmp_path, monkeypatch):
     assert card["preprocessing"] == "vgg19" and card["frames_per_window"] == 16
     assert "demonstration" in card["intended_use"].lower()
     assert card["extra"]["recipe"]["trainable_layers"][0] == "block5_conv4"
-    assert card["extra"]["evaluation"]["clips"] == 4
+    assert card["extra"]["evaluation"]["clips"] == 4 and "gradcam_pointing_game" in card["extra"]["evaluation"]
     model = load_model(path)
     assert model.target_layer == "block5_conv4" and model.verify() <= 1e-5
     assert model.describe()["conv_maps"] == [7, 7, 512]
     mtime = path.stat().st_mtime
     assert build_demo(train_clips=8, heldout_clips=4, epochs=1) == path  # reused, not rebuilt
     assert path.stat().st_mtime == mtime
+    from crnnaudit.cli import main
+    assert main(["demo"]) == 0 and "already built" in capsys.readouterr().out
     figures = evaluate_demo(path, heldout_clips=4)
     assert 0 <= figures["accuracy"] <= 1 and 0 <= figures["gradcam_pointing_game"] <= 1
     assert figures["anomalous_clips"] == 3 and figures["verify_max_abs_diff"] <= 1e-5

@@ -8,7 +8,7 @@ from keras import layers as L
 import architectures as arch
 from crnnaudit import (REGISTRY, AuditedModel, Cancelled, ExplanationCache, ExplanationError,
                        ModelCard, explain, open_clip)
-from crnnaudit.explain import engine
+from crnnaudit.explainers import engine
 
 ALL = sorted(REGISTRY)
 FAST_PARAMS = {"smoothgrad": {"samples": 4}, "integrated_gradients": {"steps": 8},

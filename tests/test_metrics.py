@@ -4,7 +4,7 @@ import pytest
 import architectures as arch
 from crnnaudit import AuditedModel, GroundTruth, ModelCard, explain, open_clip
 from crnnaudit import metrics
-from crnnaudit.explain.base import REGISTRY, register
+from crnnaudit.explainers.base import REGISTRY, register
 from crnnaudit.video import Window
 
 

@@ -133,7 +133,13 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
     """
     import keras
     path = demo_model_path()
+    card_path = path.with_name(path.stem + ".card.json")
     if path.exists() and not force:
+        card = ModelCard.read(card_path)
+        if "evaluation" not in card.extra:  # a build stopped after training: finish it
+            card.extra["evaluation"] = evaluate_demo(path, seed=seed, heldout_clips=heldout_clips,
+                                                     progress=progress)
+            card.write(card_path)
         return path
     t0 = time.perf_counter()
     train = _clips(demo_dir() / "train", train_clips, seed, progress, "training")
@@ -188,7 +194,6 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".partial.keras")
     full.save(tmp)
-    card_path = path.with_name(path.stem + ".card.json")
     card.write(card_path)
     tmp.replace(path)  # the model appears only once complete
     figures = evaluate_demo(path, seed=seed, heldout_clips=heldout_clips, progress=progress)
@@ -211,7 +216,7 @@ def evaluate_demo(path: Path | None = None, seed: int = 0, heldout_clips: int = 
     (Grad-CAM pointing game on anomalous frames, top ``frame_occlusion`` frame inside the
     anomalous interval)."""
     from .. import metrics
-    from ..explain import explain
+    from ..explainers import explain
     from ..model import load_model
     from ..video import open_clip
     path = path or demo_model_path()

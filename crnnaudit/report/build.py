@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import metrics, render
 from ..errors import ReportError
-from ..explain.base import REGISTRY, ExplanationSet
-from ..explain.engine import versions
+from ..explainers.base import REGISTRY, ExplanationSet
+from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
 from ..video import Clip, Window
 from .privacy import blur_faces

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..explain import explain as run_explain
+from ..explainers import explain as run_explain
 from ..config import home
 from ..errors import CrnnauditError, VideoError
 from ..model import AuditedModel, load_model

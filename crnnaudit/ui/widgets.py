@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..errors import CrnnauditError
-from ..explain import DEFAULT_METHODS, REGISTRY
+from ..explainers import DEFAULT_METHODS, REGISTRY
 from . import state
 
 

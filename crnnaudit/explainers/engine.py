@@ -42,7 +42,7 @@ def _shared_fn(model: AuditedModel, input_grad: bool = True):
     conv, pool, head = model.conv, model.pool, model.head
     input_grad = input_grad or conv is None  # without conv maps the input is all there is
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def run(x, target):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
@@ -69,7 +69,7 @@ def _shared_fn(model: AuditedModel, input_grad: bool = True):
 
 def _input_grad_fn(model: AuditedModel):
     """Gradients of the target logit w.r.t. a batch of windows ``(S, T, H, W, C)``."""
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def run(xb, target):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(xb)
@@ -85,7 +85,7 @@ def _input_grad_fn(model: AuditedModel):
 
 
 def _head_grad_fn(model: AuditedModel):
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def run(fb, target):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(fb)
@@ -227,7 +227,7 @@ def explain(model: AuditedModel, window: Window | np.ndarray,
     Args:
         model: an :class:`~crnnaudit.AuditedModel`.
         window: a :class:`~crnnaudit.Window` or uint8 frames ``(T, H, W, 3)`` at model size.
-        methods: registry names (see :data:`~crnnaudit.explain.REGISTRY`).
+        methods: registry names (see :data:`~crnnaudit.explainers.REGISTRY`).
         target: ``None`` (predicted class, or the anomaly logit of a sigmoid model), a class
             name, or an index. Gradients are taken on logits.
         params: per-method parameters, e.g. ``{"gradcam": {"pooled": True}}``.
