@@ -19,8 +19,8 @@ from pathlib import Path
 
 from common import ROOT, commit, machine
 
-sys.path.insert(0, str(ROOT / "tests" / "app"))
-from browser import browser_page, move_scrubber, overlay_src, running_app, wait_idle, wait_overlay_change  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.app.browser import browser_page, move_scrubber, overlay_src, running_app, wait_idle, wait_overlay_change  # noqa: E402
 
 
 def main():

@@ -64,13 +64,13 @@ if c1.button("Faithfulness (deletion / insertion)", key="faith"):
 if c2.button("Sanity check (randomise the model)", key="sanity"):
     try:
         with st.spinner("randomising a copy of the model layer by layer…"):
-            st.session_state["sanity"] = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
+            st.session_state["sanity_result"] = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
     except CrnnauditError as e:
         st.error(str(e))
 if "faith_rows" in st.session_state:
     st.dataframe(st.session_state["faith_rows"], hide_index=True)
-if "sanity" in st.session_state:
-    s = st.session_state["sanity"]
+if "sanity_result" in st.session_state:
+    s = st.session_state["sanity_result"]
     for m, sim in s["final_similarity"].items():
         (st.error if s["flagged"].get(m) else st.success)(
             f"{m}: similarity to the trained model's maps after full randomisation {sim:.2f}"

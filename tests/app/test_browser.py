@@ -1,11 +1,10 @@
 """The real app in a real browser: open, pick a sample clip, explain, scrub, every page."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from browser import ROOT, browser_page, explain_and_wait, move_scrubber, overlay_src, running_app, \
+from tests.app.browser import ROOT, browser_page, explain_and_wait, move_scrubber, overlay_src, running_app, \
     wait_idle, wait_overlay_change
 
 OUT = ROOT / "test-output" / "screenshots"
@@ -39,4 +38,3 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
             assert page.locator('[data-testid="stException"]').count() == 0, title
             page.screenshot(path=str(OUT / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
     assert len(list(OUT.glob("*.png"))) == 7
-    del shutil
