@@ -59,38 +59,43 @@ spatial = [m for m, e in es.items() if e.maps is not None]
 if not spatial:
     st.info("No spatial method was asked for; see the Temporal page.")
     st.stop()
-c1, c2, c3 = st.columns([2, 2, 1])
-method = c1.selectbox("Overlay", spatial, key="overlay_method")
-view = c2.radio("View", ["heatmap", "contour", "side_by_side"], horizontal=True, key="view")
-alpha = c3.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
-
-T = window.length
-pos = st.session_state.get("frame_pos", 0)
-b1, b2, b3, _ = st.columns([1, 1, 1, 6])
-if b1.button("◀", key="prev"):
-    pos = max(0, pos - 1)
-if b2.button("▶", key="next"):
-    pos = min(T - 1, pos + 1)
-play = b3.button("Play", key="play")
-st.session_state["frame_pos"] = pos
-pos = st.slider("Frame", 0, T - 1, key="frame_pos")
-exp = es[method]
-lo, hi = float(exp.maps.min()), float(exp.maps.max())  # one scale for the whole window
-holder = st.empty()
 
 
-def show(p: int) -> None:
-    src = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
-    img = render.render(src, exp.maps[p], view, alpha, lo, hi)
-    holder.image(img, caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
-                              f"contribution {exp.frame_scores[p]:.3g}", width="stretch")
+@st.fragment
+def scrubber() -> None:
+    """Only this part reruns when the reviewer scrubs: the page above stays as it is."""
+    c1, c2, c3 = st.columns([2, 2, 1])
+    method = c1.selectbox("Overlay", spatial, key="overlay_method")
+    view = c2.radio("View", ["heatmap", "contour", "side_by_side"], horizontal=True, key="view")
+    alpha = c3.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
+    T = window.length
+    pos = st.session_state.get("frame_pos", 0)
+    b1, b2, b3, _ = st.columns([1, 1, 1, 6])
+    if b1.button("◀", key="prev"):
+        pos = max(0, pos - 1)
+    if b2.button("▶", key="next"):
+        pos = min(T - 1, pos + 1)
+    play = b3.button("Play", key="play")
+    st.session_state["frame_pos"] = pos
+    pos = st.slider("Frame", 0, T - 1, key="frame_pos")
+    exp = es[method]
+    lo, hi = float(exp.maps.min()), float(exp.maps.max())  # one scale for the whole window
+    holder = st.empty()
+
+    def show(p: int) -> None:
+        src = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
+        img = render.render(src, exp.maps[p], view, alpha, lo, hi)
+        holder.image(img, caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
+                                  f"contribution {exp.frame_scores[p]:.3g}", width="stretch")
+
+    if play:
+        for p in range(T):
+            show(p)
+            time.sleep(1.0 / max(clip.fps, 1))
+    else:
+        show(pos)
 
 
-if play:
-    for p in range(T):
-        show(p)
-        time.sleep(1.0 / max(clip.fps, 1))
-else:
-    show(pos)
-st.caption(f"Prediction for this window: " + ", ".join(
+scrubber()
+st.caption("Prediction for this window: " + ", ".join(
     f"{c} {p:.3f}" for c, p in zip(model.card.classes, es.probabilities)) + f" · explained class: {es.target_name}")

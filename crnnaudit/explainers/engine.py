@@ -141,7 +141,9 @@ class Context:
 
     @property
     def target_logit(self) -> float:
-        return float(self.shared.logits[self.target])
+        if self.logits is None:
+            self.forward()
+        return float(self.logits[self.target])
 
     def head_logits(self, fb: np.ndarray, batch: int = 256) -> np.ndarray:
         """Logits for feature sequences ``(B, T, *F)``, in batches."""

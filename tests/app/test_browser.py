@@ -17,7 +17,7 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
     env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home")}
     with running_app(env) as url, browser_page() as page:
         page.goto(url)
-        page.get_by_text("Explain this window").wait_for()
+        page.get_by_role("button", name="Explain this window").wait_for()
         wait_idle(page)
         page.get_by_role("combobox").first.click()  # the sample-clip picker
         page.get_by_role("option", name="fire_2026_002.mp4").click()
