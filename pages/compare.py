@@ -7,13 +7,7 @@ from crnnaudit import CrnnauditError, metrics, render
 from crnnaudit.ui import state, widgets
 
 st.title("Compare explanations")
-model = state.current_model()
-clip = state.current_clip() if model else None
-held = widgets.current_explanation(model, clip) if clip else None
-if held is None:
-    st.info("Explain a window on the Review page first.")
-    st.stop()
-window, es = held
+model, clip, window, es = widgets.require_explanation()
 spatial = [m for m, e in es.items() if e.maps is not None]
 temporal = [m for m, e in es.items() if e.maps is None and m != "prefix_score"]
 if not spatial:

@@ -6,16 +6,11 @@ import streamlit.components.v1 as components
 from crnnaudit import CrnnauditError
 from crnnaudit.config import home
 from crnnaudit.report import build_report, render_html, write_report
-from crnnaudit.ui import state, widgets
+from crnnaudit.ui import widgets
 
 st.title("Justification report")
-model = state.current_model()
-clip = state.current_clip() if model else None
-held = widgets.current_explanation(model, clip) if clip else None
-if held is None:
-    st.info("Explain a window on the Review page first: the report documents that review.")
-    st.stop()
-window, es = held
+model, clip, window, es = widgets.require_explanation(
+    "Explain a window on the Review page first: the report documents that review.")
 score = float(model.anomaly_score(es.probabilities[None])[0])
 st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
          f"model says **{'anomaly' if score >= model.card.threshold else 'normal'}** "

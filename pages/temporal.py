@@ -7,13 +7,7 @@ from crnnaudit import render
 from crnnaudit.ui import state, widgets
 
 st.title("Temporal contribution")
-model = state.current_model()
-clip = state.current_clip() if model else None
-held = widgets.current_explanation(model, clip) if clip else None
-if held is None:
-    st.info("Explain a window on the Review page first.")
-    st.stop()
-window, es = held
+model, clip, window, es = widgets.require_explanation()
 temporal = {m: e for m, e in es.items() if e.maps is None}
 if not temporal:
     st.info("Ask for frame_occlusion, temporal_ig or prefix_score on the Review page.")

@@ -71,6 +71,17 @@ def current_explanation(model, clip):
     return window, es
 
 
+def require_explanation(hint: str = "Explain a window on the Review page first."):
+    """The session's model, clip, window and explanations, or a hint and a stopped page."""
+    model = state.current_model()
+    clip = state.current_clip() if model else None
+    held = current_explanation(model, clip) if clip else None
+    if held is None:
+        st.info(hint)
+        st.stop()
+    return model, clip, held[0], held[1]
+
+
 def run_explanation(model, clip, k: int, methods, target=None) -> None:
     try:
         window, es = state.explain_window(model, clip, k, methods, target=target)
