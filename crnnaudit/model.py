@@ -137,6 +137,7 @@ class AuditedModel:
         self._decompose(target_layer or (card.target_layer if card else None))
         self.card = self._complete_card(card)
         self._fn_cache: dict = {}
+        self._verified: dict[int, float] = {}  # seed -> result of the random-window check
 
     # --- decomposition ---------------------------------------------------------------
     def _name(self) -> str:
@@ -389,6 +390,8 @@ class AuditedModel:
             window: a :class:`Window`, raw uint8 frames ``(T, H, W, 3)``, or ``None`` for
                 random frames (seeded).
         """
+        if window is None and seed in self._verified:
+            return self._verified[seed]  # pages show it on every rerun: compute once
         if window is None:
             rng = np.random.default_rng(seed)
             frames = rng.integers(0, 256, (2, self.window_length) + self.frame_shape, dtype=np.uint8)
@@ -402,7 +405,10 @@ class AuditedModel:
         ours = self.probabilities(self.head_logits(f))
         if not (np.all(np.isfinite(original)) and np.all(np.isfinite(ours))):
             raise ModelError(f"{self._name()}: the model produced non-finite outputs on the check window")
-        return float(np.max(np.abs(original - ours)))
+        diff = float(np.max(np.abs(original - ours)))
+        if window is None:
+            self._verified[seed] = diff
+        return diff
 
     def layers_table(self) -> pd.DataFrame:
         """One row per top-level layer: name, type, output shape, role in the decomposition."""

@@ -68,7 +68,7 @@ def test_verify_detects_a_wrong_decomposition():
     # break the decomposition (not the model): a head with other weights
     m.head = AuditedModel(arch.td_cnn_gru_sigmoid(seed=99)).head
     m._fn_cache.clear()
-    assert m.verify() > 1e-4
+    assert m.verify(seed=1) > 1e-4
 
 
 def test_user_model_is_never_changed(saved_models, tmp_path):
