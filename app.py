@@ -3,7 +3,7 @@
 import streamlit as st
 
 from crnnaudit.errors import CrnnauditError
-from crnnaudit.ui import state
+from crnnaudit.ui import state, widgets
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 
@@ -28,8 +28,9 @@ with st.sidebar:
         st.caption("Model")
         st.code(current.split("/")[-1], language=None)
         if st.session_state.get("model_path") and st.button("Back to the default model"):
-            for key in ("model_path", "card_path", "expset", "window_index"):
+            for key in ("model_path", "card_path"):
                 st.session_state.pop(key, None)
+            widgets.reset_review()
             st.rerun()
 
 nav.run()

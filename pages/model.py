@@ -4,7 +4,7 @@ import streamlit as st
 
 from crnnaudit import CardError, CrnnauditError
 from crnnaudit.card import PREPROCESSING, default_sidecar_path
-from crnnaudit.ui import state
+from crnnaudit.ui import state, widgets
 
 st.title("Model")
 
@@ -20,7 +20,7 @@ with st.expander("Load another model", expanded=False):
                 raise CardError("give a model path or upload a model file")
             state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
             st.session_state.update(model_path=chosen, card_path=card)
-            st.session_state.pop("expset", None)
+            widgets.reset_review()
             st.success(f"Loaded {chosen}")
         except CrnnauditError as e:
             st.error(str(e))
@@ -74,7 +74,7 @@ if saved:
             raise CardError(f"the card form: {len(new.classes)} classes for a model with {model.n_outputs} outputs")
         target = default_sidecar_path(model.source)
         new.write(target)
-        st.session_state.pop("expset", None)
+        widgets.reset_review()
         st.success(f"Saved {target}")
         st.rerun()
     except (CrnnauditError, OSError) as e:

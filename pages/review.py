@@ -34,8 +34,12 @@ event = st.plotly_chart(render.timeline_figure(timeline, k), on_select="rerun", 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 if points and "customdata" in points[0]:
     picked = points[0]["customdata"]
-    k = int(picked[0] if isinstance(picked, list) else picked)
-k = int(st.number_input("Window", 0, n - 1, k, key="window_input"))
+    picked = int(picked[0] if isinstance(picked, list) else picked)
+    if picked != st.session_state.get("last_pick"):  # a new click on the chart moves the control
+        st.session_state["last_pick"] = picked
+        st.session_state["window_input"] = picked
+st.session_state.setdefault("window_input", min(k, n - 1))
+k = int(st.number_input("Window", 0, n - 1, key="window_input"))
 if k != st.session_state.get("window_index"):
     st.session_state["window_index"] = k
 row = table.loc[k]

@@ -36,10 +36,15 @@ def clip_picker() -> None:
                 st.error(str(e))
 
 
+def reset_review() -> None:
+    """Forget the window, the explanation and the scrubber: the model or the clip changed."""
+    for key in ("expset", "window_index", "window_input", "last_pick", "frame_pos"):
+        st.session_state.pop(key, None)
+
+
 def _set_clip(path: str) -> None:
     st.session_state["clip_path"] = path
-    for key in ("expset", "window_index", "frame_pos"):
-        st.session_state.pop(key, None)
+    reset_review()
 
 
 def timeline_for(model, clip):
@@ -90,3 +95,4 @@ def run_explanation(model, clip, k: int, methods, target=None) -> None:
         return
     st.session_state["expset"] = (state.explanation_key(model, clip, k, methods, target), window, es)
     st.session_state["window_index"] = k
+    st.session_state["frame_pos"] = 0
