@@ -17,7 +17,6 @@ classes), and training all of VGG19 on two CPU cores is out of reach. The recipe
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -256,6 +255,3 @@ def evaluate_demo(path: Path | None = None, seed: int = 0, heldout_clips: int = 
                     "anomalous_clips": len(hits), "verify_max_abs_diff": model.verify()})
     return figures
 
-
-def describe(figures: dict) -> str:
-    return json.dumps(figures, indent=2)

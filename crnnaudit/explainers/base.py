@@ -7,7 +7,6 @@ gradients), so most methods are a few lines. The UI builds its pickers from :dat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -152,8 +151,3 @@ class Progress:
         if self.progress:
             self.progress(done, total)
 
-
-def timed(fn, *a, **k):
-    t = time.perf_counter()
-    out = fn(*a, **k)
-    return out, time.perf_counter() - t
