@@ -242,7 +242,45 @@ BAD_REQUESTS = {
     "target bool": (dict(methods=["saliency"], target=True), "index 0..2"),
     "bad temporal baseline": (dict(methods=["frame_occlusion"], params={"frame_occlusion": {"baseline": "x"}}), "baseline"),
     "bad pixel baseline": (dict(methods=["integrated_gradients"], params={"integrated_gradients": {"baseline": "x"}}), "baseline"),
+    "temporal_ig no steps": (dict(methods=["temporal_ig"], params={"temporal_ig": {"steps": 0}}), "steps"),
+    "temporal_ig steps above max": (dict(methods=["temporal_ig"], params={"temporal_ig": {"steps": 32, "max_steps": 16}}), "max_steps"),
+    "temporal_ig float steps": (dict(methods=["temporal_ig"], params={"temporal_ig": {"steps": 2.5}}), "whole numbers"),
+    "temporal_ig negative tolerance": (dict(methods=["temporal_ig"], params={"temporal_ig": {"tolerance": -1}}), "tolerance"),
 }
+
+
+def test_temporal_ig_matches_a_fine_riemann_sum_and_refines_until_complete():
+    """Oracle: integrated gradients by a 2000-step midpoint rule, computed here with a plain
+    tape on the head. The engine's few Gauss-Legendre nodes must agree, report the nodes it
+    used, and add nodes while the completeness gap is above the tolerance."""
+    import tensorflow as tf
+    model = AuditedModel(arch.td_cnn_gru_softmax())
+    frames = _frames(model, seed=3)
+    es = explain(model, frames, ["temporal_ig"], cache=False)
+    e = es["temporal_ig"]
+    f = model.frame_features(model.prepare(frames)).numpy()
+    alphas = (np.arange(2000) + 0.5) / 2000
+    path = tf.constant((alphas[:, None, None] * f[None]).astype(np.float32))  # zero baseline
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        y = tf.reduce_sum(model.head(path, training=False)[:, e.target])
+    oracle = (f * tape.gradient(y, path).numpy().mean(axis=0)).sum(axis=1)
+    np.testing.assert_allclose(e.frame_scores, oracle, rtol=1e-3, atol=1e-5 * np.abs(oracle).max())
+    assert e.extra["converged"] and e.extra["completeness_gap"] < 0.01
+    assert e.extra["steps_used"] == 8  # the default nodes were enough here
+    # One node misses by 0.7% here, two by 2e-5: a 0.1% tolerance doubles once and stops ...
+    def run(**p):
+        return explain(model, frames, ["temporal_ig"], cache=False, params={"temporal_ig": p})["temporal_ig"]
+    once = run(steps=1, tolerance=1e-3)
+    assert once.extra["steps_used"] == 2 and once.extra["converged"] and once.extra["completeness_gap"] <= 1e-3
+    np.testing.assert_allclose(once.frame_scores, oracle, rtol=1e-2, atol=1e-5 * np.abs(oracle).max())
+    # ... a tolerance out of reach stops at max_steps and says it did not converge ...
+    capped = run(steps=1, tolerance=1e-9, max_steps=2)
+    assert capped.extra["steps_used"] == 2 and capped.extra["converged"] is False
+    assert capped.extra["completeness_gap"] > 1e-9
+    # ... and a loose one keeps the single node.
+    rough = run(steps=1, tolerance=10.0)
+    assert rough.extra["steps_used"] == 1
 
 
 @pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
