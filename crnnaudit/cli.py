@@ -172,8 +172,8 @@ def cmd_audit(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo.model import build_demo, demo_model_path, evaluate_demo
-    existed = demo_model_path().exists() and not args.force
+    from .demo.model import build_demo, demo_is_current, evaluate_demo
+    existed = demo_is_current() and not args.force
 
     def progress(what, done, total):
         print(f"\r{what}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)

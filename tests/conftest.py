@@ -76,8 +76,8 @@ def full_demo():
     old = os.environ.get("CRNNAUDIT_HOME")
     os.environ["CRNNAUDIT_HOME"] = str(DEMO_HOME)
     try:
-        from crnnaudit.demo.model import build_demo, demo_model_path
-        if not demo_model_path().exists():
+        from crnnaudit.demo.model import build_demo, demo_is_current
+        if not demo_is_current():
             t0 = _time.perf_counter()
             build_demo()
             print(f"\nbuilt the demo model in {_time.perf_counter() - t0:.0f} s", flush=True)

@@ -9,8 +9,11 @@ classes), and training all of VGG19 on two CPU cores is out of reach. The recipe
 2. Run each frame once through the frozen VGG19 layers up to ``block5_conv3`` and cache the
    7 x 7 x 512 maps.
 3. Train ``block5_conv4`` (the layer Grad-CAM reads) together with the GRU head on the cached
-   maps: a learnt last conv layer makes Grad-CAM point at the anomaly, and the cache makes
-   each epoch cost a single conv layer.
+   maps (each epoch costs a single conv layer), with a Grad-CAM guidance term: the synthetic
+   masks say where each event is, and the loss asks the true class's Grad-CAM map to peak
+   there (pixel-level supervision of the attention map, as in GAIN, Li et al. 2018). Without
+   it the model learnt to read frame-to-frame changes of background features and Grad-CAM's
+   pointing game on held-out clips was 0.06; with it, about 0.9, at the same accuracy.
 4. Assemble the full model from the same layer objects, save it as ``.keras`` with a card
    that states the recipe and the held-out figures.
 """
@@ -32,7 +35,9 @@ FRAMES = 16
 SIZE = 112
 TRAINABLE = "block5_conv4"
 L1_ACTIVITY = 1e-6
+GUIDANCE = 0.2
 FROZEN_UNTIL = "block5_conv3"
+RECIPE_VERSION = 2  # a demo built by an older recipe is rebuilt
 
 
 def demo_dir() -> Path:
@@ -41,6 +46,19 @@ def demo_dir() -> Path:
 
 def demo_model_path() -> Path:
     return demo_dir() / "demo_vgg19_gru.keras"
+
+
+def demo_is_current() -> bool:
+    """Whether a complete demo model of this recipe is built (else :func:`build_demo` works)."""
+    path = demo_model_path()
+    card_path = path.with_name(path.stem + ".card.json")
+    if not (path.exists() and card_path.exists()):
+        return False
+    try:
+        extra = ModelCard.read(card_path).extra
+    except CrnnauditError:
+        return False
+    return extra.get("recipe", {}).get("version") == RECIPE_VERSION and "evaluation" in extra
 
 
 def _clips(folder: Path, count: int, seed: int, progress, label: str):
@@ -71,17 +89,80 @@ def _build(seed: int, units: int):
     y = L.TimeDistributed(gap, name="td_pool")(y)
     full = keras.Model(inp, out(drop(dense(gru(y)))), name="demo_vgg19_gru")
     frozen = keras.Model(vgg.input, vgg.get_layer(FROZEN_UNTIL).output, name="frozen_vgg19")
-    conv4, pool5 = vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool")  # shared, trained in place
-    t_in = keras.Input((FRAMES, 7, 7, 512), name="cached_maps")
-    z = L.TimeDistributed(conv4)(t_in)
-    # Training only (identity at inference, absent from the saved model): an L1 penalty on
-    # block5_conv4's maps makes its channels sparse detectors. Measured on 100 held-out clips
-    # it lifted accuracy from 0.79 to 0.91.
-    z = L.ActivityRegularization(l1=L1_ACTIVITY, name="sparse_maps")(z)
-    z = L.TimeDistributed(pool5)(z)
-    z = L.TimeDistributed(gap)(z)
-    tail = keras.Model(t_in, out(drop(dense(gru(z)))), name="trainable_tail")
-    return full, frozen, tail, conv4
+    tail = _Tail(vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool"), gap, gru, dense, drop, out)
+    return full, frozen, tail
+
+
+class _Tail:
+    """The trainable part on cached block5_conv3 maps, built from the full model's own layer
+    objects (trained in place, so the saved model needs no copying)."""
+
+    def __init__(self, conv4, pool5, gap, gru, mlp, drop, out):
+        self.conv4, self.pool5, self.gap = conv4, pool5, gap
+        self.gru, self.mlp, self.drop, self.out = gru, mlp, drop, out
+
+    def logits_from(self, a, b, t, training: bool):
+        import tensorflow as tf
+        p = self.gap(self.pool5(a))
+        h = self.drop(self.mlp(self.gru(tf.reshape(p, (b, t, p.shape[-1])), training=training)),
+                      training=training)
+        return tf.matmul(h, self.out.kernel) + self.out.bias
+
+    @property
+    def variables(self):
+        return [v for layer in (self.conv4, self.gru, self.mlp, self.out) for v in layer.trainable_variables]
+
+    def train_step(self, optimizer, l1: float, guidance: float):
+        """A compiled step: cross-entropy + L1 on block5_conv4's maps + Grad-CAM guidance.
+
+        Guidance: for each frame that shows the event, Grad-CAM of the true class (per-frame
+        weights, as the engine computes it) before its ReLU, scaled to [-8, 8], is read as
+        logits over the 7 x 7 cells; the loss is the cross-entropy of the cells that hold the
+        event. Its gradient flows through the Grad-CAM weights too (a second-order term).
+        """
+        import tensorflow as tf
+
+        @tf.function
+        def step(x, y, cells):
+            with tf.GradientTape() as tape:
+                with tf.GradientTape() as inner:
+                    b, t = tf.shape(x)[0], tf.shape(x)[1]
+                    a = self.conv4(tf.reshape(x, (-1,) + tuple(x.shape[2:])))
+                    inner.watch(a)
+                    logits = self.logits_from(a, b, t, True)
+                    true_logit = tf.reduce_sum(tf.gather(logits, y, batch_dims=1))
+                grads = inner.gradient(true_logit, a)
+                weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+                cam = tf.reshape(tf.reduce_sum(weights * a, -1), (-1, a.shape[1] * a.shape[2]))
+                cam = 8.0 * cam / (tf.reduce_max(tf.abs(cam), -1, keepdims=True) + 1e-6)
+                inside = tf.reshape(cells, tf.shape(cam))
+                shown = tf.cast(tf.reduce_max(inside, -1) > 0, tf.float32)
+                miss = tf.reduce_logsumexp(cam, -1) - tf.reduce_logsumexp(cam + tf.math.log(inside + 1e-9), -1)
+                guide = tf.reduce_sum(miss * shown) / (tf.reduce_sum(shown) + 1e-6)
+                ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+                sparse = l1 * tf.reduce_sum(tf.abs(a)) / tf.cast(b, tf.float32)
+                loss = ce + sparse + guidance * guide
+            variables = self.variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return ce, guide
+        return step
+
+
+def event_cells(masks: np.ndarray, cells: int = 7) -> np.ndarray:
+    """Which of the ``cells x cells`` conv cells hold the event, per frame: the mask read at
+    each cell's centre (the frame is resized to the model's square input, so cell ``i`` is
+    centred at ``(i + 0.5) / cells`` of the height and width); a frame whose event falls
+    between centres gets the cell its mask covers most. ``(N, H, W)`` bool ->
+    ``(N, cells, cells)`` float32."""
+    import cv2
+    n, h, w = masks.shape
+    ys = ((np.arange(cells) + 0.5) * h / cells).astype(int)
+    xs = ((np.arange(cells) + 0.5) * w / cells).astype(int)
+    out = masks[:, ys][:, :, xs].astype(np.float32)
+    for t in np.flatnonzero(masks.reshape(n, -1).any(1) & ~out.reshape(n, -1).any(1)):
+        cover = cv2.resize(masks[t].astype(np.float32), (cells, cells), interpolation=cv2.INTER_AREA)
+        out[t][np.unravel_index(int(cover.argmax()), cover.shape)] = 1.0
+    return out
 
 
 def _rescale_init(conv, maps: np.ndarray, seed: int) -> None:
@@ -129,7 +210,8 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
                progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Build (once) the demo model and its card under ``CRNNAUDIT_HOME/demo``.
 
-    A second call returns the existing model unless ``force``. Deterministic by ``seed``.
+    A second call returns the existing model unless ``force`` or the model was built by an
+    older recipe (its card's ``recipe.version``). Deterministic by ``seed``.
     The card carries the recipe and the held-out figures of :func:`evaluate_demo`.
 
     Returns:
@@ -138,8 +220,11 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
     import keras
     path = demo_model_path()
     card_path = path.with_name(path.stem + ".card.json")
-    if path.exists() and not force:
+    if path.exists() and not force and card_path.exists():
         card = ModelCard.read(card_path)
+        if card.extra.get("recipe", {}).get("version") != RECIPE_VERSION:
+            return build_demo(seed, train_clips, heldout_clips, epochs, units, learning_rate,
+                              force=True, progress=progress)  # built by an older recipe
         if "evaluation" not in card.extra:  # a build stopped after training: finish it
             card.extra["evaluation"] = evaluate_demo(path, seed=seed, heldout_clips=heldout_clips,
                                                      progress=progress)
@@ -147,25 +232,31 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
         return path
     t0 = time.perf_counter()
     train = _clips(demo_dir() / "train", train_clips, seed, progress, "training")
-    full, frozen, tail, conv4 = _build(seed, units)
+    full, frozen, tail = _build(seed, units)
     x_train = _cache(frozen, train, progress, "training")
-    y_train = np.array([c for _, c in train])
-    _rescale_init(conv4, x_train, seed)
+    y_train = np.array([c for _, c in train], np.int32)
+    from ..video import open_clip
+    cells_train = np.stack([event_cells(open_clip(p).ground_truth.masks[:FRAMES]) for p, _ in train])
+    _rescale_init(tail.conv4, x_train, seed)
     batch = 8
     # A constant rate, then 0.3x for the last third so the weights settle: at a constant
     # 1e-3 held-out accuracy swung 0.90 -> 0.75 -> 0.87 between epochs; cosine decay learnt
     # too slowly (0.79 after 24 epochs).
     optimizer = keras.optimizers.Adam(learning_rate)
     settle = (2 * epochs) // 3
-    tail.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    step = tail.train_step(optimizer, L1_ACTIVITY, GUIDANCE)
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(epochs):
         if epoch == settle:
             optimizer.learning_rate.assign(learning_rate * 0.3)
         order = rng.permutation(len(x_train))
-        h = tail.fit(x_train[order].astype(np.float32), y_train[order], batch_size=batch, epochs=1, verbose=0)
-        history.append({k: round(float(v[-1]), 4) for k, v in h.history.items()})
+        losses = []
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            losses.append([float(v) for v in step(x_train[idx].astype(np.float32), y_train[idx], cells_train[idx])])
+        ce, guide = np.mean(losses, axis=0)
+        history.append({"loss": round(float(ce), 4), "guidance_loss": round(float(guide), 4)})
         if progress:
             progress("training block5_conv4 + GRU", epoch + 1, epochs)
     train_seconds = time.perf_counter() - t0
@@ -179,6 +270,9 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
                       f"(seed {seed + 1}).",
         known_limitations=[
             "Trained only on synthetic top-down scenes of simple figures; meaningless on real video.",
+            "Its Grad-CAM maps were supervised in training (the synthetic clips come with masks of "
+            "each event): how well they point is a property of this recipe, not what to expect "
+            "from a model trained on labels alone.",
             "VGG19 up to block5_conv3 keeps its random initial weights: no ImageNet weights could "
             "be downloaded.",
             "At 112 x 112, VGG19's block5_pool drops the last row and column of block5_conv4 "
@@ -188,9 +282,17 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
         extra={"recipe": {
             "why": "A frozen random VGG19's pooled block5 features separate these classes poorly; "
                    "training the last conv layer (the Grad-CAM target) on cached block5_conv3 maps "
-                   "costs one conv layer per epoch and makes Grad-CAM point at what the model uses. "
-                   "Its initial weights are scaled to its inputs (they are ~1/50 of the pixels' "
-                   "scale after 15 random layers), else training stalls.",
+                   "costs one conv layer per epoch. Its initial weights are scaled to its inputs "
+                   "(they are ~1/50 of the pixels' scale after 15 random layers), else training "
+                   "stalls. Trained on labels alone, the model read frame-to-frame changes of "
+                   "background features: accurate, but Grad-CAM's pointing game on held-out "
+                   "clips was 0.06. A guidance term (GAIN-style, Li et al. 2018) uses the "
+                   "synthetic masks: on frames that show the event, the true class's Grad-CAM "
+                   "map, read as logits over the 7 x 7 cells, is pushed to peak on the event's "
+                   "cells. Held-out pointing rose to about 0.9 at the same accuracy, so the demo "
+                   "shows explanations of a model that looks at the right place.",
+            "version": RECIPE_VERSION,
+            "gradcam_guidance_weight": GUIDANCE,
             "trainable_layers": [TRAINABLE, "gru", "mlp", "classes"],
             "frozen": f"VGG19 up to {FROZEN_UNTIL}",
             "optimizer": f"Adam, {learning_rate} then 0.3x from epoch {settle + 1}",

@@ -150,8 +150,8 @@ def _build_demo_once(_progress) -> str:
 
 def ensure_demo_model() -> str:
     """The demo model's path, building it on first start with a progress bar (minutes, once)."""
-    from ..demo.model import demo_model_path
-    if demo_model_path().exists():
+    from ..demo.model import demo_is_current, demo_model_path
+    if demo_is_current():
         return str(demo_model_path())
     st.info("No model is configured, so crnnaudit builds its demo model once: a VGG19 + GRU "
             "trained on synthetic clips (a few minutes on a laptop CPU). Set CRNNAUDIT_MODEL "
