@@ -12,8 +12,10 @@ classes), and training all of VGG19 on two CPU cores is out of reach. The recipe
    maps (each epoch costs a single conv layer), with a Grad-CAM guidance term: the synthetic
    masks say where each event is, and the loss asks the true class's Grad-CAM map to peak
    there (pixel-level supervision of the attention map, as in GAIN, Li et al. 2018). Without
-   it the model learnt to read frame-to-frame changes of background features and Grad-CAM's
-   pointing game on held-out clips was 0.06; with it, about 0.9, at the same accuracy.
+   it Grad-CAM's pointing game on held-out clips was 0.06; with it, about 0.9, at the same
+   accuracy. It changes how Grad-CAM reads more than what the model uses (occlusion and
+   saliency point at the event somewhat less often than before): the card and the README
+   say so.
 4. Assemble the full model from the same layer objects, save it as ``.keras`` with a card
    that states the recipe and the held-out figures.
 """
@@ -254,7 +256,8 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
         losses = []
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            losses.append([float(v) for v in step(x_train[idx].astype(np.float32), y_train[idx], cells_train[idx])])
+            xb = x_train[idx].astype(np.float32)
+            losses.append([float(v) for v in step(xb, y_train[idx], cells_train[idx])])
         ce, guide = np.mean(losses, axis=0)
         history.append({"loss": round(float(ce), 4), "guidance_loss": round(float(guide), 4)})
         if progress:
@@ -272,7 +275,10 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
             "Trained only on synthetic top-down scenes of simple figures; meaningless on real video.",
             "Its Grad-CAM maps were supervised in training (the synthetic clips come with masks of "
             "each event): how well they point is a property of this recipe, not what to expect "
-            "from a model trained on labels alone.",
+            "from a model trained on labels alone. On 12 held-out clips the guidance raised "
+            "Grad-CAM's pointing game from 0.10 to 0.85 while occlusion's went from 0.46 to 0.34 "
+            "and pixel saliency's from 0.76 to 0.47 (chance 0.09): Grad-CAM here is tidier than "
+            "the model.",
             "VGG19 up to block5_conv3 keeps its random initial weights: no ImageNet weights could "
             "be downloaded.",
             "At 112 x 112, VGG19's block5_pool drops the last row and column of block5_conv4 "
@@ -284,13 +290,13 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
                    "training the last conv layer (the Grad-CAM target) on cached block5_conv3 maps "
                    "costs one conv layer per epoch. Its initial weights are scaled to its inputs "
                    "(they are ~1/50 of the pixels' scale after 15 random layers), else training "
-                   "stalls. Trained on labels alone, the model read frame-to-frame changes of "
-                   "background features: accurate, but Grad-CAM's pointing game on held-out "
-                   "clips was 0.06. A guidance term (GAIN-style, Li et al. 2018) uses the "
-                   "synthetic masks: on frames that show the event, the true class's Grad-CAM "
-                   "map, read as logits over the 7 x 7 cells, is pushed to peak on the event's "
-                   "cells. Held-out pointing rose to about 0.9 at the same accuracy, so the demo "
-                   "shows explanations of a model that looks at the right place.",
+                   "stalls. Trained on labels alone the model was accurate, but Grad-CAM's "
+                   "pointing game on held-out clips was 0.06 (maps empty on a third of the "
+                   "frames, else peaking on the top border). A guidance term (GAIN-style, "
+                   "Li et al. 2018) uses the synthetic masks: on frames that show the event, "
+                   "the true class's Grad-CAM map, read as logits over the 7 x 7 cells, is "
+                   "pushed to peak on the event's cells. Held-out pointing rose to about 0.9 at the same accuracy, so the "
+                   "demo's Grad-CAM points at the events it names.",
             "version": RECIPE_VERSION,
             "gradcam_guidance_weight": GUIDANCE,
             "trainable_layers": [TRAINABLE, "gru", "mlp", "classes"],
