@@ -18,7 +18,12 @@ st.plotly_chart(render.temporal_figure(temporal, [int(i) for i in window.indices
                 key="temporal_chart")
 for m, e in temporal.items():
     if "completeness_gap" in e.extra:
-        st.caption(f"{m}: attributions sum to the score difference within {100 * e.extra['completeness_gap']:.3f} %")
+        nodes = f" ({e.extra['steps_used']} Gauss-Legendre nodes)" if "steps_used" in e.extra else ""
+        st.caption(f"{m}: attributions sum to the score difference within "
+                   f"{100 * e.extra['completeness_gap']:.3f} %{nodes}")
+        if e.extra.get("converged") is False:
+            st.warning(f"{m}: the gap stayed above the {100 * e.params['tolerance']:g} % tolerance at "
+                       f"{e.extra['steps_used']} nodes; raise max_steps or read these numbers as approximate.")
     if m == "prefix_score" and not e.extra.get("exact", True):
         st.caption("prefix_score: this model's time axis is fixed, so each prefix is held (its last frame "
                    "repeated) rather than cut: an approximation.")

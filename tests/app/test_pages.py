@@ -62,7 +62,7 @@ def test_other_pages_after_explaining(app_env):
     at.button(key="sanity").click().run()
     assert not at.exception and set(at.session_state["sanity_result"]["flagged"]) == {"gradcam", "saliency"}
     at.switch_page("pages/temporal.py").run()
-    assert any("attributions sum" in c.value for c in at.caption)
+    assert any("attributions sum" in c.value and "Gauss-Legendre nodes" in c.value for c in at.caption)
     at.button(key="goto_3").click().run()
     assert not at.exception and at.session_state["frame_pos"] == 3
 
