@@ -185,16 +185,21 @@ def _rescale_init(conv, maps: np.ndarray, seed: int) -> None:
                       np.zeros_like(bias)])
 
 
-def _cache(frozen, paths, progress, label, batch=64):
+def _cache(frozen, paths, progress, label):
+    """Each clip opened once: its frames through the frozen layers (the cached maps) and its
+    mask read as :func:`event_cells` (the Grad-CAM guidance targets)."""
     from ..model import preprocess
     from ..video import open_clip
     feats = np.zeros((len(paths), FRAMES, 7, 7, 512), np.float16)
+    cells = np.zeros((len(paths), FRAMES, 7, 7), np.float32)
     for i, (path, _) in enumerate(paths):
-        w = open_clip(path).window(0, FRAMES, FRAMES, (SIZE, SIZE))
+        clip = open_clip(path)
+        w = clip.window(0, FRAMES, FRAMES, (SIZE, SIZE))
         feats[i] = frozen.predict_on_batch(preprocess(w.frames, "vgg19")).astype(np.float16)
+        cells[i] = event_cells(clip.ground_truth.masks[:FRAMES])
         if progress:
             progress(f"caching VGG19 features ({label})", i + 1, len(paths))
-    return feats
+    return feats, cells
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
@@ -236,10 +241,8 @@ def build_demo(seed: int = 0, train_clips: int = 200, heldout_clips: int = 100, 
     t0 = time.perf_counter()
     train = _clips(demo_dir() / "train", train_clips, seed, progress, "training")
     full, frozen, tail = _build(seed, units)
-    x_train = _cache(frozen, train, progress, "training")
+    x_train, cells_train = _cache(frozen, train, progress, "training")
     y_train = np.array([c for _, c in train], np.int32)
-    from ..video import open_clip
-    cells_train = np.stack([event_cells(open_clip(p).ground_truth.masks[:FRAMES]) for p, _ in train])
     _rescale_init(tail.conv4, x_train, seed)
     batch = 8
     # A constant rate, then 0.3x for the last third so the weights settle: at a constant

@@ -67,32 +67,33 @@ def _shared_fn(model: AuditedModel, input_grad: bool = True):
     return run
 
 
-def _input_grad_fn(model: AuditedModel):
-    """Gradients of the target logit w.r.t. a batch of windows ``(S, T, H, W, C)``."""
+def _target_grad_fn(logits_of):
+    """Compiled: gradient of the summed target logit w.r.t. the batch that ``logits_of`` maps
+    to logits ``(B, K)``, and the logits."""
     @tf.function(reduce_retracing=True, autograph=False)
-    def run(xb, target):
+    def run(batch, target):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(xb)
-            s, t = tf.shape(xb)[0], tf.shape(xb)[1]
-            flat = tf.reshape(xb, tf.concat([[s * t], tf.shape(xb)[2:]], 0))
-            f = model.pool(model.conv(flat, training=False), training=False) if model.conv is not None \
-                else model.pool(flat, training=False)
-            f = tf.reshape(f, tf.concat([[s, t], tf.shape(f)[1:]], 0))
-            logits = model.head(f, training=False)
+            tape.watch(batch)
+            logits = logits_of(batch)
             y = tf.reduce_sum(tf.gather(logits, target, axis=1))
-        return tape.gradient(y, xb), logits
+        return tape.gradient(y, batch), logits
     return run
+
+
+def _input_grad_fn(model: AuditedModel):
+    """For a batch of windows ``(S, T, H, W, C)``: each frame through the CNN, then the head."""
+    def logits_of(xb):
+        s, t = tf.shape(xb)[0], tf.shape(xb)[1]
+        f = model.frame_features(tf.reshape(xb, tf.concat([[s * t], tf.shape(xb)[2:]], 0)))
+        return model.head(tf.reshape(f, tf.concat([[s, t], tf.shape(f)[1:]], 0)), training=False)
+    return _target_grad_fn(logits_of)
 
 
 def _head_grad_fn(model: AuditedModel):
-    @tf.function(reduce_retracing=True, autograph=False)
-    def run(fb, target):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(fb)
-            logits = model.head(fb, training=False)
-            y = tf.reduce_sum(tf.gather(logits, target, axis=1))
-        return tape.gradient(y, fb), logits
-    return run
+    """For a batch of feature sequences ``(B, T, *F)``: the head only."""
+    def logits_of(fb):
+        return model.head(fb, training=False)
+    return _target_grad_fn(logits_of)
 
 
 class Context:
