@@ -33,7 +33,7 @@ def test_event_cells_reads_the_mask_at_cell_centres():
 def test_reduced_build_end_to_end(tmp_path, monkeypatch, capsys):
     """Few clips, one epoch: the whole pipeline, not the quality."""
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
-    path = build_demo(train_clips=8, heldout_clips=4, epochs=1)
+    path = build_demo(train_clips=8, heldout_clips=4, epochs=1, validation_clips=4)
     assert path == demo_model_path() and path.exists()
     card = json.loads(path.with_name(path.stem + ".card.json").read_text())
     assert card["classes"] == CLASSES and card["anomaly_classes"] == ["fight", "fire", "shooting"]
@@ -41,13 +41,14 @@ def test_reduced_build_end_to_end(tmp_path, monkeypatch, capsys):
     assert "demonstration" in card["intended_use"].lower()
     assert card["extra"]["recipe"]["trainable_layers"][0] == "block5_conv4"
     assert card["extra"]["recipe"]["version"] == RECIPE_VERSION
-    assert [set(h) for h in card["extra"]["recipe"]["history"]] == [{"loss", "guidance_loss"}]
+    assert [set(h) for h in card["extra"]["recipe"]["history"]] == [{"loss", "guidance_loss", "validation_accuracy"}]
+    assert card["extra"]["recipe"]["kept_epoch"] == 1
     assert card["extra"]["evaluation"]["clips"] == 4 and "gradcam_pointing_game" in card["extra"]["evaluation"]
     model = load_model(path)
     assert model.target_layer == "block5_conv4" and model.verify() <= 1e-5
     assert model.describe()["conv_maps"] == [7, 7, 512]
     mtime = path.stat().st_mtime
-    assert build_demo(train_clips=8, heldout_clips=4, epochs=1) == path  # reused, not rebuilt
+    assert build_demo(train_clips=8, heldout_clips=4, epochs=1, validation_clips=4) == path  # reused, not rebuilt
     assert path.stat().st_mtime == mtime
     from crnnaudit.cli import main
     assert main(["demo"]) == 0 and "already built" in capsys.readouterr().out
@@ -58,7 +59,7 @@ def test_reduced_build_end_to_end(tmp_path, monkeypatch, capsys):
     old["extra"]["recipe"]["version"] = RECIPE_VERSION - 1
     card_path.write_text(json.dumps(old))
     assert not demo_is_current()
-    assert build_demo(train_clips=8, heldout_clips=4, epochs=1) == path and demo_is_current()
+    assert build_demo(train_clips=8, heldout_clips=4, epochs=1, validation_clips=4) == path and demo_is_current()
     assert path.stat().st_mtime > mtime
     assert 0 <= figures["accuracy"] <= 1 and 0 <= figures["gradcam_pointing_game"] <= 1
     assert figures["anomalous_clips"] == 3 and figures["verify_max_abs_diff"] <= 1e-5
