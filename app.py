@@ -1,9 +1,14 @@
 """crnnaudit: the auditor's dashboard. Navigation and the sidebar model picker, nothing else."""
 
-import streamlit as st
+from crnnaudit.config import quiet_tensorflow
 
-from crnnaudit.errors import CrnnauditError
-from crnnaudit.ui import state, widgets
+quiet_tensorflow()  # before anything imports TensorFlow
+
+import streamlit as st  # noqa: E402
+
+from crnnaudit.errors import CrnnauditError  # noqa: E402
+from crnnaudit.ui import state  # noqa: E402
+from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 
@@ -23,14 +28,13 @@ with st.sidebar:
     except CrnnauditError as e:
         st.error(str(e))
         default = None
-    current = st.session_state.get("model_path") or default
+    review = Review.current()
+    current = review.model_path or default
     if current:
         st.caption("Model")
         st.code(current.split("/")[-1], language=None)
-        if st.session_state.get("model_path") and st.button("Back to the default model"):
-            for key in ("model_path", "card_path"):
-                st.session_state.pop(key, None)
-            widgets.reset_review()
+        if review.model_path and st.button("Back to the default model"):
+            review.use_model(None)
             st.rerun()
 
 nav.run()

@@ -21,8 +21,8 @@ def main():
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {machine()}; commit {commit()}")
-    print(f"| clip | frames | windows (T=20, stride 10) | time (s) | peak RSS (MB) | RSS at start, before TensorFlow loads (MB) |")
-    print(f"|---|---|---|---|---|---|")
+    print("| clip | frames | windows (T=20, stride 10) | time (s) | peak RSS (MB) | RSS at start, before TensorFlow loads (MB) |")
+    print("|---|---|---|---|---|---|")
     print(f"| vtest.avi 1280x720 | {clip.frame_count} | {len(timeline.table)} | {seconds:.1f} | {peak:.0f} | {base:.0f} |")
 
 

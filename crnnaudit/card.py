@@ -7,6 +7,7 @@ threshold and the intended use live in a sidecar beside the model (``model.card.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from typing import Any
 import yaml
 
 from .errors import CardError
+from .vocabulary import CARD_SUFFIXES
 
 PREPROCESSING = ("vgg19", "unit", "none")
-_SIDECAR_SUFFIXES = (".card.json", ".card.yaml", ".card.yml")
+_SIDECAR_SUFFIXES = tuple(".card" + s for s in CARD_SUFFIXES)
 
 
 @dataclass
@@ -127,6 +129,50 @@ class ModelCard:
         else:
             path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return path
+
+    def completed(self, *, n_outputs: int, fixed_frames: int | None, preprocessing: str,
+                  source: str = "model card", default_frames: int = 20) -> "ModelCard":
+        """A new card with every field a model needs filled in; this card is not changed.
+
+        Defaults: classes ``class_0..`` (one sigmoid unit: ``anomaly``); anomaly classes all
+        but a class called normal (else all but the last); the given ``preprocessing``; the
+        model's fixed time axis (else ``default_frames``); a stride of half a window. The
+        fields that were defaulted are listed in ``extra["defaulted"]``.
+
+        Raises:
+            CardError: the card's classes or window length contradict the model.
+        """
+        card = ModelCard.from_dict(copy.deepcopy(self.to_dict()), source)
+        defaulted = []
+        if not card.classes:
+            card.classes = ["anomaly"] if n_outputs == 1 else [f"class_{k}" for k in range(n_outputs)]
+            defaulted.append("classes")
+        if len(card.classes) != n_outputs:
+            raise CardError(f"{source}: the card names {len(card.classes)} classes "
+                            f"{card.classes} but the model has {n_outputs} outputs")
+        if not card.anomaly_classes:
+            normal = [c for c in card.classes if c.lower() in ("normal", "normal_videos", "none")]
+            if n_outputs == 1:
+                card.anomaly_classes = list(card.classes)
+            else:
+                card.anomaly_classes = [c for c in card.classes if c not in normal] if normal \
+                    else card.classes[:-1]
+            defaulted.append("anomaly_classes")
+        if card.preprocessing is None:
+            card.preprocessing = preprocessing
+            defaulted.append("preprocessing")
+        if card.frames_per_window is None:
+            card.frames_per_window = fixed_frames or default_frames
+            defaulted.append("frames_per_window")
+        elif fixed_frames and card.frames_per_window != fixed_frames:
+            raise CardError(f"{source}: the card says {card.frames_per_window} frames per "
+                            f"window but the model's time axis is fixed at {fixed_frames}")
+        if card.stride is None:
+            card.stride = max(1, card.frames_per_window // 2)
+            defaulted.append("stride")
+        if defaulted:
+            card.extra["defaulted"] = sorted(set(card.extra.get("defaulted", [])) | set(defaulted))
+        return card.validate(source)
 
     def anomaly_indices(self) -> list[int]:
         return [self.classes.index(c) for c in self.anomaly_classes]

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+from .config import quiet_tensorflow
+from .vocabulary import DECISIONS
 
 
 def _model(args):
@@ -61,54 +62,20 @@ def cmd_synth(args) -> int:
 
 def cmd_explain(args) -> int:
     from . import explain as run_explain
-    from . import metrics, render
+    from .export import export_explanations
     from .video import open_clip
     model = _model(args)
     clip = open_clip(args.clip)
     window, _ = _window_for(model, clip, args.window)
-    k = window.index
     methods = args.methods.split(",") if args.methods else None
     target = args.target
     if target is not None and target.isdigit():
         target = int(target)
     kwargs = {"methods": methods} if methods else {}
     es = run_explain(model, window, target=target, progress=_progress("explaining"), **kwargs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{m}_frame_scores": e.frame_scores for m, e in es.items()}
-    arrays.update({f"{m}_maps": e.maps for m, e in es.items() if e.maps is not None})
-    arrays["frame_indices"] = window.indices
-    np.savez_compressed(out / "explanations.npz", **arrays)
-    summary = {"clip": clip.facts(), "model": model.describe(), "card": model.card.to_dict(),
-               "window": window.describe(), "target": es.target_name,
-               "probabilities": dict(zip(model.card.classes, map(float, es.probabilities))),
-               "explanations": {m: e.summary() for m, e in es.items()}, "metrics": {}}
-    temporal = [m for m, e in es.items() if e.maps is None and m != "prefix_score"]
-    for m in temporal:
-        summary["metrics"][f"{m}_temporal_deletion"] = metrics.temporal_deletion(
-            model, window, es[m].frame_scores, es.target)
-    agree = metrics.agreement(es)
-    if len(agree):
-        summary["metrics"]["agreement"] = agree.groupby(["method_a", "method_b"])[["spearman", "topk_iou"]].mean().reset_index().to_dict("records")
-    truth = clip.ground_truth
-    if truth is not None:
-        summary["metrics"]["localisation"] = metrics.localisation(es, window, truth)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    video_frames = []
-    spatial = [(m, e) for m, e in es.items() if e.maps is not None]
-    for t in range(window.length):
-        src = clip.frame(int(window.indices[t]))
-        tiles = []
-        for m, e in spatial:
-            img = render.overlay(src, e.maps[t])
-            render.write_png(out / f"{m}_frame{int(window.indices[t]):05d}.png", img)
-            tiles.append(img)
-        if tiles:
-            video_frames.append(np.concatenate(tiles, axis=1))
-    if video_frames:
-        render.write_video(out / "overlays.mp4", video_frames, fps=min(clip.fps, 10))
-    print(f"window {k} (frames {int(window.indices[0])}-{int(window.indices[-1])}), target "
-          f"{es.target_name}: {', '.join(es)} -> {out}")
+    export_explanations(model, clip, window, es, args.out)
+    print(f"window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}), target "
+          f"{es.target_name}: {', '.join(es)} -> {args.out}")
     return 0
 
 
@@ -191,6 +158,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -199,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_info)
     s = sub.add_parser("score", help="score every window of a clip")
     s.add_argument("model"), s.add_argument("clip"), s.add_argument("--card")
-    s.add_argument("--stride", type=int), s.add_argument("--out", default="timeline.csv")
+    s.add_argument("--stride", type=_positive_int, help="frames between window starts (default: the card's)")
+    s.add_argument("--out", default="timeline.csv")
     s.set_defaults(fn=cmd_score)
     s = sub.add_parser("synth", help="write synthetic clips with ground truth")
     s.add_argument("--out", required=True), s.add_argument("--count", type=int, default=4)
@@ -217,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="write a justification report (or: report verify FILE)")
     s.add_argument("model", help="the model file, or 'verify'")
     s.add_argument("clip", nargs="?", help="the clip (or, after verify, the report file)")
-    s.add_argument("--card"), s.add_argument("--decision", choices=["confirm", "override", "escalate"])
+    s.add_argument("--card"), s.add_argument("--decision", choices=DECISIONS)
     s.add_argument("--reviewer"), s.add_argument("--reason"), s.add_argument("--second-reviewer")
     s.add_argument("--contest", help="how a data subject contests the decision")
     s.add_argument("--no-blur", action="store_true", help="do not blur faces (the report says so)")
@@ -234,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from .errors import CrnnauditError
+    quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)

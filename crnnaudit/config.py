@@ -1,7 +1,13 @@
-"""Where crnnaudit keeps its data: ``CRNNAUDIT_HOME`` or the user's cache folder."""
+"""Where crnnaudit keeps its data and finds its sample clips, and the process set-up that the
+entry points (the command line, the app) do once.
+
+    CRNNAUDIT_HOME     data folder: demo model, uploads, explanation cache, audit log, reports
+    CRNNAUDIT_SAMPLES  folder of sample clips the app offers (default: ./sample_videos)
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,3 +22,17 @@ def home() -> Path:
         path = Path(cache) / "crnnaudit"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def samples_dir() -> Path:
+    """The folder of sample clips: ``CRNNAUDIT_SAMPLES``, else ``sample_videos`` in the
+    working folder (where ``make app`` and ``streamlit run app.py`` start). An installed
+    package does not guess where a checkout lies."""
+    return Path(os.environ.get("CRNNAUDIT_SAMPLES") or Path.cwd() / "sample_videos").expanduser()
+
+
+def quiet_tensorflow() -> None:
+    """Only errors from TensorFlow's C++ core and Python logger (retracing notices are
+    expected: one trace per shape). Call before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)

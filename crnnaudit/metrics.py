@@ -99,6 +99,21 @@ def temporal_deletion(model: AuditedModel, window: Window, frame_scores: np.ndar
             "curve": ranked.tolist(), "random_curve": randoms.tolist()}
 
 
+def faithfulness_table(model: AuditedModel, window: Window, expset: ExplanationSet) -> list[dict]:
+    """One row per method: deletion/insertion AUC for spatial maps (5 steps), deletion AUC
+    against a random frame order for temporal contributions."""
+    rows = []
+    for m in expset.spatial():
+        f = deletion_insertion(model, window, expset[m].maps, expset.target, steps=5)
+        rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
+                     "insertion AUC (higher is better)": f["insertion_auc"]})
+    for m in expset.temporal(contributions_only=True):
+        f = temporal_deletion(model, window, expset[m].frame_scores, expset.target)
+        rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
+                     "random order AUC": f["random_auc"]})
+    return rows
+
+
 def agreement(expset: ExplanationSet, fraction: float = 0.1) -> pd.DataFrame:
     """Per frame and per pair of spatial methods: rank correlation and top-k overlap.
 

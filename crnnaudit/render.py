@@ -1,7 +1,9 @@
-"""Turn explanations into pictures: overlays, contours, Plotly figures, overlay video."""
+"""Turn explanations into pictures: overlays, contours, Plotly figures, static plots for
+reports, PNG encoding and overlay video."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import av
@@ -117,20 +119,70 @@ def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
 
 def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = None) -> go.Figure:
     """Per-frame contribution of each temporal method (scaled to max |value| = 1) and the
-    running prefix score, the ground-truth interval shaded when known."""
+    curves that are not contributions (the running prefix score) on a 0..1 axis of their
+    own, the ground-truth interval shaded when known."""
     fig = go.Figure()
-    for name, exp in expset.items():
-        if name == "prefix_score":
-            fig.add_trace(go.Scatter(x=list(frame_indices), y=exp.frame_scores, name="prefix score",
+    contributions = set(expset.temporal(contributions_only=True))
+    for name in expset.temporal():
+        s = expset[name].frame_scores
+        if name not in contributions:
+            fig.add_trace(go.Scatter(x=list(frame_indices), y=s, name=expset.method(name).label,
                                      yaxis="y2", line=dict(dash="dot", color="black")))
             continue
-        s = exp.frame_scores
         scale = float(np.max(np.abs(s))) or 1.0
         fig.add_trace(go.Scatter(x=list(frame_indices), y=s / scale, mode="lines+markers", name=name))
     if interval is not None:
         fig.add_vrect(x0=interval[0], x1=interval[1], fillcolor="red", opacity=0.1, line_width=0,
                       annotation_text="ground truth")
     fig.update_layout(xaxis_title="frame", yaxis_title="contribution (scaled)",
-                      yaxis2=dict(title="prefix score", overlaying="y", side="right", range=[0, 1]),
+                      yaxis2=dict(title="running score", overlaying="y", side="right", range=[0, 1]),
                       height=320, margin=dict(l=40, r=40, t=20, b=40))
     return fig
+
+
+def probability_figure(classes: list[str], probabilities, anomaly_classes: list[str],
+                       threshold: float | None = None) -> go.Figure:
+    """A window's class probabilities as labelled bars on a 0 to 1 axis, anomaly classes in
+    red, the others in grey."""
+    probs = [float(p) for p in probabilities]
+    colours = ["#d62728" if c in anomaly_classes else "#7f7f7f" for c in classes]
+    labels = [f"{c} (anomaly)" if c in anomaly_classes else c for c in classes]
+    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colours,
+                           text=[f"{p:.3f}" for p in probs], textposition="outside", cliponaxis=False))
+    fig.update_layout(xaxis=dict(range=[0, 1], title="probability"), yaxis=dict(autorange="reversed"),
+                      height=60 + 32 * len(classes), margin=dict(l=10, r=40, t=10, b=40), showlegend=False)
+    return fig
+
+
+def png_b64(rgb: np.ndarray, max_width: int = 480) -> str:
+    """An RGB image as base64 PNG (for self-contained HTML and JSON), at most ``max_width``."""
+    if rgb.shape[1] > max_width:
+        h = int(rgb.shape[0] * max_width / rgb.shape[1])
+        rgb = cv2.resize(rgb, (max_width, h), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return base64.b64encode(buf.tobytes()).decode()
+
+
+def temporal_plot(expset, indices, width=720, height=240) -> np.ndarray:
+    """A plain line chart of per-frame contributions (scaled to -1..1) and running scores
+    (0..1), drawn without a browser for the PDF and HTML report."""
+    img = np.full((height, width, 3), 255, np.uint8)
+    pad = 40
+    cv2.line(img, (pad, height - pad), (width - 10, height - pad), (0, 0, 0), 1)
+    cv2.line(img, (pad, 10), (pad, height - pad), (0, 0, 0), 1)
+    colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
+    T = len(indices)
+    xs = [pad + int(i * (width - pad - 20) / max(T - 1, 1)) for i in range(T)]
+    contributions = set(expset.temporal(contributions_only=True))
+    for row, name in enumerate(expset.temporal()):
+        s = np.asarray(expset[name].frame_scores, float)
+        ys = (s / (np.max(np.abs(s)) or 1.0) + 1) / 2 if name in contributions else s
+        pts = np.array([[x, int(height - pad - y * (height - pad - 20))] for x, y in zip(xs, ys)], np.int32)
+        c = colours[row % len(colours)]
+        cv2.polylines(img, [pts], False, c, 2)
+        cv2.putText(img, name, (pad + 8, 22 + 16 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
+    for i in range(0, T, max(1, T // 8)):
+        cv2.putText(img, str(int(indices[i])), (xs[i] - 8, height - pad + 16), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "frame", (width // 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    return img

@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from .errors import VideoError
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -279,6 +278,29 @@ def open_clip(path: str | Path) -> Clip:
         VideoError: the file is missing, empty, not a video, or holds no decodable frame.
     """
     path = Path(path)
+    size = _check_path(path)
+    codec, width, height, container_frames, container_fps, pts, time_base = _probe(path)
+    known = [p for p in pts if p is not None]
+    if len(known) == len(pts):
+        pts = sorted(pts)  # presentation order (B-frames arrive out of order)
+        steps = np.diff(np.asarray(pts, dtype=np.float64))
+        steps = steps[steps > 0]
+        fps = float(1.0 / (np.median(steps) * time_base)) if steps.size else container_fps
+        start = pts[0]
+    else:
+        pts, fps, start = [], container_fps, 0
+    fps = fps or container_fps or 25.0
+    clip = Clip(path, sha256_file(path), size, codec, width, height, len(pts) or len(known),
+                fps, container_frames, container_fps, pts, time_base, start)
+    # A header can survive truncation while no frame decodes: prove one does.
+    try:
+        next(clip.iter_frames(0, 1))
+    except StopIteration:
+        raise VideoError(f"{path}: no frame can be decoded; the file looks truncated or corrupt") from None
+    return clip
+
+
+def _check_path(path: Path) -> int:
     if not path.exists():
         raise VideoError(f"{path}: no such file")
     if path.is_dir():
@@ -286,6 +308,11 @@ def open_clip(path: str | Path) -> Clip:
     size = path.stat().st_size
     if size == 0:
         raise VideoError(f"{path}: the file is empty (0 bytes); upload the video again")
+    return size
+
+
+def _probe(path: Path):
+    """Codec, size, the container's claims, and every video packet's timestamp."""
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
@@ -313,21 +340,4 @@ def open_clip(path: str | Path) -> Clip:
         raise VideoError(f"{path}: the video holds no frames")
     if not width or not height:
         raise VideoError(f"{path}: the video stream has no frame size; the file looks corrupt")
-    known = [p for p in pts if p is not None]
-    if len(known) == len(pts):
-        pts = sorted(pts)  # presentation order (B-frames arrive out of order)
-        steps = np.diff(np.asarray(pts, dtype=np.float64))
-        steps = steps[steps > 0]
-        fps = float(1.0 / (np.median(steps) * time_base)) if steps.size else container_fps
-        start = pts[0]
-    else:
-        pts, fps, start = [], container_fps, 0
-    fps = fps or container_fps or 25.0
-    clip = Clip(path, sha256_file(path), size, codec, width, height, len(pts) or len(known),
-                fps, container_frames, container_fps, pts, time_base, start)
-    # A header can survive truncation while no frame decodes: prove one does.
-    try:
-        next(clip.iter_frames(0, 1))
-    except StopIteration:
-        raise VideoError(f"{path}: no frame can be decoded; the file looks truncated or corrupt") from None
-    return clip
+    return codec, width, height, container_frames, container_fps, pts, time_base

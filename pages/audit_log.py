@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
+from crnnaudit.vocabulary import DECISIONS
 
 st.title("Audit log")
 try:
@@ -24,7 +25,7 @@ table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"], "kind": r["kind"], **js
 c1, c2 = st.columns(2)
 reviewers = sorted(table["reviewer"].dropna().unique()) if "reviewer" in table else []
 pick = c1.multiselect("Reviewer", reviewers, key="f_reviewer")
-decisions = c2.multiselect("Decision", ["confirm", "override", "escalate"], key="f_decision")
+decisions = c2.multiselect("Decision", DECISIONS, key="f_decision")
 shown = table
 if pick:
     shown = shown[shown["reviewer"].isin(pick)]

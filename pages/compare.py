@@ -3,18 +3,18 @@
 import numpy as np
 import streamlit as st
 
-from crnnaudit import CrnnauditError, metrics, render
+from crnnaudit import CrnnauditError, explain, metrics, render
 from crnnaudit.ui import state, widgets
+from crnnaudit.ui.session import Review
 
 st.title("Compare explanations")
+review = Review.current()
 model, clip, window, es = widgets.require_explanation()
-spatial = [m for m, e in es.items() if e.maps is not None]
-temporal = [m for m, e in es.items() if e.maps is None and m != "prefix_score"]
+spatial = es.spatial()
 if not spatial:
     st.info("Ask for at least one spatial method on the Review page.")
     st.stop()
-rank_by = temporal[0] if temporal else spatial[0]
-top = list(np.argsort(-es[rank_by].frame_scores, kind="stable")[:4])
+top = list(np.argsort(-es[es.ranking()].frame_scores, kind="stable")[:4])
 frames = st.multiselect("Frames (default: the frames that contribute most)", list(range(window.length)),
                         sorted(int(t) for t in top), key="compare_frames",
                         format_func=lambda t: f"frame {int(window.indices[t])}")
@@ -44,27 +44,18 @@ if len(agree):
 st.subheader("How far to trust each method")
 c1, c2 = st.columns(2)
 if c1.button("Faithfulness (deletion / insertion)", key="faith"):
-    rows = []
     with st.spinner("re-running the model on masked frames…"):
-        for m in spatial:
-            f = metrics.deletion_insertion(model, window, es[m].maps, es.target, steps=5)
-            rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
-                         "insertion AUC (higher is better)": f["insertion_auc"]})
-        for m in temporal:
-            f = metrics.temporal_deletion(model, window, es[m].frame_scores, es.target)
-            rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
-                         "random order AUC": f["random_auc"]})
-    st.session_state["faith_rows"] = rows
+        review.faithfulness = metrics.faithfulness_table(model, window, es)
 if c2.button("Sanity check (randomise the model)", key="sanity"):
     try:
         with st.spinner("randomising a copy of the model layer by layer…"):
-            st.session_state["sanity_result"] = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
+            review.sanity = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
     except CrnnauditError as e:
         st.error(str(e))
-if "faith_rows" in st.session_state:
-    st.dataframe(st.session_state["faith_rows"], hide_index=True)
-if "sanity_result" in st.session_state:
-    s = st.session_state["sanity_result"]
+if review.faithfulness is not None:
+    st.dataframe(review.faithfulness, hide_index=True, key="faith_table")
+if review.sanity is not None:
+    s = review.sanity
     for m, sim in s["final_similarity"].items():
         (st.error if s["flagged"].get(m) else st.success)(
             f"{m}: similarity to the trained model's maps after full randomisation {sim:.2f}"
@@ -76,7 +67,6 @@ if other:
     try:
         model_b = state.model_for(other)
         wb = clip.window(window.index, model_b.window_length, model_b.card.stride, model_b.frame_size)
-        from crnnaudit import explain
         es_b = explain(model_b, wb, [m for m in spatial if m in widgets.available_methods(model_b)])
         for m in es_b:
             cols = st.columns(max(1, len(frames)) + 1)

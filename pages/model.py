@@ -3,24 +3,26 @@
 import streamlit as st
 
 from crnnaudit import CardError, CrnnauditError
-from crnnaudit.card import PREPROCESSING, default_sidecar_path
-from crnnaudit.ui import state, widgets
+from crnnaudit.card import PREPROCESSING, default_sidecar_path, sidecar_path
+from crnnaudit.ui import state
+from crnnaudit.ui.session import Review
+from crnnaudit.vocabulary import CARD_SUFFIXES, MODEL_SUFFIXES
 
 st.title("Model")
 
 with st.expander("Load another model", expanded=False):
     path = st.text_input("Model file path (.keras or .h5)", key="model_path_input")
-    up = st.file_uploader("…or upload a model", type=["keras", "h5"], key="model_upload")
-    card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=["json", "yaml", "yml"], key="card_upload")
+    up = st.file_uploader("…or upload a model", type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload")
+    card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=[s[1:] for s in CARD_SUFFIXES],
+                               key="card_upload")
     if st.button("Load", key="load_model"):
         try:
-            chosen = str(state.save_upload(up, "model", (".keras", ".h5", ".hdf5"))) if up else path.strip()
-            card = str(state.save_upload(card_up, "model card", (".json", ".yaml", ".yml"))) if card_up else None
+            chosen = str(state.save_upload(up, "model", MODEL_SUFFIXES)) if up else path.strip()
+            card = str(state.save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
             if not chosen:
                 raise CardError("give a model path or upload a model file")
             state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
-            st.session_state.update(model_path=chosen, card_path=card)
-            widgets.reset_review()
+            Review.current().use_model(chosen, card)
             st.success(f"Loaded {chosen}")
         except CrnnauditError as e:
             st.error(str(e))
@@ -72,9 +74,9 @@ if saved:
         new = ModelCard.from_dict(data, source="the card form")
         if len(new.classes) != model.n_outputs:
             raise CardError(f"the card form: {len(new.classes)} classes for a model with {model.n_outputs} outputs")
-        target = default_sidecar_path(model.source)
-        new.write(target)
-        widgets.reset_review()
+        target = sidecar_path(model.source) or default_sidecar_path(model.source)
+        new.write(target)  # in the sidecar's own format: JSON or YAML
+        Review.current().model_changed()
         st.success(f"Saved {target}")
         st.rerun()
     except (CrnnauditError, OSError) as e:

@@ -7,8 +7,11 @@ from crnnaudit import CrnnauditError
 from crnnaudit.config import home
 from crnnaudit.report import build_report, render_html, write_report
 from crnnaudit.ui import widgets
+from crnnaudit.ui.session import Review
+from crnnaudit.vocabulary import DECISIONS
 
 st.title("Justification report")
+review = Review.current()
 model, clip, window, es = widgets.require_explanation(
     "Explain a window on the Review page first: the report documents that review.")
 score = float(model.anomaly_score(es.probabilities[None])[0])
@@ -17,7 +20,7 @@ st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{
          f"(score {score:.3f}, threshold {model.card.threshold:.2f}).")
 
 with st.form("decision"):
-    decision = st.radio("Your decision", ["confirm", "override", "escalate"], horizontal=True, key="decision")
+    decision = st.radio("Your decision", DECISIONS, horizontal=True, key="decision")
     reason = st.text_area("Reasons (required to override)", key="reason")
     reviewer = st.text_input("Reviewer", key="reviewer")
     second = st.text_input("Second reviewer (four eyes, optional)", key="second_reviewer")
@@ -34,12 +37,12 @@ if submitted:
                                 timeline=timeline, second_reviewer=second or None, contest_channel=contest,
                                 blur=blur, faithfulness=checks, sanity=checks)
             out = write_report(body, home() / "reports" / body["report_id"])
-        st.session_state["report"] = (body, out)
+        review.report = (body, out)
         st.success(f"Report {body['report_id']} written and logged as audit row {out['log_row']}.")
     except CrnnauditError as e:
         st.error(str(e))
-if "report" in st.session_state:
-    body, out = st.session_state["report"]
+if review.report is not None:
+    body, out = review.report
     c1, c2, c3 = st.columns(3)
     for col, kind, mime in ((c1, "html", "text/html"), (c2, "pdf", "application/pdf"),
                             (c3, "json", "application/json")):

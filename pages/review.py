@@ -6,8 +6,10 @@ import streamlit as st
 
 from crnnaudit import render
 from crnnaudit.ui import state, widgets
+from crnnaudit.ui.session import Review
 
 st.title("Review")
+review = Review.current()
 model = state.current_model()
 if model is None:
     st.stop()
@@ -28,25 +30,23 @@ if timeline is None:
     st.stop()
 table = timeline.table
 n = len(table)
-k = int(st.session_state.get("window_index", timeline.top_window()))
-event = st.plotly_chart(render.timeline_figure(timeline, k), on_select="rerun", selection_mode="points",
-                        key="timeline_chart", width="stretch")
+if review.window_index is None or review.window_index >= n:
+    review.use_window(timeline.top_window())
+event = st.plotly_chart(render.timeline_figure(timeline, review.window_index), on_select="rerun",
+                        selection_mode="points", key="timeline_chart", width="stretch")
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 if points and "customdata" in points[0]:
     picked = points[0]["customdata"]
     picked = int(picked[0] if isinstance(picked, list) else picked)
-    if picked != st.session_state.get("last_pick"):  # a new click on the chart moves the control
-        st.session_state["last_pick"] = picked
-        st.session_state["window_input"] = picked
-st.session_state.setdefault("window_input", min(k, n - 1))
-k = int(st.number_input("Window", 0, n - 1, key="window_input"))
-if k != st.session_state.get("window_index"):
-    st.session_state["window_index"] = k
+    review.pick_on_chart(picked)
+review.use_window(int(st.number_input("Window", 0, n - 1, value=review.window_index, key="window_input")))
+k = review.window_index
 row = table.loc[k]
 st.write(f"Window {k}: frames {int(row['first_frame'])}-{int(row['last_frame'])} "
          f"({row['start_s']:.2f}-{row['end_s']:.2f} s) · anomaly score **{row['anomaly_score']:.3f}** "
          f"→ {row['decision']} (threshold {timeline.threshold:.2f})")
-st.bar_chart({c: [float(row[f"p_{c}"])] for c in model.card.classes}, horizontal=True, height=160)
+st.plotly_chart(render.probability_figure(model.card.classes, [row[f"p_{c}"] for c in model.card.classes],
+                                          model.card.anomaly_classes), key="probabilities", width="stretch")
 
 methods = st.multiselect("Methods", widgets.available_methods(model), widgets.default_methods(model),
                          key="methods", format_func=lambda m: m)
@@ -54,12 +54,12 @@ target = st.selectbox("Explain the class", ["predicted / anomaly"] + model.card.
 if st.button("Explain this window", type="primary", key="explain"):
     widgets.run_explanation(model, clip, k, methods, None if target == "predicted / anomaly" else target)
 
-held = widgets.current_explanation(model, clip)
-if held is None or held[0].index != k:
+held = review.explanation_for(model, clip)
+if held is None:
     st.info("Press **Explain this window** to see where and when the model looked.")
     st.stop()
-window, es = held
-spatial = [m for m, e in es.items() if e.maps is not None]
+window, es = held.window, held.expset
+spatial = es.spatial()
 if not spatial:
     st.info("No spatial method was asked for; see the Temporal page.")
     st.stop()
@@ -73,15 +73,13 @@ def scrubber() -> None:
     view = c2.radio("View", ["heatmap", "contour", "side_by_side"], horizontal=True, key="view")
     alpha = c3.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
     T = window.length
-    pos = st.session_state.get("frame_pos", 0)
     b1, b2, b3, _ = st.columns([1, 1, 1, 6])
     if b1.button("◀", key="prev"):
-        pos = max(0, pos - 1)
+        review.jump_to_frame(max(0, review.frame_pos - 1))
     if b2.button("▶", key="next"):
-        pos = min(T - 1, pos + 1)
+        review.jump_to_frame(min(T - 1, review.frame_pos + 1))
     play = b3.button("Play", key="play")
-    st.session_state["frame_pos"] = pos
-    pos = st.slider("Frame", 0, T - 1, key="frame_pos")
+    review.frame_pos = pos = st.slider("Frame", 0, T - 1, value=min(review.frame_pos, T - 1), key="frame_slider")
     exp = es[method]
     lo, hi = float(exp.maps.min()), float(exp.maps.max())  # one scale for the whole window
     holder = st.empty()

@@ -9,6 +9,7 @@ import architectures as arch
 from crnnaudit import (REGISTRY, AuditedModel, Cancelled, ExplanationCache, ExplanationError,
                        ModelCard, explain, open_clip)
 from crnnaudit.explainers import engine
+from crnnaudit.explainers.passes import CompiledPasses
 
 ALL = sorted(REGISTRY)
 FAST_PARAMS = {"smoothgrad": {"samples": 4}, "integrated_gradients": {"steps": 8},
@@ -133,7 +134,8 @@ def test_gradcam_pp_matches_its_formula_and_pooled_gradcam():
     frames = _frames(model, 5)
     es = explain(model, frames, ["gradcam", "gradcam_pp"], target=1, cache=False)
     ctx = engine.Context(model, frames, 1, engine.Progress(None, None))
-    a, g = ctx.shared.maps.astype(np.float64), ctx.shared.grad_maps.astype(np.float64)
+    shared = ctx.run_shared_pass(input_grad=False)
+    a, g = shared.maps.astype(np.float64), shared.grad_maps.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # the paper's formula, as written
         alpha = np.where(g != 0, g ** 2 / (2 * g ** 2 + a.sum((1, 2), keepdims=True) * g ** 3), 0)
     w = (alpha * np.maximum(g, 0)).sum((1, 2))
@@ -148,21 +150,17 @@ def test_gradcam_pp_matches_its_formula_and_pooled_gradcam():
 def test_one_forward_and_one_backward_serve_the_shared_methods(monkeypatch):
     model = AuditedModel(arch.td_cnn_gru_softmax())
     counts = {"shared": 0, "forward": 0, "input_grads": 0}
-    real_shared = engine._shared_fn
+    real_shared = CompiledPasses.run_shared
 
-    def counting_shared(m, input_grad=True):
-        fn = real_shared(m, input_grad)
-
-        def run(*a):
-            counts["shared"] += 1
-            return fn(*a)
-        return run
+    def counting_shared(self, *a):
+        counts["shared"] += 1
+        return real_shared(self, *a)
     real_features = AuditedModel.frame_features
 
     def counting_features(self, x):
         counts["forward"] += 1
         return real_features(self, x)
-    monkeypatch.setattr(engine, "_shared_fn", counting_shared)
+    monkeypatch.setattr(CompiledPasses, "run_shared", counting_shared)
     monkeypatch.setattr(AuditedModel, "frame_features", counting_features)
     monkeypatch.setattr(engine.Context, "input_grads", lambda *a: counts.__setitem__("input_grads", 1))
     explain(model, _frames(model), ["saliency", "grad_x_input", "gradcam", "gradcam_pp",
@@ -175,7 +173,7 @@ def test_grad_cam_alone_stops_the_backward_at_the_conv_maps():
     frames = _frames(model, 3)
     alone = explain(model, frames, ["gradcam", "gradcam_pp"], cache=False)
     with_pixels = explain(model, frames, ["gradcam", "saliency"], cache=False)
-    assert "shared:False" in model._fn_cache and "shared:True" in model._fn_cache
+    assert set(CompiledPasses.of(model)._shared) == {False, True}
     np.testing.assert_allclose(alone["gradcam"].maps, with_pixels["gradcam"].maps, rtol=1e-5, atol=1e-7)
 
 
@@ -195,7 +193,7 @@ def test_cache_returns_the_same_explanation_and_keys_on_content(tmp_path, monkey
     frames = _frames(model, 2)
     cache = ExplanationCache(tmp_path / "c")
     first = explain(model, frames, ["gradcam", "temporal_ig"], cache=cache)
-    monkeypatch.setattr(engine.Context, "shared", property(lambda s: pytest.fail("recomputed")))
+    monkeypatch.setattr(engine.Context, "run_shared_pass", lambda s, **k: pytest.fail("recomputed"))
     monkeypatch.setattr(engine.Context, "forward", lambda s: pytest.fail("recomputed"))
     again = explain(model, frames, ["gradcam", "temporal_ig"], cache=cache)
     np.testing.assert_array_equal(first["gradcam"].maps, again["gradcam"].maps)

@@ -94,60 +94,74 @@ def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: fl
             p.pos = np.clip(target - p.vel * start, 6, np.array([h, w]) - 6)
             p.vel = (target - p.pos) / max(start, 1)
     for t in range(frames):
-        img = floor.copy()
         light = 1.0 + 0.03 * np.sin(t / 5.0)  # slow lighting drift, not an anomaly
-        img = np.clip(img * light, 0, 255).astype(np.uint8)
+        img = np.clip(floor * light, 0, 255).astype(np.uint8)
         mask = np.zeros((h, w), np.uint8)
         active = interval is not None and t >= interval[0]
         for k, p in enumerate(people):
-            grappling = label == "fight" and active and k < 2
-            if grappling:
-                jit = rng.normal(0, 1.8, 2)
-                p.pos = meet + np.array([0.0, -5.0 if k == 0 else 5.0])
-                p.draw(img, mask, jit, arms=True, t=t)
-                if k == 1:  # the scuffle: blurred limbs read as pale streaks around the pair
-                    cy, cx = meet
-                    for ang in rng.uniform(0, 2 * np.pi, 5):
-                        r0, r1 = rng.uniform(6, 9), rng.uniform(13, 18)
-                        cv2.line(img, (int(cx + r0 * np.cos(ang)), int(cy + r0 * np.sin(ang))),
-                                 (int(cx + r1 * np.cos(ang)), int(cy + r1 * np.sin(ang))), (235, 235, 225), 2)
+            if label == "fight" and active and k < 2:
+                _grapple(img, mask, p, k, meet, rng, t)
             else:
                 p.draw(img)
         if label == "fire" and active:
-            age = t - interval[0] + 1
-            radius = 5 + 25.0 * age / frames
-            for _ in range(6):
-                dy, dx = rng.normal(0, radius * 0.3, 2)
-                r = max(2, radius * rng.uniform(0.4, 0.8))
-                col = (255, int(rng.integers(80, 200)), int(rng.integers(0, 40)))
-                cv2.circle(img, (int(fire_at[0] + dx), int(fire_at[1] + dy - age * 0.3)), int(r), col, -1)
-            flicker = rng.uniform(0.8, 1.0)
-            cv2.circle(img, fire_at, int(radius * 0.5), (255, int(240 * flicker), 120), -1)
-            cv2.circle(mask, fire_at, int(radius * 1.3) + 3, 1, -1)
+            _fire(img, mask, fire_at, t - interval[0] + 1, frames, rng)
         if label == "shooting" and active:
-            shooter = people[0]
-            if t == interval[0]:
-                for p in people[1:]:  # everyone else runs away, fast
-                    away = p.pos - shooter.pos
-                    p.vel = away / (np.linalg.norm(away) + 1e-6) * 4.5
-            if t - interval[0] < 4:  # the muzzle flash, fading
-                c = (int(shooter.pos[1] + 11), int(shooter.pos[0]))
-                cv2.circle(img, c, 10 - 2 * (t - interval[0]), (255, 255, 210), -1)
-                cv2.circle(mask, c, 14, 1, -1)
-            cv2.line(img, (int(shooter.pos[1]), int(shooter.pos[0])),
-                     (int(shooter.pos[1] + 12), int(shooter.pos[0])), (20, 20, 20), 3)  # the gun
-            for p in people[1:]:  # runners leave motion streaks
-                tail = p.pos - p.vel * 2.5
-                cv2.line(img, (int(tail[1]), int(tail[0])), (int(p.pos[1]), int(p.pos[0])), p.color, 2 * p.r)
-            cv2.circle(mask, (int(shooter.pos[1]), int(shooter.pos[0])), shooter.r + 9, 1, -1)
-            for p in people[1:]:
-                cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)
+            _shooting(img, mask, people, t - interval[0])
         for k, p in enumerate(people):
             if not (label == "fight" and active and k < 2) and not (label == "shooting" and active and k == 0):
                 p.step(h, w)
         out[t] = img
         masks[t] = mask.astype(bool) & (interval is not None and t >= interval[0])
     return SynthClip(out, masks, label, interval, fps, seed)
+
+
+def _grapple(img, mask, p, k: int, meet: np.ndarray, rng, t: int) -> None:
+    """One of the two fighters at the meeting point; the second draws the scuffle: blurred
+    limbs read as pale streaks around the pair."""
+    jit = rng.normal(0, 1.8, 2)
+    p.pos = meet + np.array([0.0, -5.0 if k == 0 else 5.0])
+    p.draw(img, mask, jit, arms=True, t=t)
+    if k == 1:
+        cy, cx = meet
+        for ang in rng.uniform(0, 2 * np.pi, 5):
+            r0, r1 = rng.uniform(6, 9), rng.uniform(13, 18)
+            cv2.line(img, (int(cx + r0 * np.cos(ang)), int(cy + r0 * np.sin(ang))),
+                     (int(cx + r1 * np.cos(ang)), int(cy + r1 * np.sin(ang))), (235, 235, 225), 2)
+
+
+def _fire(img, mask, fire_at, age: int, frames: int, rng) -> None:
+    """Flames growing with ``age`` (frames since ignition), flickering."""
+    radius = 5 + 25.0 * age / frames
+    for _ in range(6):
+        dy, dx = rng.normal(0, radius * 0.3, 2)
+        r = max(2, radius * rng.uniform(0.4, 0.8))
+        col = (255, int(rng.integers(80, 200)), int(rng.integers(0, 40)))
+        cv2.circle(img, (int(fire_at[0] + dx), int(fire_at[1] + dy - age * 0.3)), int(r), col, -1)
+    flicker = rng.uniform(0.8, 1.0)
+    cv2.circle(img, fire_at, int(radius * 0.5), (255, int(240 * flicker), 120), -1)
+    cv2.circle(mask, fire_at, int(radius * 1.3) + 3, 1, -1)
+
+
+def _shooting(img, mask, people, since: int) -> None:
+    """The shooter (``people[0]``) with gun and fading muzzle flash; everyone else runs
+    away, leaving motion streaks. ``since``: frames since the shot."""
+    shooter = people[0]
+    if since == 0:
+        for p in people[1:]:
+            away = p.pos - shooter.pos
+            p.vel = away / (np.linalg.norm(away) + 1e-6) * 4.5
+    if since < 4:
+        c = (int(shooter.pos[1] + 11), int(shooter.pos[0]))
+        cv2.circle(img, c, 10 - 2 * since, (255, 255, 210), -1)
+        cv2.circle(mask, c, 14, 1, -1)
+    cv2.line(img, (int(shooter.pos[1]), int(shooter.pos[0])),
+             (int(shooter.pos[1] + 12), int(shooter.pos[0])), (20, 20, 20), 3)  # the gun
+    for p in people[1:]:
+        tail = p.pos - p.vel * 2.5
+        cv2.line(img, (int(tail[1]), int(tail[0])), (int(p.pos[1]), int(p.pos[0])), p.color, 2 * p.r)
+    cv2.circle(mask, (int(shooter.pos[1]), int(shooter.pos[0])), shooter.r + 9, 1, -1)
+    for p in people[1:]:
+        cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)
 
 
 def write_clip(clip: SynthClip, path: str | Path) -> Path:

@@ -79,6 +79,29 @@ class ExplanationSet(Mapping):
     def __repr__(self) -> str:
         return f"ExplanationSet({list(self._items)}, target={self.target_name!r})"
 
+    def method(self, name: str) -> "Method":
+        """The registry entry of a method in this set: what it declares it is."""
+        return REGISTRY[name]
+
+    def spatial(self) -> list[str]:
+        """Methods with one map per frame, in the order they were asked for."""
+        return [m for m, e in self._items.items() if e.maps is not None]
+
+    def temporal(self, contributions_only: bool = False) -> list[str]:
+        """Methods with one number per frame and no map; ``contributions_only`` keeps those
+        whose numbers are contributions to the score (not, say, a running probability)."""
+        return [m for m, e in self._items.items() if e.maps is None
+                and (not contributions_only or REGISTRY[m].contribution)]
+
+    def ranking(self) -> str | None:
+        """The method that ranks this window's frames (key frames, the frame order shown):
+        the first temporal method that ranks frames, else the first spatial one, else None."""
+        for names in (self.temporal(), self.spatial()):
+            for m in names:
+                if REGISTRY[m].ranks_frames:
+                    return m
+        return None
+
 
 @dataclass(frozen=True)
 class Method:
@@ -94,6 +117,11 @@ class Method:
             pass); when no requested method does, the shared pass stops at the conv maps.
         needs_conv: needs conv maps (Grad-CAM family).
         costly: many passes through the CNN; batched, reports progress, cancellable.
+        contribution: its per-frame numbers are contributions to the target's score (False
+            for a running probability, which says when, not how much).
+        ranks_frames: its per-frame numbers may rank frames (key frames, temporal deletion).
+        convergence: the key in ``Explanation.extra`` of its convergence figure (e.g. the
+            completeness gap of integrated gradients), or ``None``.
         reference: the paper it comes from.
     """
 
@@ -106,6 +134,9 @@ class Method:
     input_grad: bool = False
     needs_conv: bool = False
     costly: bool = False
+    contribution: bool = True
+    ranks_frames: bool = True
+    convergence: str | None = None
     reference: str = ""
 
 
@@ -114,11 +145,15 @@ DEFAULT_METHODS = ("gradcam", "saliency", "frame_occlusion", "temporal_ig", "pre
 
 
 def register(name: str, label: str, kind: str, *, defaults: dict | None = None, shared=False,
-             input_grad=False, needs_conv=False, costly=False, reference=""):
-    """Decorator: add a method to :data:`REGISTRY`."""
+             input_grad=False, needs_conv=False, costly=False, contribution=True, ranks_frames=True,
+             convergence: str | None = None, reference=""):
+    """Decorator: add a method to :data:`REGISTRY` with what it declares it is."""
+    if kind not in ("spatial", "temporal"):
+        raise ValueError(f"method '{name}': kind must be 'spatial' or 'temporal', got {kind!r}")
+
     def wrap(fn):
         REGISTRY[name] = Method(name, label, kind, fn, dict(defaults or {}), shared, input_grad,
-                                needs_conv, costly, reference)
+                                needs_conv, costly, contribution, ranks_frames, convergence, reference)
         return fn
     return wrap
 

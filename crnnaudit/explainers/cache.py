@@ -19,10 +19,24 @@ from .base import Explanation
 
 
 class ExplanationCache:
+    """Explanations on disk under ``folder``, keyed by content (see :meth:`key`)."""
+
+    _defaults: dict[Path, "ExplanationCache"] = {}
+
     def __init__(self, folder: str | Path, max_bytes: int = 512 * 1024 * 1024):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = int(max_bytes)
+
+    @classmethod
+    def default(cls) -> "ExplanationCache":
+        """The cache under the data folder (``CRNNAUDIT_HOME/cache/explanations``); one
+        instance per folder, so a changed ``CRNNAUDIT_HOME`` gets its own."""
+        from ..config import home
+        folder = home() / "cache" / "explanations"
+        if folder not in cls._defaults:
+            cls._defaults[folder] = cls(folder)
+        return cls._defaults[folder]
 
     @staticmethod
     def key(**parts) -> str:

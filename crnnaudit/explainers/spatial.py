@@ -96,7 +96,7 @@ def _baseline_frames(frames: np.ndarray, kind: str) -> np.ndarray:
 
 
 @register("integrated_gradients", "Integrated gradients (pixels)", "spatial", costly=True,
-          defaults={"steps": 16, "baseline": "black", "batch": 2},
+          defaults={"steps": 16, "baseline": "black", "batch": 2}, convergence="completeness_gap",
           reference="Sundararajan, Taly, Yan 2017, Axiomatic Attribution for Deep Networks")
 def integrated_gradients(ctx: Context, steps: int, baseline: str, batch: int):
     b = ctx.model.prepare(_baseline_frames(ctx.frames, baseline))
@@ -110,8 +110,8 @@ def integrated_gradients(ctx: Context, steps: int, baseline: str, batch: int):
         ctx.progress(min(i + batch, steps), steps, "integrated gradients")
     attr = (ctx.x - b) * total
     maps = attr.sum(axis=-1)
-    fb = ctx.frame_features(b)
-    y_base = float(ctx.head_logits(fb[None])[0, ctx.target])
+    fb = ctx.run_cnn(b)
+    y_base = float(ctx.run_head(fb[None])[0, ctx.target])
     diff = ctx.target_logit - y_base
     gap = abs(float(attr.sum()) - diff) / max(abs(diff), EPS)
     return maps, maps.sum(axis=(1, 2)), {"completeness_gap": gap, "score_difference": diff}
@@ -143,7 +143,7 @@ def occlusion(ctx: Context, patch: int, stride: int, batch: int):
         seqs = np.repeat(f[None], len(chunk), axis=0)
         for k, (t, _, _) in enumerate(chunk):
             seqs[k, t] = fo[k]
-        drops = y_full - ctx.head_logits(seqs)[:, ctx.target]
+        drops = y_full - ctx.run_head(seqs)[:, ctx.target]
         for k, (t, y, x) in enumerate(chunk):
             heat[t, y:y + patch, x:x + patch] += drops[k]
             count[t, y:y + patch, x:x + patch] += 1

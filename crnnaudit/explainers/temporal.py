@@ -34,12 +34,13 @@ def frame_occlusion(ctx: Context, baseline: str):
     T = f.shape[0]
     seqs = np.repeat(f[None], T, axis=0)
     seqs[np.arange(T), np.arange(T)] = base
-    drops = ctx.target_logit - ctx.head_logits(seqs)[:, ctx.target]
+    drops = ctx.target_logit - ctx.run_head(seqs)[:, ctx.target]
     return None, drops, {}
 
 
 @register("temporal_ig", "Integrated gradients over frames", "temporal",
           defaults={"steps": 8, "baseline": "zero", "tolerance": 0.01, "max_steps": 64},
+          convergence="completeness_gap",
           reference="Sundararajan et al. 2017, on the per-frame feature sequence")
 def temporal_ig(ctx: Context, steps: int, baseline: str, tolerance: float, max_steps: int):
     """Attributions sum to logit(clip) - logit(baseline); the gap is reported.
@@ -80,7 +81,8 @@ def temporal_ig(ctx: Context, steps: int, baseline: str, tolerance: float, max_s
                         "converged": bool(gap <= tolerance)}
 
 
-@register("prefix_score", "Running score over prefixes", "temporal",
+@register("prefix_score", "Running score over prefixes", "temporal", contribution=False,
+          ranks_frames=False,
           reference="Poirier 2024 (arXiv 2411.04707): when does the model become confident")
 def prefix_score(ctx: Context):
     """The target's probability after frames 1..t. Exact when the head takes any length;
@@ -91,12 +93,12 @@ def prefix_score(ctx: Context):
     probs, exact = [], True
     if model.window_length_fixed is None:
         for t in range(1, T + 1):
-            probs.append(model.probabilities(ctx.head_logits(f[None, :t]))[0])
+            probs.append(model.probabilities(ctx.run_head(f[None, :t]))[0])
     else:
         exact = False
         seqs = np.stack([np.concatenate([f[:t], np.repeat(f[t - 1:t], T - t, axis=0)])
                          for t in range(1, T + 1)])
-        probs = list(model.probabilities(ctx.head_logits(seqs)))
+        probs = list(model.probabilities(ctx.run_head(seqs)))
     probs = np.stack(probs)
     return None, probs[:, ctx.target], {"exact": exact, "anomaly_score": model.anomaly_score(probs),
                                         "probabilities": probs.astype(np.float32)}

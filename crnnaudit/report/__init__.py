@@ -1,60 +1,16 @@
-"""Justification reports: one body, three renderings (HTML, PDF, JSON), sealed and logged."""
+"""Justification reports: one body, three renderings (HTML, PDF, JSON), sealed and logged.
 
-from __future__ import annotations
+    build.py    the body of a report (one JSON-ready dict)
+    files.py    render it as HTML, PDF and JSON, seal each file, log the review
+    signing.py  SHA-256 / HMAC seals and their verification
+    pdf.py      the PDF rendering; privacy.py: faces in exported frames; legal.py: the law
+"""
 
-import hashlib
-from pathlib import Path
-
-import jinja2
-
-from ..audit import AuditLog
-from ..errors import ReportError
-from .build import DECISIONS, LEGAL, build_report
+from ..vocabulary import DECISIONS
+from .build import build_report
+from .files import render_html, write_report
+from .legal import LEGAL
 from .pdf import render_pdf
-from .signing import seal_bytes, seal_json, verify_file
-
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("crnnaudit.report", "."),
-                          autoescape=jinja2.select_autoescape(["html"]))
-
-
-def render_html(body: dict) -> str:
-    return _ENV.get_template("template.html").render(r=body)
-
-
-def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = True) -> dict:
-    """Write ``report.html``, ``report.pdf`` and ``report.json`` (each sealed) into ``out_dir``
-    and append the review to the audit log.
-
-    Returns:
-        ``{"html", "pdf", "json": paths, "sha256": {...}, "log_row": seq or None}``.
-    """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ReportError(f"{out}: cannot create the report folder ({e.strerror or e})") from e
-    files = {"html": seal_bytes(render_html(body).encode(), "html"),
-             "pdf": seal_bytes(render_pdf(body), "pdf"),
-             "json": seal_json(body)}
-    paths, digests = {}, {}
-    for kind, data in files.items():
-        path = out / f"report.{kind}"
-        path.write_bytes(data)
-        paths[kind] = path
-        digests[kind] = hashlib.sha256(data).hexdigest()
-    row = None
-    if log:
-        log = AuditLog() if log is True else log
-        row = log.append({"report_id": body["report_id"], "created": body["created"],
-                          "clip_sha256": body["clip"]["sha256"], "clip": body["clip"]["file"],
-                          "model_sha256": body["model"]["sha256"], "model": body["model"]["name"],
-                          "window": body["output"]["window"], "anomaly_score": body["output"]["anomaly_score"],
-                          "model_decision": body["output"]["model_decision"],
-                          "decision": body["human"]["decision"], "reason": body["human"]["reason"],
-                          "reviewer": body["human"]["reviewer"],
-                          "second_reviewer": body["human"]["second_reviewer"],
-                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests})["seq"]
-    return {**paths, "sha256": digests, "log_row": row}
-
+from .signing import verify_file
 
 __all__ = ["DECISIONS", "LEGAL", "build_report", "render_html", "render_pdf", "verify_file", "write_report"]

@@ -14,56 +14,72 @@ def _t(text) -> str:
     return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
+class _Writer:
+    """Headings and paragraphs on an A4 page, in the report's two sizes."""
+
+    def __init__(self, pdf: FPDF):
+        self.pdf = pdf
+        self.width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def h(self, text: str) -> None:
+        self.pdf.ln(2)
+        self.pdf.set_font("Helvetica", "B", 13)
+        self.pdf.multi_cell(self.width, 7, _t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font("Helvetica", "", 9.5)
+
+    def p(self, text: str) -> None:
+        self.pdf.multi_cell(self.width, 5, _t(text), new_x="LMARGIN", new_y="NEXT")
+
+
 def render_pdf(r: dict) -> bytes:
+    """The report body as a PDF (fpdf2): the same sections as the HTML."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(r["created"]))
     pdf.set_title(_t(f"Justification report {r['report_id']}"))
     pdf.set_auto_page_break(True, 15)
     pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-
-    def h(text):
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "B", 13)
-        pdf.multi_cell(width, 7, _t(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 9.5)
-
-    def p(text):
-        pdf.multi_cell(width, 5, _t(text), new_x="LMARGIN", new_y="NEXT")
-
+    w = _Writer(pdf)
     pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(width, 8, "Justification report: automated video analysis", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(w.width, 8, "Justification report: automated video analysis", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9.5)
-    p(f"Report {r['report_id']}, created {r['created']}")
-    hm, out = r["human"], r["output"]
-    h("Decision")
-    p(f"Human decision: {hm['decision'].upper()} (model output: {out['model_decision']}, anomaly score "
-      f"{out['anomaly_score']:.3f}, threshold {out['threshold']:.2f})")
-    p(f"Reviewer: {hm['reviewer']} at {hm['reviewed_at']}")
-    p(f"Second reviewer: {hm['second_reviewer'] or 'none'}")
-    p(f"Reasons: {hm['reason'] or 'none given'}")
-    h("Contesting this decision")
-    p(hm["contest_channel"])
-    h("Video")
-    c = r["clip"]
-    p(f"{c['file']}  SHA-256 {c['sha256']}")
-    p(f"{c['duration_s']} s, {c['frames']} frames at {c['fps']} fps, {c['width']}x{c['height']}, {c['codec']}")
-    for w in c["windows_reviewed"]:
-        p(f"Window {w['index']}: frames {w['first_frame']}-{w['last_frame']} ({w['start_s']:.2f}-{w['end_s']:.2f} s)"
-          + (", padded" if w["padded"] else ""))
-    h("Model")
-    m = r["model"]
-    p(f"{m['name']} {m['version']}  SHA-256 {m['sha256']}")
-    p(f"Intended use: {m['card']['intended_use']}")
-    p(f"Training data: {m['card']['training_data']}")
-    p(f"Decomposition check: max |difference| {m['verify_max_abs_diff']:.2g}")
-    h("Output")
-    p(", ".join(f"{k}: {v:.3f}" for k, v in out["probabilities"].items()))
-    p(f"Explained class: {out['explained_class']}; methods: {', '.join(r['explanations'])}")
-    h("Key frames")
-    size = 58
+    w.p(f"Report {r['report_id']}, created {r['created']}")
+    _decision_and_facts(w, r)
+    _key_frames(w, r)
+    _trust_and_rights(w, r)
+    return bytes(pdf.output())
+
+
+def _decision_and_facts(w: _Writer, r: dict) -> None:
+    hm, out, c, m = r["human"], r["output"], r["clip"], r["model"]
+    w.h("Decision")
+    w.p(f"Human decision: {hm['decision'].upper()} (model output: {out['model_decision']}, anomaly score "
+        f"{out['anomaly_score']:.3f}, threshold {out['threshold']:.2f})")
+    w.p(f"Reviewer: {hm['reviewer']} at {hm['reviewed_at']}")
+    w.p(f"Second reviewer: {hm['second_reviewer'] or 'none'}")
+    w.p(f"Reasons: {hm['reason'] or 'none given'}")
+    w.h("Contesting this decision")
+    w.p(hm["contest_channel"])
+    w.h("Video")
+    w.p(f"{c['file']}  SHA-256 {c['sha256']}")
+    w.p(f"{c['duration_s']} s, {c['frames']} frames at {c['fps']} fps, {c['width']}x{c['height']}, {c['codec']}")
+    for win in c["windows_reviewed"]:
+        w.p(f"Window {win['index']}: frames {win['first_frame']}-{win['last_frame']} "
+            f"({win['start_s']:.2f}-{win['end_s']:.2f} s)" + (", padded" if win["padded"] else ""))
+    w.h("Model")
+    w.p(f"{m['name']} {m['version']}  SHA-256 {m['sha256']}")
+    w.p(f"Intended use: {m['card']['intended_use']}")
+    w.p(f"Training data: {m['card']['training_data']}")
+    w.p(f"Decomposition check: max |difference| {m['verify_max_abs_diff']:.2g}")
+    w.h("Output")
+    w.p(", ".join(f"{k}: {v:.3f}" for k, v in out["probabilities"].items()))
+    w.p(f"Explained class: {out['explained_class']}; methods: {', '.join(r['explanations'])}")
+
+
+def _key_frames(w: _Writer, r: dict, size: float = 58) -> None:
+    pdf = w.pdf
+    w.h("Key frames")
     for f in r["key_frames"]:
-        p(f"Frame {f['frame']} ({f['time_s']:.2f} s), contribution {f['contribution']:.3g} ({f['ranked_by']})")
+        w.p(f"Frame {f['frame']} ({f['time_s']:.2f} s), contribution {f['contribution']:.3g} ({f['ranked_by']})")
         x0, y0 = pdf.get_x(), pdf.get_y()
         if y0 + size > pdf.h - 20:
             pdf.add_page()
@@ -78,23 +94,26 @@ def render_pdf(r: dict) -> bytes:
             pdf.cell(size, 4, _t(name))
             pdf.set_font("Helvetica", "", 9.5)
         pdf.set_xy(pdf.l_margin, y0 + size * 0.75)
-    h("When the model became confident")
-    pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=width * 0.9)
-    h("How far to trust the explanations")
+    w.h("When the model became confident")
+    pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=w.width * 0.9)
+
+
+def _trust_and_rights(w: _Writer, r: dict) -> None:
+    w.h("How far to trust the explanations")
     for line in r["trust"]["reading"]:
-        p("- " + line)
-    h("Known limitations")
+        w.p("- " + line)
+    w.h("Known limitations")
     for line in r["limitations"]:
-        p("- " + line)
-    h("Privacy")
-    p(r["privacy"]["statement"] + f" (faces detected: {r['privacy']['faces_found']})")
-    h("Your rights, in plain language")
+        w.p("- " + line)
+    w.h("Privacy")
+    w.p(r["privacy"]["statement"] + f" (faces detected: {r['privacy']['faces_found']})")
+    w.h("Your rights, in plain language")
     for a in r["legal"]:
-        pdf.set_font("Helvetica", "B", 9.5)
-        p(f"{a['article']}: {a['topic']} (see: {a['where']})")
-        pdf.set_font("Helvetica", "", 9.5)
-        p(a["plain"])
-    h("Reproduce")
-    p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; target {r['reproduce']['target']}")
-    p(r["reproduce"]["command"])
-    return bytes(pdf.output())
+        w.pdf.set_font("Helvetica", "B", 9.5)
+        w.p(f"{a['article']}: {a['topic']} (see: {a['where']})")
+        w.pdf.set_font("Helvetica", "", 9.5)
+        w.p(a["plain"])
+    w.h("Reproduce")
+    w.p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; "
+        f"target {r['reproduce']['target']}")
+    w.p(r["reproduce"]["command"])

@@ -1,8 +1,8 @@
-"""Cached loaders and per-session state for the Streamlit pages.
+"""Cached loaders for the Streamlit pages, and the session's current model and clip.
 
 Models are shared read-only across sessions (``st.cache_resource``); everything a reviewer
-picks (model, clip, window, frame, explanations) lives in ``st.session_state``, so two
-auditors at once never see each other's clips.
+picks lives in the session's :class:`~crnnaudit.ui.session.Review`, so two auditors at once
+never see each other's clips.
 """
 
 from __future__ import annotations
@@ -13,30 +13,35 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..explainers import explain as run_explain
-from ..config import home
+from ..card import sidecar_path
+from ..config import home, samples_dir
 from ..errors import CrnnauditError, VideoError
+from ..explainers import explain as run_explain
 from ..model import AuditedModel, load_model
-from ..video import Clip, VIDEO_SUFFIXES, open_clip
+from ..video import Clip, open_clip
+from ..vocabulary import VIDEO_SUFFIXES
+from .session import HeldExplanation, Review
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "sample_videos"
 MAX_UPLOAD_MB = float(os.environ.get("CRNNAUDIT_MAX_UPLOAD_MB", "200"))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def cached_model(path: str, card: str | None, mtime: float) -> AuditedModel:
-    del mtime  # part of the cache key: a rewritten file is reloaded
+def cached_model(path: str, card: str | None, stamp: tuple) -> AuditedModel:
+    del stamp  # part of the cache key: a rewritten model or card is reloaded
     return load_model(path, card=card)
 
 
+def _mtime(path: Path | None) -> float:
+    return path.stat().st_mtime_ns if path is not None and path.exists() else 0.0
+
+
 def model_for(path: str | Path, card: str | None = None) -> AuditedModel:
+    """The model at ``path`` with its card (the given one, else its sidecar in any format);
+    reloaded whenever the model file or the card changes."""
     path = Path(path)
-    mtime = path.stat().st_mtime if path.exists() else 0.0
-    side = Path(str(path.with_suffix("")) + ".card.json")
-    if side.exists():
-        mtime += side.stat().st_mtime
-    return cached_model(str(path), card, mtime)
+    card_file = Path(card) if card else sidecar_path(path)
+    stamp = (_mtime(path), str(card_file) if card_file else None, _mtime(card_file))
+    return cached_model(str(path), card, stamp)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -47,16 +52,15 @@ def cached_clip(path: str, mtime: float) -> Clip:
 
 def clip_for(path: str | Path) -> Clip:
     path = Path(path)
-    return cached_clip(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    return cached_clip(str(path), _mtime(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_timeline(model_path: str, model_sha: str, clip_path: str, clip_sha: str, stride: int):
-    """The score of every window, cached by content (the model and clip hashes)."""
-    del model_sha, clip_sha
-    model = model_for(model_path)
-    clip = clip_for(clip_path)
-    return model.score(clip, stride=stride)
+def cached_timeline(model_path: str, model_sha: str, clip_path: str, clip_sha: str, stride: int,
+                    card_path: str | None, card_digest: str):
+    """The score of every window, cached by content (the model, clip and card hashes)."""
+    del model_sha, clip_sha, card_digest
+    return model_for(model_path, card_path).score(clip_for(clip_path), stride=stride)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -71,7 +75,11 @@ def configured_model() -> str:
 
 
 def sample_clips() -> list[Path]:
-    return sorted(p for p in SAMPLES.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    """The sample clips offered on the Review page (see :func:`crnnaudit.config.samples_dir`)."""
+    folder = samples_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
 
 
 def save_upload(uploaded, kind: str, allowed: tuple[str, ...]) -> Path:
@@ -99,34 +107,29 @@ def save_upload(uploaded, kind: str, allowed: tuple[str, ...]) -> Path:
 
 def current_model() -> AuditedModel | None:
     """The session's model, or the configured default; errors shown, never raised."""
-    path = st.session_state.get("model_path") or configured_model()
+    review = Review.current()
     try:
-        return model_for(path, st.session_state.get("card_path"))
+        return model_for(review.model_path or configured_model(), review.card_path)
     except CrnnauditError as e:
         st.error(str(e))
         return None
 
 
 def current_clip() -> Clip | None:
-    path = st.session_state.get("clip_path")
-    if path is None:
+    review = Review.current()
+    if review.clip_path is None:
         samples = sample_clips()
         if not samples:
             return None
-        path = str(samples[0])
-        st.session_state["clip_path"] = path
+        review.use_clip(str(samples[0]))
     try:
-        return clip_for(path)
+        return clip_for(review.clip_path)
     except CrnnauditError as e:
         st.error(str(e))
         return None
 
 
-def explanation_key(model: AuditedModel, clip: Clip, window: int, methods, target) -> str:
-    return f"{model.sha256}:{clip.sha256}:{window}:{','.join(methods)}:{target}"
-
-
-def explain_window(model: AuditedModel, clip: Clip, k: int, methods, target=None, params=None):
+def explain_window(model: AuditedModel, clip: Clip, k: int, methods, target=None) -> HeldExplanation:
     """Explain window ``k`` with a progress bar; results come from the engine's disk cache
     when they were computed before (by this or any session)."""
     window = clip.window(k, model.window_length, model.card.stride, model.frame_size)
@@ -135,10 +138,10 @@ def explain_window(model: AuditedModel, clip: Clip, k: int, methods, target=None
     def progress(done, total):
         bar.progress(min(1.0, done / max(total, 1)), text=f"explaining… {done}/{total}")
     try:
-        es = run_explain(model, window, methods, target=target, params=params, progress=progress)
+        es = run_explain(model, window, methods, target=target, progress=progress)
     finally:
         bar.empty()
-    return window, es
+    return HeldExplanation(model.sha256, clip.sha256, window, es, tuple(methods), target)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 import architectures as arch
@@ -19,4 +21,5 @@ def small_model_path(tmp_path_factory):
 def app_env(monkeypatch, small_model_path, tmp_path):
     monkeypatch.setenv("CRNNAUDIT_MODEL", str(small_model_path))
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CRNNAUDIT_SAMPLES", str(Path(__file__).resolve().parents[2] / "sample_videos"))
     return small_model_path

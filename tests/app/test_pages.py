@@ -37,14 +37,14 @@ def test_review_flow_pick_clip_timeline_explain_scrub(app_env):
     assert any("anomaly score" in m.value for m in at.markdown)
     at.number_input(key="window_input").set_value(2).run()
     _explained(at)
-    assert at.session_state["expset"][1].index == 2
+    assert at.session_state["review"].explanation.window.index == 2
     first = at.get("imgs")[0].proto.imgs[0].url if at.get("imgs") else None
-    at.slider(key="frame_pos").set_value(5).run()
+    at.slider(key="frame_slider").set_value(5).run()
     assert not at.exception
     captions = [c.value for c in at.caption]
     assert any("explained class" in c for c in captions)
     at.button(key="next").click().run()
-    assert at.session_state["frame_pos"] == 6
+    assert at.session_state["review"].frame_pos == 6
     at.radio(key="view").set_value("contour").run()
     assert not at.exception
     del first
@@ -58,13 +58,14 @@ def test_other_pages_after_explaining(app_env):
     at.switch_page("pages/compare.py").run()
     assert at.dataframe, "the agreement table is shown"
     at.button(key="faith").click().run()
-    assert not at.exception and at.session_state["faith_rows"]
+    assert not at.exception and at.session_state["review"].faithfulness
     at.button(key="sanity").click().run()
-    assert not at.exception and set(at.session_state["sanity_result"]["flagged"]) == {"gradcam", "saliency"}
+    assert not at.exception and set(at.session_state["review"].sanity["flagged"]) == {"gradcam", "saliency"}
     at.switch_page("pages/temporal.py").run()
     assert any("attributions sum" in c.value and "Gauss-Legendre nodes" in c.value for c in at.caption)
     at.button(key="goto_3").click().run()
-    assert not at.exception and at.session_state["frame_pos"] == 3
+    assert not at.exception and at.session_state["review"].frame_pos == 3
+    assert at.slider(key="frame_slider").value == 3
 
 
 def test_report_page_writes_and_logs(app_env):
@@ -124,5 +125,65 @@ def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
 def test_sessions_are_separate(app_env):
     a, b = _app(), _app()
     a.selectbox(key="sample_choice").select(a.selectbox(key="sample_choice").options[2]).run()
-    assert a.session_state["clip_path"] != b.session_state["clip_path"]
+    assert a.session_state["review"].clip_path != b.session_state["review"].clip_path
     assert np.all([not x.exception for x in (a, b)])
+
+
+def _figures_on_compare_and_report(at):
+    """Faithfulness and sanity on Compare, a report on Report, for the window explained."""
+    at.switch_page("pages/compare.py").run()
+    at.button(key="faith").click().run()
+    at.button(key="sanity").click().run()
+    at.switch_page("pages/report.py").run()
+    at.text_input(key="reviewer").input("A. Auditor")
+    at.checkbox(key="checks").uncheck()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    review = at.session_state["review"]
+    assert review.faithfulness and review.sanity and review.report
+    return review
+
+
+def _no_figures_shown(at):
+    """Compare and Report show no figure (and say why) until the new window is explained."""
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert any("Explain a window" in i.value for i in at.info)
+    assert not at.dataframe and not at.success and not at.error
+    at.switch_page("pages/report.py").run()
+    assert any("Explain a window" in i.value for i in at.info)
+    assert not at.get("download_button")
+
+
+def test_no_page_shows_a_figure_of_another_window(app_env):
+    at = _explained(_app())
+    first = _figures_on_compare_and_report(at)
+    at.switch_page("pages/review.py").run()
+    old = first.explanation.window.index
+    new = old - 1 if old > 0 else old + 1
+    at.number_input(key="window_input").set_value(new).run()
+    assert at.session_state["review"].window_index == new
+    review = at.session_state["review"]
+    assert review.explanation is None and review.faithfulness is None
+    assert review.sanity is None and review.report is None
+    _no_figures_shown(at)
+    # explained again, the new window's Compare page has no figure until asked for
+    at.switch_page("pages/review.py").run()
+    _explained(at)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and len(at.dataframe) == 1, "the agreement table only"
+    assert at.session_state["review"].faithfulness is None
+    assert at.session_state["review"].explanation.window.index == new
+
+
+def test_a_new_clip_drops_every_figure(app_env):
+    at = _explained(_app())
+    _figures_on_compare_and_report(at)
+    at.switch_page("pages/review.py").run()
+    options = at.selectbox(key="sample_choice").options
+    other = [o for o in options if o != at.selectbox(key="sample_choice").value][0]
+    at.selectbox(key="sample_choice").select(other).run()
+    review = at.session_state["review"]
+    assert review.clip_path.endswith(other)
+    assert (review.explanation, review.faithfulness, review.sanity, review.report) == (None,) * 4
+    _no_figures_shown(at)

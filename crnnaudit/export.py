@@ -1,0 +1,77 @@
+"""Export of one window's explanations as files: arrays, a summary with the trust figures,
+one overlay PNG per method and frame, and an overlay video (what ``crnnaudit explain``
+writes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics, render
+from .errors import ExplanationError
+from .explainers.base import ExplanationSet
+from .model import AuditedModel
+from .video import Clip, Window
+
+
+def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet,
+                        out: str | Path) -> dict:
+    """Write ``explanations.npz``, ``summary.json``, ``<method>_frame<i>.png`` and
+    ``overlays.mp4`` (spatial methods side by side) into ``out``.
+
+    Returns:
+        The summary (also written as ``summary.json``).
+
+    Raises:
+        ExplanationError: ``out`` cannot be created.
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExplanationError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    arrays = {f"{m}_frame_scores": e.frame_scores for m, e in expset.items()}
+    arrays.update({f"{m}_maps": expset[m].maps for m in expset.spatial()})
+    arrays["frame_indices"] = window.indices
+    np.savez_compressed(out / "explanations.npz", **arrays)
+    summary = explanation_summary(model, clip, window, expset)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    _write_overlays(clip, window, expset, out)
+    return summary
+
+
+def explanation_summary(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet) -> dict:
+    """Facts, prediction, each explanation's summary and the figures that say how far to
+    trust them (temporal deletion, agreement, localisation when the clip has ground truth)."""
+    summary = {"clip": clip.facts(), "model": model.describe(), "card": model.card.to_dict(),
+               "window": window.describe(), "target": expset.target_name,
+               "probabilities": dict(zip(model.card.classes, map(float, expset.probabilities))),
+               "explanations": {m: e.summary() for m, e in expset.items()}, "metrics": {}}
+    for m in expset.temporal(contributions_only=True):
+        summary["metrics"][f"{m}_temporal_deletion"] = metrics.temporal_deletion(
+            model, window, expset[m].frame_scores, expset.target)
+    agree = metrics.agreement(expset)
+    if len(agree):
+        summary["metrics"]["agreement"] = agree.groupby(["method_a", "method_b"])[
+            ["spearman", "topk_iou"]].mean().reset_index().to_dict("records")
+    if clip.ground_truth is not None:
+        summary["metrics"]["localisation"] = metrics.localisation(expset, window, clip.ground_truth)
+    return summary
+
+
+def _write_overlays(clip: Clip, window: Window, expset: ExplanationSet, out: Path) -> None:
+    spatial = expset.spatial()
+    if not spatial:
+        return
+    video_frames = []
+    for t in range(window.length):
+        src = clip.frame(int(window.indices[t]))
+        tiles = []
+        for m in spatial:
+            img = render.overlay(src, expset[m].maps[t])
+            render.write_png(out / f"{m}_frame{int(window.indices[t]):05d}.png", img)
+            tiles.append(img)
+        video_frames.append(np.concatenate(tiles, axis=1))
+    render.write_video(out / "overlays.mp4", video_frames, fps=min(clip.fps, 10))

@@ -1,0 +1,16 @@
+"""The user's model: loading (with the safety scan), decomposition, scoring.
+
+    loading.py    load_model: safety scan, Keras safe mode, the card beside the file
+    decompose.py  decompose: a pure function, Keras model -> conv, pool, head
+    scoring.py    Timeline and score, with a window scheduler
+    audited.py    AuditedModel: the pieces, the card, the two forward passes, verify()
+"""
+
+from ..vocabulary import MODEL_SUFFIXES
+from .audited import AuditedModel, preprocess, weights_hash
+from .decompose import Capabilities, Decomposition, decompose
+from .loading import load_model
+from .scoring import Timeline, WindowScheduler
+
+__all__ = ["MODEL_SUFFIXES", "AuditedModel", "Capabilities", "Decomposition", "Timeline",
+           "WindowScheduler", "decompose", "load_model", "preprocess", "weights_hash"]

@@ -1,0 +1,142 @@
+"""Scoring a whole clip: every window, each frame through the CNN once.
+
+Overlapping windows share frames. Frames are decoded in a stream and their features kept only
+until the last window that needs them has been scored, so memory holds a window's worth of
+features, not the clip. :class:`WindowScheduler` is that bookkeeping; :func:`score` feeds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ExplanationError, ModelError, VideoError
+from ..video import Clip
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .audited import AuditedModel
+
+
+@dataclass
+class Timeline:
+    """Scores of every window of a clip.
+
+    ``table`` has one row per window: window, first_frame, last_frame, start_s, end_s,
+    ``p_<class>`` per class, anomaly_score, predicted, decision, padded.
+    """
+
+    table: pd.DataFrame
+    clip_sha256: str
+    model_sha256: str
+    window_length: int
+    stride: int
+    threshold: float
+
+    def top_window(self) -> int:
+        return int(self.table["anomaly_score"].idxmax())
+
+
+class WindowScheduler:
+    """Which windows are ready once some frames' features are known, and which features can
+    be dropped.
+
+    Args:
+        starts: first frame of each window, ascending.
+        length: frames per window (T).
+        available: frames the clip holds; a window running past the end repeats the last one.
+    """
+
+    def __init__(self, starts: list[int], length: int, available: int):
+        self.starts, self.length, self.available = list(starts), int(length), int(available)
+        self.next = 0  # the first window not yet handed out
+        self.features: dict[int, np.ndarray] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.starts)
+
+    def add(self, indices: list[int], features: np.ndarray) -> None:
+        self.features.update(zip(indices, features))
+
+    def indices(self, w: int) -> list[int]:
+        """Source frame of each position of window ``w`` (the last frame repeats past the end)."""
+        start = self.starts[w]
+        return [min(i, self.available - 1) for i in range(start, start + self.length)]
+
+    def ready(self) -> list[tuple[int, list[int], np.ndarray]]:
+        """``(window, frame indices, features (T, *F))`` of every window whose frames are all
+        known, in order; features no later window needs are dropped."""
+        out = []
+        while not self.done and self.indices(self.next)[-1] in self.features:
+            idx = self.indices(self.next)
+            out.append((self.next, idx, np.stack([self.features[i] for i in idx])))
+            self.next += 1
+        keep_from = self.starts[self.next] if not self.done else self.available
+        for i in [i for i in self.features if i < keep_from]:
+            del self.features[i]
+        return out
+
+
+def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
+          progress: Callable[[int, int], None] | None = None, batch_frames: int = 32) -> Timeline:
+    """Score every window of a clip (see :meth:`AuditedModel.score`)."""
+    T = model.window_length
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, (int, np.integer))
+                               or stride < 1):
+        raise ExplanationError(f"stride must be a whole number of frames >= 1, got {stride!r}")
+    stride = int(stride or model.card.stride)
+    starts = clip.window_starts(T, stride)
+    needed = min(clip.frame_count, starts[-1] + T)
+    scheduler = WindowScheduler(starts, T, needed)
+    rows: list = []
+    pending_idx, pending_img = [], []
+
+    def head_on_ready() -> None:
+        ready = scheduler.ready()
+        if not ready:
+            return
+        logits = model.head_logits(np.stack([f for _, _, f in ready])).numpy()
+        if not np.all(np.isfinite(logits)):
+            raise ModelError(f"{model.name}: non-finite scores on {clip.name} windows "
+                             f"{[w for w, _, _ in ready]}")
+        for (w, idx, _), p, lg in zip(ready, model.probabilities(logits), logits):
+            rows.append((w, idx, p, lg))
+        if progress:
+            progress(len(rows), len(starts))
+
+    def features_of_pending() -> None:
+        if pending_img:
+            scheduler.add(pending_idx, model.frame_features(model.prepare(np.stack(pending_img))).numpy())
+            pending_idx.clear()
+            pending_img.clear()
+        head_on_ready()
+
+    for i, img in clip.iter_frames(0, needed, model.frame_size):
+        pending_idx.append(i)
+        pending_img.append(img)
+        if len(pending_img) >= batch_frames:
+            features_of_pending()
+    features_of_pending()
+    if not rows:
+        raise VideoError(f"{clip.name}: no window could be scored (no decodable frames)")
+    return _timeline(model, clip, rows, T, stride)
+
+
+def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int) -> Timeline:
+    classes = model.card.classes
+    table = pd.DataFrame({
+        "window": [r[0] for r in rows],
+        "first_frame": [r[1][0] for r in rows],
+        "last_frame": [r[1][-1] for r in rows],
+        "start_s": [clip.time_of(r[1][0]) for r in rows],
+        "end_s": [clip.time_of(r[1][-1]) for r in rows],
+        **{f"p_{c}": [float(r[2][j]) for r in rows] for j, c in enumerate(classes)},
+    })
+    table["anomaly_score"] = model.anomaly_score(np.stack([r[2] for r in rows]))
+    table["predicted"] = [classes[model.default_target(r[3])] for r in rows]
+    table["decision"] = np.where(table["anomaly_score"] >= model.card.threshold, "anomaly", "normal")
+    table["padded"] = clip.frame_count < T
+    return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold)

@@ -1,0 +1,56 @@
+"""Writing a report: the body rendered as HTML, PDF and JSON, each sealed, and logged."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import jinja2
+
+from ..audit import AuditLog
+from ..errors import ReportError
+from .pdf import render_pdf
+from .signing import seal_bytes, seal_json
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("crnnaudit.report", "."),
+                          autoescape=jinja2.select_autoescape(["html"]))
+
+
+def render_html(body: dict) -> str:
+    return _ENV.get_template("template.html").render(r=body)
+
+
+def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = True) -> dict:
+    """Write ``report.html``, ``report.pdf`` and ``report.json`` (each sealed) into ``out_dir``
+    and append the review to the audit log.
+
+    Returns:
+        ``{"html", "pdf", "json": paths, "sha256": {...}, "log_row": seq or None}``.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReportError(f"{out}: cannot create the report folder ({e.strerror or e})") from e
+    files = {"html": seal_bytes(render_html(body).encode(), "html"),
+             "pdf": seal_bytes(render_pdf(body), "pdf"),
+             "json": seal_json(body)}
+    paths, digests = {}, {}
+    for kind, data in files.items():
+        path = out / f"report.{kind}"
+        path.write_bytes(data)
+        paths[kind] = path
+        digests[kind] = hashlib.sha256(data).hexdigest()
+    row = None
+    if log:
+        log = AuditLog() if log is True else log
+        row = log.append({"report_id": body["report_id"], "created": body["created"],
+                          "clip_sha256": body["clip"]["sha256"], "clip": body["clip"]["file"],
+                          "model_sha256": body["model"]["sha256"], "model": body["model"]["name"],
+                          "window": body["output"]["window"], "anomaly_score": body["output"]["anomaly_score"],
+                          "model_decision": body["output"]["model_decision"],
+                          "decision": body["human"]["decision"], "reason": body["human"]["reason"],
+                          "reviewer": body["human"]["reviewer"],
+                          "second_reviewer": body["human"]["second_reviewer"],
+                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests})["seq"]
+    return {**paths, "sha256": digests, "log_row": row}
