@@ -30,8 +30,8 @@ def main():
         env["CRNNAUDIT_HOME"] = str(ROOT / ".cache" / "demo-home")
     os.environ.update(env)
     if not os.environ.get("CRNNAUDIT_MODEL"):
-        from crnnaudit.demo.model import build_demo
-        build_demo()
+        from crnnaudit.demo.model import ensure_demo
+        ensure_demo()
     cache_home = tempfile.mkdtemp()
     results = {}
     with running_app({**env, "CRNNAUDIT_HOME": os.environ["CRNNAUDIT_HOME"]}) as url, browser_page() as page:

@@ -38,6 +38,9 @@ class ModelCard:
         stride: frames between the starts of two windows when scoring a clip.
         threshold: anomaly score at or above which the decision is "anomaly".
         target_layer: the conv layer Grad-CAM reads; ``None`` = the last per-frame conv.
+        calibration: statistics of the per-frame features of the training or calibration
+            data (``crnnaudit calibrate``): the file beside the card, its SHA-256, the
+            distance threshold; ``None`` when no such check is possible.
     """
 
     name: str = "unnamed model"
@@ -53,6 +56,7 @@ class ModelCard:
     training_data: str = "not stated"
     known_limitations: list[str] = field(default_factory=list)
     owner: str = "not stated"
+    calibration: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, source: str = "model card") -> "ModelCard":
@@ -83,6 +87,10 @@ class ModelCard:
         self.threshold = float(self.threshold)
         if self.target_layer is not None and not isinstance(self.target_layer, str):
             raise bad(f"'target_layer' must be a layer name, got {self.target_layer!r}")
+        if self.calibration is not None and not (
+                isinstance(self.calibration, dict) and isinstance(self.calibration.get("file"), str)
+                and isinstance(self.calibration.get("threshold"), (int, float))):
+            raise bad(f"'calibration' must name a statistics 'file' and a 'threshold', got {self.calibration!r}")
         if not isinstance(self.known_limitations, list):
             raise bad(f"'known_limitations' must be a list of sentences, got {self.known_limitations!r}")
         return self

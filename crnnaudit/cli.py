@@ -49,6 +49,22 @@ def cmd_score(args) -> int:
     top = timeline.table.loc[timeline.top_window()]
     print(f"{len(timeline.table)} windows -> {out}; highest anomaly score {top['anomaly_score']:.3f} "
           f"in window {int(top['window'])} ({top['start_s']:.2f}-{top['end_s']:.2f} s)")
+    if "unlike_training" in timeline.table:
+        print(f"{int(timeline.table['unlike_training'].sum())} of {len(timeline.table)} windows are unlike the "
+              "data the model was trained on (column unlike_training): their scores may mean nothing")
+    else:
+        from .model.calibration import NO_STATISTICS
+        print(NO_STATISTICS)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .model.calibration import calibrate_card
+    card_path, entry = calibrate_card(args.model, args.clips, card=args.card, percentile=args.percentile,
+                                      progress=_progress("calibrating"))
+    print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "
+          f"{card_path.with_name(entry['file'])}; threshold {entry['threshold']:.3g} "
+          f"(percentile {entry['percentile']:g} of held-out windows); card {card_path}")
     return 0
 
 
@@ -139,22 +155,27 @@ def cmd_audit(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo.model import build_demo, demo_is_current, evaluate_demo
-    existed = demo_is_current() and not args.force
+    import time
+    from .demo import model as demo
+    t0 = time.perf_counter()
 
     def progress(what, done, total):
         print(f"\r{what}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-    t0 = __import__("time").perf_counter()
-    path = build_demo(seed=args.seed, force=args.force, progress=progress)
-    card = json.loads(path.with_name(path.stem + ".card.json").read_text())
-    if existed:
+    if args.rebuild:
+        path = demo.build_demo(seed=args.seed, force=True, progress=progress)
+        print(f"demo model rebuilt from the recipe in {time.perf_counter() - t0:.0f} s: {path}")
+    elif demo.demo_is_current():
+        path = demo.demo_model_path()
         print(f"demo model already built: {path}")
     else:
-        print(f"demo model built in {__import__('time').perf_counter() - t0:.0f} s: {path}")
-    print(json.dumps(card["extra"]["evaluation"], indent=2))
+        path = demo.ensure_demo(progress)
+        print(f"demo model ready in {time.perf_counter() - t0:.0f} s: {path}")
     if args.evaluate:
-        figures = evaluate_demo(path, seed=args.seed, progress=progress)
-        print(json.dumps(figures, indent=2))
+        figures = demo.evaluate_and_record(progress, real_clip=args.real_clip)
+        print(json.dumps(figures, indent=2, default=float))
+    if args.ship:
+        from .demo.shipped import ship
+        print(f"shipped weights, card and statistics written to {ship(path)}")
     return 0
 
 
@@ -179,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stride", type=_positive_int, help="frames between window starts (default: the card's)")
     s.add_argument("--out", default="timeline.csv")
     s.set_defaults(fn=cmd_score)
+    s = sub.add_parser("calibrate", help="statistics of the per-frame features of clips like the training "
+                                         "data, written beside the card (for 'unlike the training data')")
+    s.add_argument("model"), s.add_argument("clips", nargs="+", help="clip files or folders of clips")
+    s.add_argument("--card", help="the card to update (default: the sidecar beside the model)")
+    s.add_argument("--percentile", type=float, default=99.5)
+    s.set_defaults(fn=cmd_calibrate)
     s = sub.add_parser("synth", help="write synthetic clips with ground truth")
     s.add_argument("--out", required=True), s.add_argument("--count", type=int, default=4)
     s.add_argument("--seed", type=int, default=0), s.add_argument("--frames", type=int, default=48)
@@ -188,8 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window", default="auto"), s.add_argument("--methods")
     s.add_argument("--target"), s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_explain)
-    s = sub.add_parser("demo", help="build (once) the demo VGG19 + GRU model; --evaluate prints its figures")
-    s.add_argument("--evaluate", action="store_true"), s.add_argument("--force", action="store_true")
+    s = sub.add_parser("demo", help="make the demo VGG19 + GRU model ready (from the shipped weights, in "
+                                    "seconds); --rebuild trains it from the recipe; --evaluate measures it")
+    s.add_argument("--rebuild", "--force", action="store_true", help="train it again from the recipe (minutes)")
+    s.add_argument("--evaluate", action="store_true", help="measure its figures through the app's path and "
+                                                           "write them into its card")
+    s.add_argument("--real-clip", help="real footage whose windows should all read as unlike the training data")
+    s.add_argument("--ship", action="store_true", help="(maintainers) copy the weights into the package")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=cmd_demo)
     s = sub.add_parser("report", help="write a justification report (or: report verify FILE)")

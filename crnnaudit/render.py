@@ -109,6 +109,11 @@ def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
                              hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
     fig.add_hline(y=timeline.threshold, line_dash="dash", line_color="red",
                   annotation_text=f"threshold {timeline.threshold:.2f}")
+    if "unlike_training" in t and t["unlike_training"].any():
+        odd = t[t["unlike_training"]]
+        fig.add_trace(go.Scatter(x=odd["start_s"], y=odd["anomaly_score"], mode="markers", name="unlike the training data",
+                                 marker=dict(symbol="x", size=11, color="grey"), customdata=odd["window"],
+                                 hovertemplate="window %{customdata}: unlike the training data"))
     if selected is not None and selected in set(t["window"]):
         row = t[t["window"] == selected].iloc[0]
         fig.add_vrect(x0=row["start_s"], x1=row["end_s"], fillcolor="orange", opacity=0.2, line_width=0)

@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from crnnaudit import render
+from crnnaudit.model.calibration import familiarity_statement
 from crnnaudit.ui import state, widgets
 from crnnaudit.ui.session import Review
 
@@ -45,6 +46,11 @@ row = table.loc[k]
 st.write(f"Window {k}: frames {int(row['first_frame'])}-{int(row['last_frame'])} "
          f"({row['start_s']:.2f}-{row['end_s']:.2f} s) · anomaly score **{row['anomaly_score']:.3f}** "
          f"→ {row['decision']} (threshold {timeline.threshold:.2f})")
+if "unlike_training" in row:
+    statement = familiarity_statement(float(row["training_distance"]), model.feature_stats.threshold)
+    (st.warning if row["unlike_training"] else st.caption)(statement)
+else:
+    st.caption(familiarity_statement(None, None))
 st.plotly_chart(render.probability_figure(model.card.classes, [row[f"p_{c}"] for c in model.card.classes],
                                           model.card.anomaly_classes), key="probabilities", width="stretch")
 

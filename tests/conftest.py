@@ -70,17 +70,13 @@ DEMO_HOME = ROOT / ".cache" / "demo-home"
 
 @pytest.fixture(scope="session")
 def full_demo():
-    """The full demo model, built once per checkout (CI builds it once per run) and reused:
-    ``.cache/demo-home`` holds it. Returns the data folder to point CRNNAUDIT_HOME at."""
-    import time as _time
+    """The demo as a new user gets it (the shipped weights assembled, or rebuilt when they do
+    not check out), once per checkout in ``.cache/demo-home``. Returns that data folder."""
     old = os.environ.get("CRNNAUDIT_HOME")
     os.environ["CRNNAUDIT_HOME"] = str(DEMO_HOME)
     try:
-        from crnnaudit.demo.model import build_demo, demo_is_current
-        if not demo_is_current():
-            t0 = _time.perf_counter()
-            build_demo()
-            print(f"\nbuilt the demo model in {_time.perf_counter() - t0:.0f} s", flush=True)
+        from crnnaudit.demo.model import ensure_demo
+        ensure_demo()
     finally:
         if old is None:
             os.environ.pop("CRNNAUDIT_HOME", None)

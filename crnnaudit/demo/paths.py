@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..card import ModelCard
 from ..config import home
 from ..errors import CrnnauditError
 from .synth import CLASSES, synth_clip, write_clip
 
-FRAMES = 16
+FRAMES = 16  # frames per window (T)
+CLIP_FRAMES = 48  # the sample clips' length: demo clips are read the way the app reads them
 SIZE = 112
 TRAINABLE = "block5_conv4"
 FROZEN_UNTIL = "block5_conv3"
-RECIPE_VERSION = 5  # a demo built by an older recipe is rebuilt
+RECIPE_VERSION = 6  # a demo built by an older recipe is rebuilt
 
 
 def demo_dir() -> Path:
@@ -37,19 +40,28 @@ def demo_is_current() -> bool:
         extra = ModelCard.read(demo_card_path()).extra
     except CrnnauditError:
         return False
-    return extra.get("recipe", {}).get("version") == RECIPE_VERSION and "evaluation" in extra
+    calibration = ModelCard.read(demo_card_path()).calibration or {}
+    return (extra.get("recipe", {}).get("version") == RECIPE_VERSION and "weights_sha256" in extra
+            and (demo_dir() / str(calibration.get("file"))).exists())
 
 
-def render_clips(folder: Path, count: int, seed: int, progress, label: str):
+def render_clips(folder: Path, count: int, seed: int, progress, label: str, anywhere: bool = False):
+    """``count`` clips of :data:`CLIP_FRAMES` frames, classes in turn, written once as H.264
+    (the model sees the compression the app shows). ``anywhere``: the event starts anywhere
+    in the clip (training), else where ``crnnaudit synth`` puts it (evaluation).
+
+    Returns:
+        ``(path, class index)`` per clip.
+    """
     paths = []
+    starts = np.random.default_rng([seed, 7]).integers(2, CLIP_FRAMES - 3, count)
     for i in range(count):
         cls = CLASSES[i % len(CLASSES)]
         path = folder / f"{cls}_{seed}_{i:04d}.mp4"
         if not path.exists():
-            write_clip(synth_clip(cls, seed * 1_000_003 + i, frames=FRAMES), path)
+            write_clip(synth_clip(cls, seed * 1_000_003 + i, frames=CLIP_FRAMES,
+                                  start=int(starts[i]) if anywhere else None), path)
         paths.append((path, CLASSES.index(cls)))
         if progress:
             progress(f"rendering {label} clips", i + 1, count)
     return paths
-
-

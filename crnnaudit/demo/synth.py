@@ -20,6 +20,7 @@ from ..errors import CrnnauditError
 from ..render import write_video
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
+SHOT_EVERY = 6  # frames between the shots of a burst (12 fps: two shots a second)
 ANOMALY_CLASSES = ["fight", "fire", "shooting"]
 
 
@@ -73,15 +74,18 @@ class _Person:
             cv2.circle(mask, c, self.r + 9, 1, -1)
 
 
-def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: float = 12.0) -> SynthClip:
-    """One clip of class ``label``, fully determined by ``seed``."""
+def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: float = 12.0,
+               start: int | None = None) -> SynthClip:
+    """One clip of class ``label``, fully determined by ``seed``; the event starts at
+    ``start`` when given (else between a fifth and half of the clip) and lasts to the end."""
     if label not in CLASSES:
         raise CrnnauditError(f"synthetic class '{label}' is not one of {CLASSES}")
     rng = np.random.default_rng(seed)
     h, w = size
     floor = _floor(h, w, rng)
     people = [_Person(rng, h, w) for _ in range(int(rng.integers(3, 6)))]
-    start = int(rng.integers(frames // 5, frames // 2))
+    drawn = int(rng.integers(frames // 5, frames // 2))  # drawn either way: same scene
+    start = drawn if start is None else int(np.clip(start, 1, frames - 1))
     interval = None if label == "normal" else (start, frames - 1)
     out = np.zeros((frames, h, w, 3), np.uint8)
     masks = np.zeros((frames, h, w), bool)
@@ -143,16 +147,18 @@ def _fire(img, mask, fire_at, age: int, frames: int, rng) -> None:
 
 
 def _shooting(img, mask, people, since: int) -> None:
-    """The shooter (``people[0]``) with gun and fading muzzle flash; everyone else runs
-    away, leaving motion streaks. ``since``: frames since the shot."""
+    """The shooter (``people[0]``) with gun, firing a burst every :data:`SHOT_EVERY` frames
+    (a muzzle flash that fades over three frames); everyone else runs away, leaving motion
+    streaks. ``since``: frames since the first shot."""
     shooter = people[0]
     if since == 0:
         for p in people[1:]:
             away = p.pos - shooter.pos
             p.vel = away / (np.linalg.norm(away) + 1e-6) * 4.5
-    if since < 4:
+    flash = since % SHOT_EVERY
+    if flash < 3:
         c = (int(shooter.pos[1] + 11), int(shooter.pos[0]))
-        cv2.circle(img, c, 10 - 2 * since, (255, 255, 210), -1)
+        cv2.circle(img, c, 10 - 3 * flash, (255, 255, 210), -1)
         cv2.circle(mask, c, 14, 1, -1)
     cv2.line(img, (int(shooter.pos[1]), int(shooter.pos[0])),
              (int(shooter.pos[1] + 12), int(shooter.pos[0])), (20, 20, 20), 3)  # the gun

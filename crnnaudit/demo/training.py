@@ -1,22 +1,33 @@
-"""Training the demo: the frozen VGG19 part, the trainable tail, the cached maps, the loop.
+"""Training the demo on labels alone: the frozen VGG19 part, the trainable tail, the loop.
 
-See :mod:`crnnaudit.demo.model` for the recipe and why.
+Each training clip is as long as the sample clips (48 frames) and its event starts anywhere.
+Every frame goes once through the frozen layers (up to ``block5_conv3``) and its maps are
+kept. Each step takes a batch of clips, runs ``block5_conv4`` and the pooling once per frame,
+then the GRU head on every window of those clips (windows before, across and inside the
+event), each labelled as the evaluation labels it: the clip's class when at least half of the
+window lies in the event, else ``normal``. Overlapping windows share their frames' conv work,
+as they do when the app scores a clip. There is no loss term on any explanation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .synth import CLASSES
 from .paths import FRAMES, FROZEN_UNTIL, SIZE, TRAINABLE
+from .synth import CLASSES
+
+WINDOW_STEP = 4  # training windows start every 4 frames (the app's stride is 8)
 
 
 def build_parts(seed: int, units: int):
+    """The full model, its frozen part (to ``block5_conv3``) and its trainable tail, sharing
+    layer objects. VGG19's random initial weights are fixed by ``seed``."""
     import keras
     from keras import layers as L
     keras.utils.set_random_seed(seed)
     vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
-    gap = L.GlobalAveragePooling2D(name="frame_pool")  # global max pooling learnt slower here
+    gap = L.GlobalAveragePooling2D(name="frame_pool")
+    norm = L.Normalization(axis=-1, name="feature_norm")
     gru = L.GRU(units, name="gru")
     dense = L.Dense(32, activation="relu", name="mlp")
     drop = L.Dropout(0.3, name="dropout")
@@ -24,9 +35,9 @@ def build_parts(seed: int, units: int):
     inp = keras.Input((FRAMES, SIZE, SIZE, 3), name="clip")
     y = L.TimeDistributed(vgg, name="td_vgg19")(inp)
     y = L.TimeDistributed(gap, name="td_pool")(y)
-    full = keras.Model(inp, out(drop(dense(gru(y)))), name="demo_vgg19_gru")
+    full = keras.Model(inp, out(drop(dense(gru(norm(y))))), name="demo_vgg19_gru")
     frozen = keras.Model(vgg.input, vgg.get_layer(FROZEN_UNTIL).output, name="frozen_vgg19")
-    tail = Tail(vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool"), gap, gru, dense, drop, out)
+    tail = Tail(vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool"), gap, norm, gru, dense, drop, out)
     return full, frozen, tail
 
 
@@ -34,83 +45,86 @@ class Tail:
     """The trainable part on cached block5_conv3 maps, built from the full model's own layer
     objects (trained in place, so the saved model needs no copying)."""
 
-    def __init__(self, conv4, pool5, gap, gru, mlp, drop, out):
-        self.conv4, self.pool5, self.gap = conv4, pool5, gap
+    def __init__(self, conv4, pool5, gap, norm, gru, mlp, drop, out):
+        import keras
+        self.conv4, self.pool5, self.gap, self.norm = conv4, pool5, gap, norm
         self.gru, self.mlp, self.drop, self.out = gru, mlp, drop, out
-
-    def logits(self, maps: np.ndarray) -> np.ndarray:
-        """Inference logits ``(B, K)`` for cached maps ``(B, T, 7, 7, 512)``."""
-        import tensorflow as tf
-        if not hasattr(self, "_infer"):
-            @tf.function
-            def infer(x):
-                a = self.conv4(tf.reshape(x, (-1,) + tuple(x.shape[2:])))
-                return self.logits_from(a, tf.shape(x)[0], tf.shape(x)[1], False)
-            self._infer = infer
-        return self._infer(tf.constant(maps, tf.float32)).numpy()
-
-    def logits_from(self, a, b, t, training: bool):
-        import tensorflow as tf
-        p = self.gap(self.pool5(a))
-        h = self.drop(self.mlp(self.gru(tf.reshape(p, (b, t, p.shape[-1])), training=training)),
-                      training=training)
-        return tf.matmul(h, self.out.kernel) + self.out.bias
+        # Training only: which class each frame shows, read off its pooled features. Frame
+        # labels come from the event's interval (a label, not an explanation); this layer is
+        # not part of the saved model.
+        self.frame_head = keras.layers.Dense(out.units, name="frame_labels")
+        self._features = None
 
     @property
-    def variables(self):
-        return [v for layer in (self.conv4, self.gru, self.mlp, self.out) for v in layer.trainable_variables]
+    def layers(self) -> list:
+        return [self.conv4, self.gru, self.mlp, self.out]  # trained (feature_norm: adapted once)
 
-    def train_step(self, optimizer, l1: float, guidance: float):
-        """A compiled step: cross-entropy + L1 on block5_conv4's maps + Grad-CAM guidance.
+    @property
+    def variables(self) -> list:
+        return [v for layer in self.layers + [self.frame_head] for v in layer.trainable_variables]
 
-        Guidance: for each frame that shows the event, Grad-CAM of the true class (per-frame
-        weights, as the engine computes it) before its ReLU, scaled to [-8, 8], is read as
-        logits over the 7 x 7 cells; the loss is the cross-entropy of the cells that hold the
-        event. Its gradient flows through the Grad-CAM weights too (a second-order term).
-        """
+    @property
+    def kept_variables(self) -> list:
+        return [v for layer in self.layers for v in layer.trainable_variables]
+
+    def frame_features(self, maps: np.ndarray, batch: int = 64) -> np.ndarray:
+        """Per-frame features (what the GRU reads) of cached maps ``(N, 7, 7, 512)``."""
+        import tensorflow as tf
+        if self._features is None:
+            self._features = tf.function(lambda a: self.gap(self.pool5(self.conv4(a))))
+        return np.concatenate([self._features(tf.constant(maps[i:i + batch], tf.float32)).numpy()
+                               for i in range(0, len(maps), batch)])
+
+    def window_logits(self, f, starts, training: bool):
+        """Logits of every window ``starts`` of each clip's per-frame features ``(B, F, D)``."""
+        import tensorflow as tf
+        seqs = self.norm(tf.concat([f[:, s:s + FRAMES] for s in starts], axis=0))  # (S*B, T, D)
+        h = self.drop(self.mlp(self.gru(seqs, training=training)), training=training)
+        return tf.matmul(h, self.out.kernel) + self.out.bias
+
+    def train_step(self, optimizer, starts: list[int], l1: float, frame_weight: float, smoothing: float = 0.0):
+        """A compiled step on a batch of clips' maps ``(B, F, 7, 7, 512)``, window labels
+        ``(S*B,)`` (window-major) and frame labels ``(B*F,)``: the windows' cross-entropy, the
+        frames' (weighted) and an L1 penalty on block5_conv4's maps."""
         import tensorflow as tf
 
         @tf.function
-        def step(x, y, cells):
+        def step(x, y, yf):
             with tf.GradientTape() as tape:
-                with tf.GradientTape() as inner:
-                    b, t = tf.shape(x)[0], tf.shape(x)[1]
-                    a = self.conv4(tf.reshape(x, (-1,) + tuple(x.shape[2:])))
-                    inner.watch(a)
-                    logits = self.logits_from(a, b, t, True)
-                    true_logit = tf.reduce_sum(tf.gather(logits, y, batch_dims=1))
-                grads = inner.gradient(true_logit, a)
-                weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-                cam = tf.reshape(tf.reduce_sum(weights * a, -1), (-1, a.shape[1] * a.shape[2]))
-                cam = 8.0 * cam / (tf.reduce_max(tf.abs(cam), -1, keepdims=True) + 1e-6)
-                inside = tf.reshape(cells, tf.shape(cam))
-                shown = tf.cast(tf.reduce_max(inside, -1) > 0, tf.float32)
-                miss = tf.reduce_logsumexp(cam, -1) - tf.reduce_logsumexp(cam + tf.math.log(inside + 1e-9), -1)
-                guide = tf.reduce_sum(miss * shown) / (tf.reduce_sum(shown) + 1e-6)
-                ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-                sparse = l1 * tf.reduce_sum(tf.abs(a)) / tf.cast(b, tf.float32)
-                loss = ce + sparse + guidance * guide
+                b, n = tf.shape(x)[0], tf.shape(x)[1]
+                a = self.conv4(tf.reshape(x, (-1,) + tuple(x.shape[2:])))
+                p = self.gap(self.pool5(a))
+                logits = self.window_logits(tf.reshape(p, (b, n, p.shape[-1])), starts, True)
+                k = logits.shape[-1]
+                soft = tf.one_hot(y, k) * (1 - smoothing) + smoothing / k
+                ce = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(soft, logits))
+                frame_ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(yf, self.frame_head(p)))
+                loss = ce + frame_weight * frame_ce + l1 * tf.reduce_sum(tf.abs(a)) / tf.cast(b * n, tf.float32)
             variables = self.variables
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return ce, guide
+            return ce
         return step
 
 
-def event_cells(masks: np.ndarray, cells: int = 7) -> np.ndarray:
-    """Which of the ``cells x cells`` conv cells hold the event, per frame: the mask read at
-    each cell's centre (the frame is resized to the model's square input, so cell ``i`` is
-    centred at ``(i + 0.5) / cells`` of the height and width); a frame whose event falls
-    between centres gets the cell its mask covers most. ``(N, H, W)`` bool ->
-    ``(N, cells, cells)`` float32."""
-    import cv2
-    n, h, w = masks.shape
-    ys = ((np.arange(cells) + 0.5) * h / cells).astype(int)
-    xs = ((np.arange(cells) + 0.5) * w / cells).astype(int)
-    out = masks[:, ys][:, :, xs].astype(np.float32)
-    for t in np.flatnonzero(masks.reshape(n, -1).any(1) & ~out.reshape(n, -1).any(1)):
-        cover = cv2.resize(masks[t].astype(np.float32), (cells, cells), interpolation=cv2.INTER_AREA)
-        out[t][np.unravel_index(int(cover.argmax()), cover.shape)] = 1.0
-    return out
+def window_starts(frames: int) -> list[int]:
+    return list(range(0, frames - FRAMES + 1, WINDOW_STEP))
+
+
+def window_labels(in_event: np.ndarray, classes: np.ndarray, starts: list[int]) -> np.ndarray:
+    """``(S, N)`` labels: the clip's class where at least half the window is in the event."""
+    inside = np.stack([in_event[:, s:s + FRAMES].sum(axis=1) for s in starts])  # (S, N)
+    return np.where(2 * inside >= FRAMES, classes[None, :], 0).astype(np.int32)
+
+
+def init_tail(tail, maps: np.ndarray, seed: int) -> None:
+    """Initial weights for the scale of the real inputs: :func:`rescale_init` for the
+    trainable conv, then the features' per-channel mean and variance (fixed, saved with the
+    model) for the normalisation before the GRU. Without it the GRU reads features that
+    barely vary around a large mean (ReLU outputs, pooled) and training stalls at the prior."""
+    rescale_init(tail.conv4, maps, seed)
+    sample = maps.reshape((-1,) + maps.shape[-3:])
+    idx = np.random.default_rng(seed).choice(len(sample), min(len(sample), 1024), replace=False)
+    tail.norm.adapt(tail.frame_features(sample[np.sort(idx)])[None])  # (1, N, D): built for (B, T, D)
 
 
 def rescale_init(conv, maps: np.ndarray, seed: int) -> None:
@@ -122,7 +136,8 @@ def rescale_init(conv, maps: np.ndarray, seed: int) -> None:
     LSUV) gives outputs of unit scale; it is a choice of initial weights, so the architecture
     stays exactly VGG19.
     """
-    rms = float(np.sqrt(np.mean(np.square(maps[: min(len(maps), 32)].astype(np.float32)))))
+    sample = maps.reshape((-1,) + maps.shape[-3:])[:256]
+    rms = float(np.sqrt(np.mean(np.square(sample.astype(np.float32)))))
     kernel, bias = conv.get_weights()
     fan_in = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
     rng = np.random.default_rng(seed)
@@ -131,60 +146,69 @@ def rescale_init(conv, maps: np.ndarray, seed: int) -> None:
 
 
 def cache_maps(frozen, paths, progress, label):
-    """Each clip opened once: its frames through the frozen layers (the cached maps) and its
-    mask read as :func:`event_cells` (the Grad-CAM guidance targets)."""
+    """Every frame of each clip through the frozen layers, read as the app reads it:
+    maps ``(N, F, 7, 7, 512)``, whether each frame is in the event ``(N, F)``, classes."""
     from ..model import preprocess
     from ..video import open_clip
-    feats = np.zeros((len(paths), FRAMES, 7, 7, 512), np.float16)
-    cells = np.zeros((len(paths), FRAMES, 7, 7), np.float32)
+    maps, in_event = [], []
     for i, (path, _) in enumerate(paths):
         clip = open_clip(path)
-        w = clip.window(0, FRAMES, FRAMES, (SIZE, SIZE))
-        feats[i] = frozen.predict_on_batch(preprocess(w.frames, "vgg19")).astype(np.float16)
-        cells[i] = event_cells(clip.ground_truth.masks[:FRAMES])
+        frames = np.stack([img for _, img in clip.iter_frames(0, clip.frame_count, (SIZE, SIZE))])
+        maps.append(np.concatenate([frozen.predict_on_batch(preprocess(frames[j:j + 24], "vgg19"))
+                                    for j in range(0, len(frames), 24)]))
+        truth = clip.ground_truth
+        in_event.append(np.array([truth.frame_is_anomalous(t) for t in range(len(frames))]))
         if progress:
             progress(f"caching VGG19 features ({label})", i + 1, len(paths))
-    return feats, cells
+    return np.stack(maps), np.stack(in_event), np.array([c for _, c in paths], np.int32)
 
 
-
-
-def train(tail, x_train, cells_train, y_train, x_val, y_val, *, epochs: int, learning_rate: float,
-          l1: float, guidance: float, seed: int, batch: int = 8, progress=None) -> tuple[list, int | None]:
-    """Train the tail in place; keep the settled epoch with the best validation accuracy.
-
-    A constant rate, then 0.3x for the last third so the weights settle: at a constant 1e-3
-    held-out accuracy swung 0.90 -> 0.75 -> 0.87 between epochs; cosine decay learnt too
-    slowly (0.79 after 24 epochs). Even settled, builds differed (CPU training is not
-    bit-exact): accuracy 0.84-0.90 over five builds. So the weights kept are those of the
-    settled epoch with the best accuracy on separate validation clips.
+def train(tail, data, val, *, epochs: int, learning_rate: float, l1: float, seed: int, batch: int = 4,
+          frame_weight: float = 1.0, smoothing: float = 0.0, progress=None) -> tuple[list, int | None]:
+    """Train the tail in place on ``data = (maps, in_event, classes)``. The weights kept are
+    the average of the settled epochs' (the last third, at 0.3x the rate: stochastic weight
+    averaging, Izmailov et al. 2018), which generalised better here than the single epoch
+    with the best validation accuracy; ``val`` is reported per epoch.
 
     Returns:
-        The per-epoch history and the epoch kept (1-based).
+        The per-epoch history and the number of epochs averaged.
     """
     import keras
+    maps, in_event, classes = data
+    starts = window_starts(maps.shape[1])
+    labels = window_labels(in_event, classes, starts)  # (S, N)
+    val_labels = window_labels(val[1], val[2], starts)
     optimizer = keras.optimizers.Adam(learning_rate)
     settle = (2 * epochs) // 3
-    step = tail.train_step(optimizer, l1, guidance)
+    step = tail.train_step(optimizer, starts, l1, frame_weight, smoothing)
+    frame_labels = np.where(in_event, classes[:, None], 0).astype(np.int32)  # (N, F)
     rng = np.random.default_rng(seed)
-    history, best = [], (-1.0, None, None)
+    history, total, averaged = [], None, 0
     for epoch in range(epochs):
         if epoch == settle:
             optimizer.learning_rate.assign(learning_rate * 0.3)
-        order = rng.permutation(len(x_train))
-        losses = [[float(v) for v in step(x_train[order[i:i + batch]].astype(np.float32),
-                                          y_train[order[i:i + batch]], cells_train[order[i:i + batch]])]
-                  for i in range(0, len(order), batch)]
-        ce, guide = np.mean(losses, axis=0)
-        val_logits = np.concatenate([tail.logits(x_val[i:i + 16]) for i in range(0, len(x_val), 16)])
-        val_acc = float((val_logits.argmax(1) == y_val).mean()) if len(y_val) else 0.0
-        history.append({"loss": round(float(ce), 4), "guidance_loss": round(float(guide), 4),
-                        "validation_accuracy": round(val_acc, 4)})
-        if epoch >= settle and val_acc >= best[0]:  # ties: the later epoch
-            best = (val_acc, epoch + 1, [v.numpy() for v in tail.variables])
+        order = rng.permutation(len(maps))
+        ce = np.mean([float(step(maps[idx], labels[:, idx].reshape(-1), frame_labels[idx].reshape(-1)))
+                      for idx in (order[i:i + batch] for i in range(0, len(order), batch))])
+        val_acc = window_accuracy(tail, val[0], val_labels, starts)
+        history.append({"loss": round(float(ce), 4), "validation_window_accuracy": round(val_acc, 4)})
+        if epoch >= settle:
+            now = [v.numpy().astype(np.float64) for v in tail.kept_variables]
+            total = now if total is None else [a + b for a, b in zip(total, now)]
+            averaged += 1
         if progress:
-            progress("training block5_conv4 + GRU", epoch + 1, epochs)
-    if best[2] is not None:
-        for v, value in zip(tail.variables, best[2]):
-            v.assign(value)
-    return history, best[1]
+            progress("training block5_conv4 + GRU (labels only)", epoch + 1, epochs)
+    for v, value in zip(tail.kept_variables, total or []):
+        v.assign((value / averaged).astype(v.dtype))
+    if total is not None:
+        history.append({"averaged_epochs": averaged,
+                        "validation_window_accuracy": round(window_accuracy(tail, val[0], val_labels, starts), 4)})
+    return history, averaged
+
+
+def window_accuracy(tail, maps: np.ndarray, labels: np.ndarray, starts: list[int]) -> float:
+    if not len(maps):
+        return 0.0
+    f = tail.frame_features(maps.reshape((-1,) + maps.shape[2:])).reshape(maps.shape[:2] + (-1,))
+    logits = tail.window_logits(f.astype(np.float32), starts, False).numpy()
+    return float((logits.argmax(1) == labels.reshape(-1)).mean())

@@ -4,13 +4,16 @@
     decompose.py  decompose: a pure function, Keras model -> conv, pool, head
     scoring.py    Timeline and score, with a window scheduler
     audited.py    AuditedModel: the pieces, the card, the two forward passes, verify()
+    calibration.py  statistics of the training data's features: "unlike the training data"
 """
 
 from ..vocabulary import MODEL_SUFFIXES
+from .calibration import FeatureStats, calibrate, write_calibration
 from .audited import AuditedModel, preprocess, weights_hash
 from .decompose import Capabilities, Decomposition, decompose
 from .loading import load_model
 from .scoring import Timeline, WindowScheduler
 
-__all__ = ["MODEL_SUFFIXES", "AuditedModel", "Capabilities", "Decomposition", "Timeline",
+__all__ = ["MODEL_SUFFIXES", "AuditedModel", "Capabilities", "Decomposition", "FeatureStats", "Timeline",
+           "calibrate", "write_calibration",
            "WindowScheduler", "decompose", "load_model", "preprocess", "weights_hash"]

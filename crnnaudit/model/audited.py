@@ -15,6 +15,7 @@ from keras import layers as L
 from ..card import ModelCard
 from ..errors import ModelError
 from ..video import Clip, Window
+from .calibration import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
 from .scoring import Timeline, score
 
@@ -47,14 +48,17 @@ class AuditedModel:
     """A user's clip model with its decomposition, card and capability flags.
 
     Build it with :func:`~crnnaudit.load_model` (or directly from an in-memory Keras model).
+    ``feature_stats`` (from the card's calibration) let scoring say when a window is unlike
+    the training data.
     The user's model is never changed; ``conv``, ``pool`` and ``head`` share its weight
     variables (see :func:`~crnnaudit.model.decompose.decompose`).
     """
 
     def __init__(self, model: keras.Model, card: ModelCard | None = None, *,
                  source: str | Path | None = None, sha256: str | None = None,
-                 target_layer: str | None = None):
+                 target_layer: str | None = None, feature_stats: FeatureStats | None = None):
         self.model = model
+        self.feature_stats = feature_stats  # None: no check against the training data
         self.source = Path(source) if source else None
         self.sha256 = sha256 or weights_hash(model)
         parts = decompose(model, target_layer or (card.target_layer if card else None), self.name)

@@ -15,6 +15,7 @@ from ..errors import ModelError, UnsafeModelError
 from ..video import sha256_file
 from ..vocabulary import MODEL_SUFFIXES
 from .audited import AuditedModel
+from .calibration import FeatureStats
 
 
 def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
@@ -39,11 +40,15 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     _check_file(path)
     scan(path)
     model = _keras_load(path)
-    if isinstance(card, (str, Path)):
-        card = ModelCard.read(card)
-    elif card is None and (side := sidecar_path(path)):
-        card = ModelCard.read(side)
-    return AuditedModel(model, card, source=path, sha256=sha256_file(path), target_layer=target_layer)
+    card_path = Path(card) if isinstance(card, (str, Path)) else (sidecar_path(path) if card is None else None)
+    if card_path is not None:
+        card = ModelCard.read(card_path)
+    stats = None
+    if card is not None and card.calibration:
+        folder = card_path.parent if card_path is not None else path.parent
+        stats = FeatureStats.from_file(folder / Path(card.calibration["file"]).name, card.calibration.get("sha256"))
+    return AuditedModel(model, card, source=path, sha256=sha256_file(path), target_layer=target_layer,
+                        feature_stats=stats)
 
 
 def _check_file(path: Path) -> None:

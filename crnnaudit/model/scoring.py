@@ -25,7 +25,9 @@ class Timeline:
     """Scores of every window of a clip.
 
     ``table`` has one row per window: window, first_frame, last_frame, start_s, end_s,
-    ``p_<class>`` per class, anomaly_score, predicted, decision, padded.
+    ``p_<class>`` per class, anomaly_score, predicted, decision, padded; with the card's
+    feature statistics also ``training_distance`` and ``unlike_training`` (the window lies
+    beyond the threshold: its score may mean little).
     """
 
     table: pd.DataFrame
@@ -102,8 +104,9 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
         if not np.all(np.isfinite(logits)):
             raise ModelError(f"{model.name}: non-finite scores on {clip.name} windows "
                              f"{[w for w, _, _ in ready]}")
-        for (w, idx, _), p, lg in zip(ready, model.probabilities(logits), logits):
-            rows.append((w, idx, p, lg))
+        stats = model.feature_stats
+        for (w, idx, f), p, lg in zip(ready, model.probabilities(logits), logits):
+            rows.append((w, idx, p, lg, stats.window_distance(f) if stats is not None else None))
         if progress:
             progress(len(rows), len(starts))
 
@@ -139,4 +142,7 @@ def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int
     table["predicted"] = [classes[model.default_target(r[3])] for r in rows]
     table["decision"] = np.where(table["anomaly_score"] >= model.card.threshold, "anomaly", "normal")
     table["padded"] = clip.frame_count < T
+    if model.feature_stats is not None:
+        table["training_distance"] = [r[4] for r in rows]
+        table["unlike_training"] = table["training_distance"] > model.feature_stats.threshold
     return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold)

@@ -16,6 +16,7 @@ from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
+from ..model.calibration import familiarity
 from ..video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA
@@ -113,7 +114,7 @@ def _output_section(model: AuditedModel, window: Window, expset: ExplanationSet)
     return {"window": window.index, "probabilities": dict(zip(card.classes, map(float, probs))),
             "anomaly_score": score, "threshold": card.threshold,
             "model_decision": "anomaly" if score >= card.threshold else "normal",
-            "explained_class": expset.target_name}
+            "explained_class": expset.target_name, "training_data_check": familiarity(model, window.frames)}
 
 
 def _timeline_section(timeline: Timeline | None) -> dict | None:

@@ -72,6 +72,8 @@ def _decision_and_facts(w: _Writer, r: dict) -> None:
     w.p(f"Decomposition check: max |difference| {m['verify_max_abs_diff']:.2g}")
     w.h("Output")
     w.p(", ".join(f"{k}: {v:.3f}" for k, v in out["probabilities"].items()))
+    if "training_data_check" in out:
+        w.p(out["training_data_check"]["statement"])
     w.p(f"Explained class: {out['explained_class']}; methods: {', '.join(r['explanations'])}")
 
 

@@ -145,24 +145,25 @@ def explain_window(model: AuditedModel, clip: Clip, k: int, methods, target=None
 
 
 @st.cache_resource(show_spinner=False)
-def _build_demo_once(_progress) -> str:
-    """One build per server process: a second session waits for the first's build."""
-    from ..demo.model import build_demo
-    return str(build_demo(progress=_progress))
+def _demo_once(_progress) -> str:
+    """Once per server process: a second session waits for the first."""
+    from ..demo.model import ensure_demo
+    return str(ensure_demo(progress=_progress))
 
 
 def ensure_demo_model() -> str:
-    """The demo model's path, building it on first start with a progress bar (minutes, once)."""
+    """The demo model's path: the shipped weights assembled on first start (seconds), or, if
+    they do not check out on this machine, rebuilt from the recipe with a progress bar."""
     from ..demo.model import demo_is_current, demo_model_path
     if demo_is_current():
         return str(demo_model_path())
-    st.info("No model is configured, so crnnaudit builds its demo model once: a VGG19 + GRU "
-            "trained on synthetic clips (a few minutes on a laptop CPU). Set CRNNAUDIT_MODEL "
-            "or load your own model on the Model page to skip this.")
-    bar = st.progress(0.0, text="building the demo model…")
+    st.info("No model is configured, so crnnaudit prepares its demo model once: a VGG19 + GRU "
+            "trained on synthetic clips by the project's own recipe. Set CRNNAUDIT_MODEL or load "
+            "your own model on the Model page to skip this.")
+    bar = st.progress(0.0, text="preparing the demo model…")
 
     def progress(what, done, total):
         bar.progress(min(1.0, done / max(total, 1)), text=f"{what}: {done}/{total}")
-    path = _build_demo_once(progress)
+    path = _demo_once(progress)
     bar.empty()
     return path

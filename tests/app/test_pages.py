@@ -35,6 +35,7 @@ def test_review_flow_pick_clip_timeline_explain_scrub(app_env):
         [o for o in at.selectbox(key="sample_choice").options if o.startswith("fire")][0]).run()
     assert not at.exception
     assert any("anomaly score" in m.value for m in at.markdown)
+    assert any("no check is possible" in c.value for c in at.caption), "says why no training-data check"
     at.number_input(key="window_input").set_value(2).run()
     _explained(at)
     assert at.session_state["review"].explanation.window.index == 2
