@@ -72,7 +72,8 @@ def evaluate_demo(path: Path | None = None, clips: int = 60, samples: Path | Non
     held = render_clips(demo_dir() / "clips" / "evaluation", clips, EVALUATION_SEED, progress, "evaluation")
     reads, labels = [], []
     for i, (clip_path, label) in enumerate(held):
-        reads.append((open_clip(clip_path), read_clip(model, open_clip(clip_path))))
+        clip = open_clip(clip_path)
+        reads.append((clip, read_clip(model, clip)))
         labels.append(label)
         if progress:
             progress("scoring evaluation clips", i + 1, len(held))

@@ -46,7 +46,8 @@ def ensure_demo(progress: Callable[[str, int, int], None] | None = None) -> Path
     rebuilt from the recipe (minutes) when the shipped weights do not check out here."""
     if demo_is_current():
         return demo_model_path()
-    if shipped_card() is not None and shipped_card().extra.get("recipe", {}).get("version") == RECIPE_VERSION:
+    card = shipped_card()
+    if card is not None and card.extra.get("recipe", {}).get("version") == RECIPE_VERSION:
         try:
             return install_shipped(progress)
         except ShippedDemoMismatch:
