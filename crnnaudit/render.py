@@ -114,6 +114,9 @@ def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
         fig.add_trace(go.Scatter(x=odd["start_s"], y=odd["anomaly_score"], mode="markers", name="unlike the training data",
                                  marker=dict(symbol="x", size=11, color="grey"), customdata=odd["window"],
                                  hovertemplate="window %{customdata}: unlike the training data"))
+    if getattr(timeline, "clip_truncated", False) and timeline.clip_end_s is not None:
+        fig.add_vline(x=timeline.clip_end_s, line_color="black", line_width=2,
+                      annotation_text="file truncated: the rest is missing", annotation_position="top left")
     if selected is not None and selected in set(t["window"]):
         row = t[t["window"] == selected].iloc[0]
         fig.add_vrect(x0=row["start_s"], x1=row["end_s"], fillcolor="orange", opacity=0.2, line_width=0)

@@ -2,7 +2,18 @@
 
 Decoding streams through PyAV: a clip is never held in memory whole. The container's frame
 count and rate are not trusted (``vtest.avi`` claims 682 frames at 50 fps and holds 341 at
-25); crnnaudit counts the video packets and derives the rate from their timestamps.
+25); crnnaudit counts the video packets and derives the rate and the duration from their
+timestamps (so a variable-frame-rate clip has its real length).
+
+Every clip is hostile until proven otherwise:
+
+- only real video containers are opened (:data:`CONTAINERS`: MP4/MOV, Matroska/WebM, AVI),
+  read from the local file alone: no playlists, concat lists, image files, raw streams or
+  network protocols, so the SHA-256 that names a clip covers every byte that is decoded;
+- a frame size above :data:`MAX_FRAME_PIXELS` is refused before any frame is decoded, and
+  frames are scaled in the decoder to at most :data:`MAX_DECODE_SIDE` pixels a side;
+- the display rotation is applied, as a player would;
+- a file that declares more than it holds (a cut-off download) is flagged ``truncated``.
 
 Clips shorter than one window are **padded** by repeating their last frame, and the window
 says so (``Window.padded``); reports carry the flag.
@@ -22,9 +33,10 @@ import av
 import cv2
 import numpy as np
 
+from .container import (CONTAINERS, MAX_DECODE_SIDE, MAX_FRAME_PIXELS, av_open,  # noqa: F401
+                        check_path, check_tail, first_frame, probe)
 from .errors import VideoError
 from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
-
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -102,10 +114,22 @@ class Clip:
     _pts: list = field(default_factory=list, repr=False)
     _time_base: Fraction = Fraction(1, 1)
     _start: int = 0
+    container: str = ""
+    rotation: int = 0  # degrees counter-clockwise that a player turns each frame (0, 90, 180, 270)
+    measured_duration: float | None = None  # from timestamps; None when the stream has none
+    declared_duration: float = 0.0  # what the container claims
+    variable_frame_rate: bool = False
+    truncated: bool = False  # the file declares more than it holds, or its tail does not decode
 
     @property
     def duration(self) -> float:
+        if self.measured_duration is not None:
+            return self.measured_duration
         return self.frame_count / self.fps if self.fps else 0.0
+
+    @property
+    def has_timestamps(self) -> bool:
+        return bool(self._pts)
 
     @property
     def name(self) -> str:
@@ -114,10 +138,30 @@ class Clip:
     def facts(self) -> dict:
         """Plain facts for the UI and reports."""
         return {"file": self.name, "sha256": self.sha256, "bytes": self.size_bytes,
-                "codec": self.codec, "width": self.width, "height": self.height,
+                "container": self.container, "codec": self.codec, "width": self.width,
+                "height": self.height, "rotation_deg": self.rotation,
                 "frames": self.frame_count, "fps": round(self.fps, 3),
-                "duration_s": round(self.duration, 3), "container_frames": self.container_frames,
-                "container_fps": round(self.container_fps, 3)}
+                "variable_frame_rate": self.variable_frame_rate,
+                "duration_s": round(self.duration, 3),
+                "timestamps": "from the file" if self.has_timestamps else
+                              "none in the file: times assume the declared rate",
+                "container_frames": self.container_frames,
+                "container_fps": round(self.container_fps, 3),
+                "declared_duration_s": round(self.declared_duration, 3),
+                "truncated": self.truncated}
+
+    def warnings(self) -> list[str]:
+        """What an auditor must know about this file before trusting its timeline."""
+        out = []
+        if self.truncated:
+            out.append(f"The file is truncated: it declares {self.declared_duration:.2f} s "
+                       f"({self.container_frames} frames) but holds {self.frame_count} decodable "
+                       f"frames ({self.duration:.2f} s). Whatever followed is missing; ask for the "
+                       "complete export.")
+        if not self.has_timestamps:
+            out.append("The file carries no timestamps: times assume the declared rate of "
+                       f"{self.fps:g} fps.")
+        return out
 
     def time_of(self, i: int) -> float:
         if self._pts and self._pts[i] is not None:
@@ -127,9 +171,25 @@ class Clip:
     # --- decoding ------------------------------------------------------------------
     def _open(self):
         try:
-            return av.open(str(self.path))
+            return av_open(self.path)
         except (av.FFmpegError, OSError) as e:
             raise VideoError(f"{self.path}: cannot open the video any more ({e})") from e
+
+    def _pixels(self, frame) -> np.ndarray:
+        """RGB at most MAX_DECODE_SIDE a side (scaled by the decoder), turned upright."""
+        w, h = frame.width, frame.height
+        if w * h > MAX_FRAME_PIXELS:
+            raise VideoError(f"{self.path}: a frame of {w} x {h} pixels is over the limit of "
+                             f"{MAX_FRAME_PIXELS} pixels (CRNNAUDIT_MAX_FRAME_PIXELS)")
+        scale = min(1.0, MAX_DECODE_SIDE / max(w, h))
+        if scale < 1.0:
+            img = frame.to_ndarray(format="rgb24", width=max(2, round(w * scale)),
+                                   height=max(2, round(h * scale)), interpolation="AREA")
+        else:
+            img = frame.to_ndarray(format="rgb24")
+        if self.rotation:
+            img = np.ascontiguousarray(np.rot90(img, self.rotation // 90))
+        return img
 
     def iter_frames(self, start: int = 0, stop: int | None = None,
                     size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -158,7 +218,9 @@ class Clip:
                     continue
                 if index >= stop:
                     return
-                yield index, _resize(frame.to_ndarray(format="rgb24"), size)
+                yield index, _resize(self._pixels(frame), size)
+                if index == stop - 1:  # done: do not feed the decoder what lies beyond
+                    return
             last = -1 if index is None else index
             if last < stop - 1:
                 raise VideoError(f"{self.path}: frame {last + 1} of {self.frame_count} cannot be "
@@ -173,7 +235,8 @@ class Clip:
             raise VideoError(f"{self.path}: decoding failed ({e}); the file looks corrupt") from e
 
     def frame(self, i: int, size: tuple[int, int] | None = None) -> np.ndarray:
-        """Frame ``i`` as RGB uint8, at the clip's resolution unless ``size=(h, w)``."""
+        """Frame ``i`` as RGB uint8, upright, at the clip's resolution (at most
+        :data:`MAX_DECODE_SIDE` a side) unless ``size=(h, w)``."""
         if not 0 <= i < self.frame_count:
             raise VideoError(f"{self.path}: no frame {i}; the clip has frames 0..{self.frame_count - 1}")
         for _, img in self.iter_frames(i, i + 1, size):
@@ -266,78 +329,51 @@ def _check_window_args(clip: Clip, length, stride):
 
 
 def open_clip(path: str | Path) -> Clip:
-    """Probe a video: codec, size, frames (counted), rate (from timestamps), SHA-256.
+    """Probe a video: container, codec, size, rotation, frames (counted), rate and duration
+    (from timestamps), truncation, SHA-256.
 
     Args:
-        path: an MP4, AVI, MKV, WebM or other file FFmpeg reads.
+        path: an MP4/MOV, Matroska/WebM or AVI file.
 
     Returns:
         A :class:`Clip`; frames are decoded later, on demand.
 
     Raises:
-        VideoError: the file is missing, empty, not a video, or holds no decodable frame.
+        VideoError: the file is missing, empty, not a video container crnnaudit opens, over
+            the frame-size limit, or holds no decodable frame.
     """
     path = Path(path)
-    size = _check_path(path)
-    codec, width, height, container_frames, container_fps, pts, time_base = _probe(path)
-    known = [p for p in pts if p is not None]
-    if len(known) == len(pts):
+    size = check_path(path)
+    p = probe(path)
+    pts, time_base = p["pts"], p["time_base"]
+    measured, vfr = None, False
+    if pts and all(t is not None for t in pts):
         pts = sorted(pts)  # presentation order (B-frames arrive out of order)
         steps = np.diff(np.asarray(pts, dtype=np.float64))
         steps = steps[steps > 0]
-        fps = float(1.0 / (np.median(steps) * time_base)) if steps.size else container_fps
+        step = float(np.median(steps)) if steps.size else 0.0
+        if step > 0:
+            measured = float((pts[-1] - pts[0] + step) * time_base)
+            vfr = bool(np.mean(np.abs(steps - step) > 0.1 * step) > 0.05)  # not one odd step
         start = pts[0]
     else:
-        pts, fps, start = [], container_fps, 0
-    fps = fps or container_fps or 25.0
-    clip = Clip(path, sha256_file(path), size, codec, width, height, len(pts) or len(known),
-                fps, container_frames, container_fps, pts, time_base, start)
-    # A header can survive truncation while no frame decodes: prove one does.
-    try:
-        next(clip.iter_frames(0, 1))
-    except StopIteration:
-        raise VideoError(f"{path}: no frame can be decoded; the file looks truncated or corrupt") from None
+        pts, start = [], 0
+    count = len(pts) or p["packets"]
+    if measured and not vfr:
+        fps = float(1.0 / (step * time_base))  # the nominal rate
+    elif measured:
+        fps = count / measured  # the average rate
+    else:
+        fps = p["container_fps"] or 25.0
+    clip = Clip(path, sha256_file(path), size, p["codec"], p["width"], p["height"], count, fps,
+                p["container_frames"], p["container_fps"], pts, time_base, start,
+                container=p["container"], measured_duration=measured,
+                declared_duration=p["declared_duration"], variable_frame_rate=vfr)
+    # A header can survive truncation while no frame decodes: prove the first one does, and
+    # take the rotation a player would apply from it.
+    first = first_frame(clip)
+    clip.rotation = int(round((first.rotation or 0) / 90.0)) % 4 * 90
+    if clip.rotation in (90, 270):
+        clip.width, clip.height = clip.height, clip.width
+    check_tail(clip)
     return clip
-
-
-def _check_path(path: Path) -> int:
-    if not path.exists():
-        raise VideoError(f"{path}: no such file")
-    if path.is_dir():
-        raise VideoError(f"{path}: is a folder, not a video file")
-    size = path.stat().st_size
-    if size == 0:
-        raise VideoError(f"{path}: the file is empty (0 bytes); upload the video again")
-    return size
-
-
-def _probe(path: Path):
-    """Codec, size, the container's claims, and every video packet's timestamp."""
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise VideoError(f"{path}: not a video FFmpeg can read ({e})") from e
-    try:
-        if not container.streams.video:
-            raise VideoError(f"{path}: the file has no video stream")
-        stream = container.streams.video[0]
-        codec = stream.codec_context.name
-        width, height = stream.codec_context.width, stream.codec_context.height
-        container_frames = int(stream.frames or 0)
-        container_fps = float(stream.average_rate or stream.guessed_rate or 0)
-        pts: list = []
-        try:
-            for packet in container.demux(stream):
-                if packet.size:
-                    pts.append(packet.pts if packet.pts is not None else packet.dts)
-        except av.FFmpegError as e:
-            if not pts:
-                raise VideoError(f"{path}: the video stream cannot be read ({e})") from e
-        time_base = stream.time_base or Fraction(1, 1)
-    finally:
-        container.close()
-    if not pts:
-        raise VideoError(f"{path}: the video holds no frames")
-    if not width or not height:
-        raise VideoError(f"{path}: the video stream has no frame size; the file looks corrupt")
-    return codec, width, height, container_frames, container_fps, pts, time_base

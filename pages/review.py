@@ -24,7 +24,11 @@ facts = clip.facts()
 cols = st.columns(6)
 for col, key in zip(cols, ("duration_s", "fps", "frames", "width", "height", "codec")):
     col.metric(key.replace("_s", " (s)"), facts[key])
-st.caption(f"{clip.name} · SHA-256 `{clip.sha256}`")
+st.caption(f"{clip.name} · SHA-256 `{clip.sha256}`"
+           + (f" · turned {clip.rotation}° as the file asks" if clip.rotation else "")
+           + (" · variable frame rate" if clip.variable_frame_rate else ""))
+for warning in clip.warnings():
+    st.warning(warning)
 
 timeline = widgets.timeline_for(model, clip)
 if timeline is None:

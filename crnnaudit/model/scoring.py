@@ -7,7 +7,7 @@ features, not the clip. :class:`WindowScheduler` is that bookkeeping; :func:`sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -28,6 +28,10 @@ class Timeline:
     ``p_<class>`` per class, anomaly_score, predicted, decision, padded; with the card's
     feature statistics also ``training_distance`` and ``unlike_training`` (the window lies
     beyond the threshold: its score may mean little).
+
+    ``clip_warnings`` carries what the clip's file itself says against trusting the timeline
+    (truncated, no timestamps: :meth:`crnnaudit.video.Clip.warnings`); ``clip_end_s`` is where
+    its decodable frames end.
     """
 
     table: pd.DataFrame
@@ -36,6 +40,9 @@ class Timeline:
     window_length: int
     stride: int
     threshold: float
+    clip_warnings: list = field(default_factory=list)
+    clip_truncated: bool = False
+    clip_end_s: float | None = None
 
     def top_window(self) -> int:
         return int(self.table["anomaly_score"].idxmax())
@@ -145,4 +152,5 @@ def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int
     if model.feature_stats is not None:
         table["training_distance"] = [r[4] for r in rows]
         table["unlike_training"] = table["training_distance"] > model.feature_stats.threshold
-    return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold)
+    return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold,
+                    clip_warnings=clip.warnings(), clip_truncated=clip.truncated, clip_end_s=clip.duration)

@@ -47,7 +47,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "schema": SCHEMA,
         "report_id": str(uuid.uuid4()),
         "created": now.isoformat(),
-        "clip": dict(clip.facts(), windows_reviewed=[window.describe()]),
+        "clip": dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings()),
         "model": _model_section(model, window),
         "output": _output_section(model, window, expset),
         "timeline": _timeline_section(timeline),
