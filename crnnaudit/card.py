@@ -19,6 +19,9 @@ import yaml
 from .errors import CardError
 from .vocabulary import CARD_SUFFIXES
 
+#: Largest model card read (a full one is 5 kB; its feature statistics live in their own file).
+MAX_CARD_BYTES = 1 << 20
+
 PREPROCESSING = ("vgg19", "unit", "none")
 _SIDECAR_SUFFIXES = tuple(".card" + s for s in CARD_SUFFIXES)
 
@@ -103,6 +106,8 @@ class ModelCard:
             raise CardError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in data.items() if k in names and k != "extra"}
+        if not isinstance(data.get("extra") or {}, dict):
+            raise CardError(f"{source}: 'extra' must be a mapping, got {type(data['extra']).__name__}")
         extra = dict(data.get("extra") or {})
         extra.update({k: v for k, v in data.items() if k not in names})
         return cls(**known, extra=extra).validate(source)
@@ -115,14 +120,27 @@ class ModelCard:
             CardError: the file is missing, not JSON/YAML, or a field is invalid.
         """
         path = Path(path)
+        kind = "JSON" if path.suffix == ".json" else "YAML"
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise CardError(f"{path}: cannot read the model card ({e.strerror or e})") from e
+            with open(path, "rb") as f:
+                raw = f.read(MAX_CARD_BYTES + 1)
+        except (OSError, ValueError) as e:
+            raise CardError(f"{str(path)[:200]}: cannot read the model card ({getattr(e, 'strerror', None) or e})") from e
+        if len(raw) > MAX_CARD_BYTES:
+            raise CardError(f"{path}: refused: a model card is at most {MAX_CARD_BYTES >> 10} kB")
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            text = raw.decode("utf-8")
+            if kind == "JSON":
+                data = json.loads(text)
+            else:
+                _refuse_aliases(path, text)
+                data = yaml.safe_load(text)
+        except UnicodeDecodeError as e:
+            raise CardError(f"{path}: the model card is not UTF-8 text ({e.reason} at byte {e.start})") from e
         except (json.JSONDecodeError, yaml.YAMLError) as e:
-            raise CardError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from e
+            raise CardError(f"{path}: not valid {kind}: {str(e)[:300]}") from e
+        except RecursionError as e:
+            raise CardError(f"{path}: the model card nests too deeply to read") from e
         return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +202,15 @@ class ModelCard:
 
     def anomaly_indices(self) -> list[int]:
         return [self.classes.index(c) for c in self.anomaly_classes]
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """YAML aliases let a small card expand to gigabytes when written out: a card has no use
+    for them."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise CardError(f"{path}: the model card uses YAML aliases (*{event.anchor}); write the "
+                            "values out instead")
 
 
 def sidecar_path(model_path: str | Path) -> Path | None:

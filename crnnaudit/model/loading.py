@@ -1,14 +1,20 @@
 """Loading a user's model file safely: the safety scan, then Keras in safe mode.
 
 Nothing named by a model file is imported or run: Lambda layers and classes from outside
-Keras are refused from the config before Keras sees the file.
+Keras are refused from the config before Keras sees the file. The config's size and nesting
+are checked before it is parsed (:data:`MAX_CONFIG_BYTES`, :data:`MAX_CONFIG_DEPTH`), and a
+file is first loaded in a child process with memory and time limits (``isolation.py``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from ..card import ModelCard, sidecar_path
 from ..errors import ModelError, UnsafeModelError
@@ -17,9 +23,17 @@ from ..vocabulary import MODEL_SUFFIXES
 from .audited import AuditedModel
 from .calibration import FeatureStats
 
+#: Largest model config read (a VGG19 + GRU's is 40 kB).
+MAX_CONFIG_BYTES = int(float(os.environ.get("CRNNAUDIT_MAX_CONFIG_MB", "16")) * (1 << 20))
+#: Deepest nesting of lists and objects in a config (Keras configs nest about 10 deep).
+MAX_CONFIG_DEPTH = 200
+#: A ``.keras`` archive whose members unpack to more than this many times its size, and to
+#: more than 256 MB, is refused as a zip bomb (trained weights barely compress).
+MAX_ZIP_RATIO = 100
+
 
 def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
-               target_layer: str | None = None) -> AuditedModel:
+               target_layer: str | None = None, *, isolate: bool = True) -> AuditedModel:
     """Load a ``.keras`` or legacy ``.h5`` clip model, safely, and decompose it.
 
     Args:
@@ -28,6 +42,8 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
             model (``m.card.json``/``.yaml``), else defaults.
         target_layer: the conv layer for Grad-CAM (default: the card's, else the last
             per-frame 2-D conv).
+        isolate: first load the file in a child process with memory and time limits (once
+            per content hash); only the child itself, and code that built the file, pass False.
 
     Returns:
         An :class:`AuditedModel`.
@@ -38,6 +54,12 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     """
     path = Path(path)
     _check_file(path)
+    sha256 = sha256_file(path)
+    if isolate:
+        from .isolation import vet
+        if zipfile.is_zipfile(path):
+            scan(path)  # pure Python, bounded: refuse what can be refused before the sandbox
+        vet(path, sha256)  # HDF5 is parsed by a C library: only ever first in the sandbox
     scan(path)
     model = _keras_load(path)
     card_path = Path(card) if isinstance(card, (str, Path)) else (sidecar_path(path) if card is None else None)
@@ -47,13 +69,21 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     if card is not None and card.calibration:
         folder = card_path.parent if card_path is not None else path.parent
         stats = FeatureStats.from_file(folder / Path(card.calibration["file"]).name, card.calibration.get("sha256"))
-    return AuditedModel(model, card, source=path, sha256=sha256_file(path), target_layer=target_layer,
+    return AuditedModel(model, card, source=path, sha256=sha256, target_layer=target_layer,
                         feature_stats=stats)
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    if "\x00" in str(path):
+        raise ModelError(f"{str(path).replace(chr(0), '?')[:200]!r}: not a usable file name (it holds a NUL character)")
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except (OSError, ValueError) as e:  # a name too long for the file system, or holding NUL
+        raise ModelError(f"{str(path)[:200]!r}: not a usable file name ({e})") from e
+    if not exists:
         raise ModelError(f"{path}: no such model file")
+    if not is_file:
+        raise ModelError(f"{path}: is not a file")
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelError(f"{path}: unsupported model file type '{path.suffix}'; expected "
                          f"one of {MODEL_SUFFIXES}")
@@ -92,20 +122,65 @@ def _keras_load(path: Path):
 
 
 def _config_of(path: Path) -> dict | None:
-    """The model's JSON config, read without deserialising anything."""
+    """The model's JSON config, read without deserialising anything: its size and nesting
+    are checked before it is parsed."""
     import h5py
     try:
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                return json.loads(z.read("config.json"))
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            if raw is None:
-                return None
-            return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise ModelError(f"{path}: not a Keras model file ({e}); expected .keras or .h5 "
-                         "saved by model.save()") from e
+            raw = _zip_config(path)
+        else:
+            with h5py.File(path, "r") as f:
+                if "model_config" not in f.attrs:
+                    return None
+                # Fixed-size attributes report their size before reading; a variable-length
+                # one does not, but HDF5 stores attributes unfiltered, so reading it takes
+                # at most the file's own size.
+                _check_config_size(path, f.attrs.get_id("model_config").get_storage_size())
+                raw = f.attrs["model_config"]
+            raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+            _check_config_size(path, len(raw))
+        _check_config_depth(path, raw)
+        return json.loads(raw)
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, zipfile.BadZipFile,
+            EOFError, NotImplementedError) as e:  # zlib and h5py raise these on damaged files
+        raise ModelError(f"{path}: not a Keras model file ({type(e).__name__}: {str(e)[:200]}); "
+                         "expected .keras or .h5 saved by model.save()") from e
+    except RecursionError as e:
+        raise ModelError(f"{path}: the model config nests too deeply to read") from e
+
+
+def _zip_config(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        unpacked = sum(i.file_size for i in infos)
+        if unpacked > max(256 << 20, MAX_ZIP_RATIO * path.stat().st_size):
+            raise ModelError(f"{path}: refused: its {path.stat().st_size >> 10} kB unpack to "
+                             f"{unpacked >> 20} MB (over {MAX_ZIP_RATIO} times its size): a zip bomb")
+        info = z.getinfo("config.json")
+        _check_config_size(path, info.file_size)
+        with z.open(info) as f:  # the header may lie: never read past the limit
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        _check_config_size(path, len(raw))
+        return raw
+
+
+def _check_config_size(path: Path, size: int) -> None:
+    if size > MAX_CONFIG_BYTES:
+        raise ModelError(f"{path}: refused: its config takes {size / (1 << 20):.1f} MB, over the "
+                         f"{MAX_CONFIG_BYTES >> 20} MB limit for a model config (CRNNAUDIT_MAX_CONFIG_MB)")
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _check_config_depth(path: Path, raw: bytes) -> None:
+    """Refuse a config nested deeper than MAX_CONFIG_DEPTH, counted without parsing it."""
+    skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    step = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32) - np.isin(skeleton, (ord("]"), ord("}")))
+    depth = int(np.cumsum(step).max(initial=0))
+    if depth > MAX_CONFIG_DEPTH:
+        raise ModelError(f"{path}: refused: its config nests {depth} levels deep, over the limit "
+                         f"of {MAX_CONFIG_DEPTH}")
 
 
 def _unsafe_layers(config) -> tuple[list[str], list[str]]:

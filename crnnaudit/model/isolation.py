@@ -1,0 +1,173 @@
+"""Model files are opened first in a child process with a memory and a time limit.
+
+A model file is a program's description: a 4 MB ``.keras`` can declare layers whose weights
+take 8 GB, or nest its config 100,000 levels deep. crnnaudit reads such a file first in a
+child process (``python -m crnnaudit.model.isolation``) that does everything
+:func:`~crnnaudit.model.load_model` does (the safety scan, Keras in safe mode, the
+decomposition) under
+
+- an address-space limit (``RLIMIT_AS``) and a resident-memory watch by the parent, both
+  from :func:`memory_limit_mb` (``CRNNAUDIT_MODEL_MEMORY_MB``, default 2048 MB, raised for
+  model files large enough to need it), and
+- a wall-clock limit (``CRNNAUDIT_MODEL_TIMEOUT_S``, default 45 s, so that with TensorFlow's
+  start the verdict comes within a minute: a damaged HDF5 file can send the HDF5 library
+  into an endless loop, which no Python-level timer interrupts).
+
+Only when the child succeeds does the caller's process load the file itself. A file whose
+content hash passed is remembered (in the process, and under ``CRNNAUDIT_HOME/vetted``), so
+a model is vetted once per machine, not once per load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import errors
+from ..config import home
+
+_VETTED: set[str] = set()
+_POLL_S = 0.02
+
+
+def memory_limit_mb(size_bytes: int) -> int:
+    """The child's memory limit: the configured base (2 GB), or 1 GB plus six times the file
+    for model files large enough to need more (a full VGG19 with its top is 550 MB)."""
+    base = int(os.environ.get("CRNNAUDIT_MODEL_MEMORY_MB", "2048"))
+    return max(base, 1024 + 6 * (size_bytes >> 20))
+
+
+def timeout_s() -> float:
+    return float(os.environ.get("CRNNAUDIT_MODEL_TIMEOUT_S", "45"))
+
+
+def _marker(sha256: str) -> Path:
+    return home() / "vetted" / f"{sha256}.ok"
+
+
+def is_vetted(sha256: str) -> bool:
+    return sha256 in _VETTED or _marker(sha256).exists()
+
+
+def mark_vetted(sha256: str) -> None:
+    """Remember that the file with this content hash loaded within the limits (or is the
+    project's own, like the demo model)."""
+    _VETTED.add(sha256)
+    marker = _marker(sha256)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"vetted_at": time.time()}))
+
+
+def trust_own_file(path: Path) -> None:
+    """A model file crnnaudit wrote itself (the demo) needs no sandbox."""
+    from ..video import sha256_file
+    mark_vetted(sha256_file(path))
+
+
+def vet(path: Path, sha256: str) -> None:
+    """Load ``path`` in a child process within the limits; return when it loaded, else raise.
+
+    Raises:
+        ModelError (or the subclass the child raised): the file failed, or went over a limit;
+            the message names the file and the limit.
+    """
+    if is_vetted(sha256):
+        return
+    limit = memory_limit_mb(path.stat().st_size)
+    verdict = _run_child(path, limit, timeout_s())
+    if verdict.get("ok"):
+        mark_vetted(sha256)
+        return
+    cls = getattr(errors, str(verdict.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.CrnnauditError)):
+        cls = errors.ModelError
+    raise cls(verdict["message"])
+
+
+def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.Popen([sys.executable, "-m", "crnnaudit.model.isolation", str(path), str(limit_mb)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    t0, peak = time.monotonic(), 0
+    try:
+        while proc.poll() is None:
+            peak = max(peak, _rss_mb(proc.pid))
+            if peak > limit_mb:
+                proc.kill()
+                return _over(path, f"it took more than {limit_mb} MB of memory "
+                                   "(CRNNAUDIT_MODEL_MEMORY_MB)")
+            if time.monotonic() - t0 > limit_s:
+                proc.kill()
+                return _over(path, f"it took more than {limit_s:g} s (CRNNAUDIT_MODEL_TIMEOUT_S)")
+            time.sleep(_POLL_S)
+        out = proc.stdout.read().decode("utf-8", "replace").strip().splitlines()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    try:
+        return json.loads(out[-1])
+    except (IndexError, json.JSONDecodeError):
+        # Killed by the address-space wall (or a crash inside a native library).
+        return _over(path, f"the loader stopped (exit {proc.returncode}) under the {limit_mb} MB "
+                           "memory limit (CRNNAUDIT_MODEL_MEMORY_MB)")
+
+
+def _over(path: Path, why: str) -> dict:
+    return {"ok": False, "type": "ModelError",
+            "message": f"{path}: refused: loading the model in a sandbox, {why}. A model file "
+                       "that needs this much is either damaged or built to exhaust the server"}
+
+
+def _rss_mb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) >> 10
+    except OSError:
+        pass
+    return 0
+
+
+def _child(path: str) -> dict:
+    from ..config import quiet_tensorflow
+    quiet_tensorflow()
+    from .loading import load_model
+    try:
+        load_model(path, card=None, isolate=False)
+    except errors.CrnnauditError as e:
+        if "OOM when allocating" in str(e) or "ResourceExhausted" in str(e):
+            return _over(Path(path), "it asked for more memory than the limit allows "
+                                     f"({int(sys.argv[2]) if len(sys.argv) > 2 else '?'} MB, "
+                                     "CRNNAUDIT_MODEL_MEMORY_MB)")
+        return {"ok": False, "type": type(e).__name__, "message": str(e)}
+    except MemoryError:
+        return _over(Path(path), "it ran out of memory")
+    except RecursionError:
+        return {"ok": False, "type": "ModelError",
+                "message": f"{path}: refused: the model nests too deeply to be read"}
+    except Exception as e:  # noqa: BLE001 - anything else is still the file's fault
+        return {"ok": False, "type": "ModelError",
+                "message": f"{path}: cannot load the model ({type(e).__name__}: {str(e)[:300]})"}
+    return {"ok": True}
+
+
+def _limit_self(limit_mb: int) -> None:
+    """Address space: TensorFlow reserves more than it touches, so the hard wall is twice the
+    resident limit that the parent watches. Set here, in the child, rather than with
+    ``preexec_fn``, which is unsafe in a threaded parent such as the Streamlit server."""
+    cap = (2 * limit_mb) << 20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+if __name__ == "__main__":
+    _limit_self(int(sys.argv[2]))
+    print(json.dumps(_child(sys.argv[1])), flush=True)
