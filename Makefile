@@ -5,7 +5,7 @@ PY3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: app test install install-dev system-deps venv
+.PHONY: app test install install-dev system-deps fonts venv
 
 $(PY):
 	$(PY3) -m venv $(VENV)
@@ -20,13 +20,28 @@ install-dev: venv
 	$(PY) -m pip install -q -r requirements-dev.txt -e .
 
 # chromium: the real browser of the UI test (Playwright drives it; it never downloads one);
-# poppler-utils: pdftoppm for the report test.
-system-deps:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; }
+# poppler-utils: pdftoppm and pdftotext for the report tests; the Noto fonts: reports in any
+# script (the PDF's Unicode fonts, see crnnaudit/report/pdf.py).
+FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf \
+	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 
-app: install
-	$(PY) -m streamlit run app.py
+system-deps:
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
+	    $(FONT_PACKAGES) >/dev/null; }
+
+# The app needs only the fonts (for PDFs in any script); without root it says so and goes on.
+fonts:
+	@ls $(FONTS) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; } || \
+	  echo "warning: could not install $(FONT_PACKAGES); PDF reports will print non-Latin text as '?'"
+
+# The server refuses an upload over the limit while it streams in (server.maxUploadSize).
+CRNNAUDIT_MAX_UPLOAD_MB ?= 200
+
+app: install fonts
+	$(PY) -m streamlit run app.py --server.maxUploadSize $(CRNNAUDIT_MAX_UPLOAD_MB)
 
 test: system-deps install-dev
 	$(PY) -m pytest -q

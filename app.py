@@ -1,4 +1,11 @@
-"""crnnaudit: the auditor's dashboard. Navigation and the sidebar model picker, nothing else."""
+"""crnnaudit: the auditor's dashboard. Navigation and the sidebar model picker, nothing else.
+
+A page that fails shows a message and the app stays up: crnnaudit's own errors say what was
+wrong with the input; anything else is logged on the server with its traceback and the
+auditor sees a short notice, never a traceback.
+"""
+
+import logging
 
 from crnnaudit.config import quiet_tensorflow
 
@@ -36,5 +43,15 @@ with st.sidebar:
         if review.model_path and st.button("Back to the default model"):
             review.use_model(None)
             st.rerun()
+    mismatch = state.server_limit_mismatch()
+    if mismatch:
+        st.warning(mismatch)
 
-nav.run()
+try:
+    nav.run()
+except CrnnauditError as e:
+    st.error(str(e))
+except Exception as e:  # noqa: BLE001 - the app stays up for every other auditor
+    logging.getLogger("crnnaudit").exception("page %s failed", nav.title)
+    st.error(f"Something went wrong that crnnaudit did not expect ({type(e).__name__}). The app is "
+             "still up and nothing was saved half-way; the details are in the server log.")

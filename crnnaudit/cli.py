@@ -108,16 +108,17 @@ def _window_for(model, clip, choice):
 
 
 def cmd_report(args) -> int:
-    from . import explain as run_explain
-    from .report import build_report, verify_file, write_report
-    if args.model == "verify":
+    if args.model == "verify":  # a hash check: no TensorFlow (signing imports none)
+        from .report.signing import verify_file
         if not args.clip:
             print("crnnaudit: error: report verify needs a FILE", file=sys.stderr)
             return 2
         res = verify_file(args.clip)
         print(res["message"])
         return 0 if res["ok"] else 1
+    from . import explain as run_explain
     from .errors import ReportError
+    from .report import build_report, write_report
     from .video import open_clip
     if not args.clip or not args.decision or not args.reviewer or not args.out:
         raise ReportError("report MODEL CLIP needs --decision, --reviewer and --out")
@@ -189,9 +190,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end like every other failure: one line, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="crnnaudit", description="Audit CNN + RNN video anomaly models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     s = sub.add_parser("info", help="what was found in a model, and the decomposition check")
     s.add_argument("model"), s.add_argument("--card"), s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_info)
@@ -243,14 +251,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command. Every failure ends in one line on stderr and exit status 2: the
+    message of a crnnaudit error, else a short notice (``CRNNAUDIT_DEBUG=1`` shows the
+    traceback of an unexpected failure instead)."""
+    import os
     from .errors import CrnnauditError
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except CrnnauditError as e:
-        print(f"crnnaudit: error: {e}", file=sys.stderr)
+        print(f"crnnaudit: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except (MemoryError, RecursionError, OSError) as e:
+        print(f"crnnaudit: error: {args.command}: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - one line, never a traceback, unless debugging
+        if os.environ.get("CRNNAUDIT_DEBUG"):
+            raise
+        print(f"crnnaudit: error: {args.command} failed unexpectedly ({type(e).__name__}: "
+              f"{_one_line(e)}); run with CRNNAUDIT_DEBUG=1 for the traceback and report it",
+              file=sys.stderr)
+        return 2
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:2000] or type(e).__name__
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ st.title("Model")
 
 with st.expander("Load another model", expanded=False):
     path = st.text_input("Model file path (.keras or .h5)", key="model_path_input")
-    up = st.file_uploader("…or upload a model", type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload")
+    up = st.file_uploader(f"…or upload a model (at most {state.upload_limit_mb()} MB)",
+                          type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
+                          max_upload_size=state.upload_limit_mb())
     card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=[s[1:] for s in CARD_SUFFIXES],
-                               key="card_upload")
+                               key="card_upload", max_upload_size=1)
     if st.button("Load", key="load_model"):
         try:
             chosen = str(state.save_upload(up, "model", MODEL_SUFFIXES)) if up else path.strip()

@@ -4,13 +4,29 @@
     files.py    render it as HTML, PDF and JSON, seal each file, log the review
     signing.py  SHA-256 / HMAC seals and their verification
     pdf.py      the PDF rendering; privacy.py: faces in exported frames; legal.py: the law
+
+Names are imported on first use, so that verifying a report (``signing``) never imports
+TensorFlow: ``crnnaudit report verify`` starts in well under a second.
 """
 
-from ..vocabulary import DECISIONS
-from .build import build_report
-from .files import render_html, write_report
-from .legal import LEGAL
-from .pdf import render_pdf
-from .signing import verify_file
+from __future__ import annotations
 
-__all__ = ["DECISIONS", "LEGAL", "build_report", "render_html", "render_pdf", "verify_file", "write_report"]
+import importlib
+
+_EXPORTS = {"DECISIONS": "..vocabulary", "LEGAL": ".legal", "build_report": ".build",
+            "render_html": ".files", "write_report": ".files", "render_pdf": ".pdf",
+            "verify_file": ".signing"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crnnaudit.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

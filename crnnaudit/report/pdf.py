@@ -1,47 +1,115 @@
-"""PDF rendering with fpdf2 (pip only, no system packages)."""
+"""PDF rendering with fpdf2, in Unicode fonts so that names and reasons in any script read
+as they do in the HTML and JSON.
+
+The fonts are Debian's Noto families (``make system-deps`` installs ``fonts-noto-core``,
+``fonts-noto-cjk`` and ``fonts-noto-color-emoji``): Noto Sans for Latin, Greek and Cyrillic,
+with Arabic, CJK and emoji as fallbacks, and text shaping (HarfBuzz, via ``uharfbuzz``) for
+scripts that join or run right to left. Set ``CRNNAUDIT_FONT_DIRS`` (``:``-separated) to
+look elsewhere. Without them the PDF falls back to the core Latin-1 font and says on its
+first page that characters are missing.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import os
 from datetime import datetime
+from pathlib import Path
 
 from fpdf import FPDF
 
+FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/opentype/noto",
+             "/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts")
+#: family -> (regular file, bold file); the first is the main font, the rest are fallbacks.
+FONTS = {
+    "NotoSans": ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
+    "NotoSansArabic": ("NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf"),
+    "NotoSansHebrew": ("NotoSansHebrew-Regular.ttf", "NotoSansHebrew-Bold.ttf"),
+    "NotoSansDevanagari": ("NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf"),
+    "NotoSansThai": ("NotoSansThai-Regular.ttf", "NotoSansThai-Bold.ttf"),
+    "NotoSansCJK": ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc"),
+    "NotoColorEmoji": ("NotoColorEmoji.ttf", "NotoColorEmoji.ttf"),
+}
+MISSING_FONTS = ("This machine has no Unicode fonts (install fonts-noto-core, fonts-noto-cjk and "
+                 "fonts-noto-color-emoji): characters outside Latin-1 print as '?' in this PDF. "
+                 "The HTML and JSON versions of the report carry the full text.")
 
-def _t(text) -> str:
-    # The core fonts are Latin-1; the HTML and JSON keep the full text.
-    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+@functools.lru_cache(maxsize=1)
+def font_files() -> dict[str, tuple[Path, Path]]:
+    """The Noto fonts found on this machine, by family."""
+    dirs = [Path(d) for d in os.environ.get("CRNNAUDIT_FONT_DIRS", "").split(":") if d] + [Path(d) for d in FONT_DIRS]
+    found = {}
+    for family, names in FONTS.items():
+        paths = []
+        for name in names:
+            hit = next((d / name for d in dirs if (d / name).is_file()), None)
+            if hit is None:
+                break
+            paths.append(hit)
+        if len(paths) == 2:
+            found[family] = (paths[0], paths[1])
+    return found if "NotoSans" in found else {}
+
+
+class _Fonts:
+    """The family to write in, and how text must be prepared for it."""
+
+    def __init__(self, pdf: FPDF):
+        files = font_files()
+        self.unicode = bool(files)
+        if not self.unicode:
+            self.family = "Helvetica"
+            return
+        for family, (regular, bold) in files.items():
+            pdf.add_font(family, "", regular)
+            pdf.add_font(family, "B", bold)
+        pdf.set_fallback_fonts([f for f in files if f != "NotoSans"], exact_match=False)
+        pdf.set_text_shaping(True)
+        self.family = "NotoSans"
+
+    def text(self, text) -> str:
+        if self.unicode:
+            return str(text)
+        return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
 class _Writer:
     """Headings and paragraphs on an A4 page, in the report's two sizes."""
 
-    def __init__(self, pdf: FPDF):
+    def __init__(self, pdf: FPDF, fonts: _Fonts):
         self.pdf = pdf
+        self.fonts = fonts
+        self.family = fonts.family
+        self.t = fonts.text
         self.width = pdf.w - pdf.l_margin - pdf.r_margin
 
     def h(self, text: str) -> None:
         self.pdf.ln(2)
-        self.pdf.set_font("Helvetica", "B", 13)
-        self.pdf.multi_cell(self.width, 7, _t(text), new_x="LMARGIN", new_y="NEXT")
-        self.pdf.set_font("Helvetica", "", 9.5)
+        self.pdf.set_font(self.family, "B", 13)
+        self.pdf.multi_cell(self.width, 7, self.t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(self.family, "", 9.5)
 
     def p(self, text: str) -> None:
-        self.pdf.multi_cell(self.width, 5, _t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(self.width, 5, self.t(text), new_x="LMARGIN", new_y="NEXT")
 
 
 def render_pdf(r: dict) -> bytes:
     """The report body as a PDF (fpdf2): the same sections as the HTML."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(r["created"]))
-    pdf.set_title(_t(f"Justification report {r['report_id']}"))
+    fonts = _Fonts(pdf)
+    pdf.set_title(fonts.text(f"Justification report {r['report_id']}"))
     pdf.set_auto_page_break(True, 15)
     pdf.add_page()
-    w = _Writer(pdf)
-    pdf.set_font("Helvetica", "B", 16)
+    w = _Writer(pdf, fonts)
+    pdf.set_font(w.family, "B", 16)
     pdf.multi_cell(w.width, 8, "Justification report: automated video analysis", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9.5)
+    pdf.set_font(w.family, "", 9.5)
+    if not fonts.unicode:
+        w.p(MISSING_FONTS)
     w.p(f"Report {r['report_id']}, created {r['created']}")
     _decision_and_facts(w, r)
     _key_frames(w, r)
@@ -61,7 +129,12 @@ def _decision_and_facts(w: _Writer, r: dict) -> None:
     w.p(hm["contest_channel"])
     w.h("Video")
     w.p(f"{c['file']}  SHA-256 {c['sha256']}")
-    w.p(f"{c['duration_s']} s, {c['frames']} frames at {c['fps']} fps, {c['width']}x{c['height']}, {c['codec']}")
+    w.p(f"{c['duration_s']} s, {c['frames']} frames at {c['fps']} fps"
+        + (" (variable frame rate)" if c.get("variable_frame_rate") else "")
+        + f", {c['width']}x{c['height']}, {c['codec']}"
+        + (f", turned {c['rotation_deg']} degrees as the file asks" if c.get("rotation_deg") else ""))
+    for warning in c.get("warnings") or []:
+        w.p(f"WARNING: {warning}")
     for win in c["windows_reviewed"]:
         w.p(f"Window {win['index']}: frames {win['first_frame']}-{win['last_frame']} "
             f"({win['start_s']:.2f}-{win['end_s']:.2f} s)" + (", padded" if win["padded"] else ""))
@@ -92,9 +165,9 @@ def _key_frames(w: _Writer, r: dict, size: float = 58) -> None:
                 x0 = pdf.l_margin
             pdf.image(io.BytesIO(base64.b64decode(img)), x=x0 + (k % 3) * (size + 3), y=y0, w=size)
             pdf.set_xy(x0 + (k % 3) * (size + 3), y0 + size * 0.57)
-            pdf.set_font("Helvetica", "", 7)
-            pdf.cell(size, 4, _t(name))
-            pdf.set_font("Helvetica", "", 9.5)
+            pdf.set_font(w.family, "", 7)
+            pdf.cell(size, 4, w.t(name))
+            pdf.set_font(w.family, "", 9.5)
         pdf.set_xy(pdf.l_margin, y0 + size * 0.75)
     w.h("When the model became confident")
     pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=w.width * 0.9)
@@ -111,9 +184,9 @@ def _trust_and_rights(w: _Writer, r: dict) -> None:
     w.p(r["privacy"]["statement"] + f" (faces detected: {r['privacy']['faces_found']})")
     w.h("Your rights, in plain language")
     for a in r["legal"]:
-        w.pdf.set_font("Helvetica", "B", 9.5)
+        w.pdf.set_font(w.family, "B", 9.5)
         w.p(f"{a['article']}: {a['topic']} (see: {a['where']})")
-        w.pdf.set_font("Helvetica", "", 9.5)
+        w.pdf.set_font(w.family, "", 9.5)
         w.p(a["plain"])
     w.h("Reproduce")
     w.p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; "

@@ -18,6 +18,8 @@ from ..audit import canonical
 from ..errors import ReportError
 
 KEY_ENV = "CRNNAUDIT_SIGNING_KEY"
+#: A report is a few MB (its key frames); anything far larger is not one.
+MAX_REPORT_BYTES = 256 << 20
 _HTML_MARK = b"\n<!-- crnnaudit-integrity "
 _PDF_MARK = b"\n%crnnaudit-integrity "
 
@@ -58,9 +60,12 @@ def verify_file(path: str | Path) -> dict:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ReportError(f"{path}: cannot read ({e.strerror or e})") from e
+        with open(path, "rb") as f:
+            data = f.read(MAX_REPORT_BYTES + 1)
+    except (OSError, ValueError) as e:
+        raise ReportError(f"{str(path)[:200]}: cannot read ({getattr(e, 'strerror', None) or e})") from e
+    if len(data) > MAX_REPORT_BYTES:
+        raise ReportError(f"{path}: over {MAX_REPORT_BYTES >> 20} MB; not a crnnaudit report")
     if path.suffix == ".json":
         try:
             doc = json.loads(data)

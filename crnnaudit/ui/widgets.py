@@ -28,8 +28,9 @@ def clip_picker() -> None:
         review.use_clip(str(samples[names.index(choice)]))
     elif source == "Upload":
         kinds = ", ".join(s[1:].upper() for s in VIDEO_SUFFIXES)
-        up = st.file_uploader(f"Video ({kinds}; at most {state.MAX_UPLOAD_MB:.0f} MB)",
-                              type=[s[1:] for s in VIDEO_SUFFIXES], key="clip_upload")
+        up = st.file_uploader(f"Video ({kinds}; at most {state.upload_limit_mb()} MB)",
+                              type=[s[1:] for s in VIDEO_SUFFIXES], key="clip_upload",
+                              max_upload_size=state.upload_limit_mb())
         if up is not None:
             try:
                 path = state.save_upload(up, "video", VIDEO_SUFFIXES)

@@ -98,27 +98,24 @@ def test_model_page_shows_decomposition_and_edits_card(app_env, tmp_path):
     assert not at.exception
 
 
-class Upload:
-    """What st.file_uploader hands the page: a name and the bytes."""
-
-    def __init__(self, name, data):
-        self.name, self.data = name, data
-
-    def getvalue(self):
-        return self.data
+def Upload(name, data):  # noqa: N802 - reads like the class it builds
+    """What st.file_uploader hands the page: Streamlit's own UploadedFile."""
+    from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+    return UploadedFile(UploadedFileRec("id", name, "video/mp4", data), FileURLs())
 
 
 def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
     from crnnaudit import VideoError
     from crnnaudit.ui import state
     saved = state.save_upload(Upload("clip.mp4", b"this is not a video"), "video", (".mp4",))
-    with pytest.raises(VideoError, match="not a video FFmpeg can read"):
+    with pytest.raises(VideoError, match="not a video file crnnaudit opens"):
         state.clip_for(saved)
     with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
         state.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
-    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1e-6)
-    with pytest.raises(VideoError, match="over the 0 MB upload limit"):
-        state.save_upload(Upload("big.mp4", b"x" * 100), "video", (".mp4",))
+    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1)
+    with pytest.raises(VideoError, match="over the 1 MB upload limit"):
+        state.save_upload(Upload("big.mp4", b"x" * (2 << 20)), "video", (".mp4",))
     at = _app()  # the app is still up and still works
     assert not at.exception
 
