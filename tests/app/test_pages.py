@@ -185,3 +185,25 @@ def test_a_new_clip_drops_every_figure(app_env):
     assert review.clip_path.endswith(other)
     assert (review.explanation, review.faithfulness, review.sanity, review.report) == (None,) * 4
     _no_figures_shown(at)
+
+
+def test_an_unexpected_failure_on_a_page_is_a_message_not_a_traceback(app_env, caplog):
+    """Anything that is not crnnaudit's own error still ends in a short message; the app
+    stays up (the next session works) and the traceback goes to the server log.
+
+    (AppTest resets Streamlit's "pages/ folder" flag before every run, so its reruns run the
+    page alone, without app.py around it; the server runs app.py on every run. Hence a first
+    run here, which goes through app.py as the server does.)"""
+    from crnnaudit.ui import widgets
+
+    def broken():
+        raise RuntimeError("a bug, not the user's fault")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(widgets, "clip_picker", broken)
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception, at.exception
+        assert any("did not expect (RuntimeError)" in e.value for e in at.error), [e.value for e in at.error]
+        assert "a bug, not the user's fault" in caplog.text
+    at = _app()
+    assert not at.error
