@@ -4,7 +4,6 @@ are read give the right facts, and the limits hold (memory, time, upload size, n
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys
