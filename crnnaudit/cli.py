@@ -113,7 +113,11 @@ def cmd_report(args) -> int:
         if not args.clip:
             print("crnnaudit: error: report verify needs a FILE", file=sys.stderr)
             return 2
-        res = verify_file(args.clip)
+        log = None
+        if args.log is not None:
+            from .audit import AuditLog
+            log = AuditLog(args.log or None)
+        res = verify_file(args.clip, log=log)
         print(res["message"])
         return 0 if res["ok"] else 1
     from . import explain as run_explain
@@ -240,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--contest", help="how a data subject contests the decision")
     s.add_argument("--no-blur", action="store_true", help="do not blur faces (the report says so)")
     s.add_argument("--window", default="auto"), s.add_argument("--out")
+    s.add_argument("--log", nargs="?", const="", default=None, metavar="DB",
+                   help="(verify) also check the file against the audit log's record of it "
+                        "(default log: CRNNAUDIT_HOME/audit.sqlite)")
     s.set_defaults(fn=cmd_report)
     s = sub.add_parser("audit", help="verify or export the audit log")
     s.add_argument("action", choices=["verify", "export", "retention"])

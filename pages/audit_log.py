@@ -1,11 +1,11 @@
 """Audit log: every review, the chain's verification, filters, export."""
 
-import json
 
 import pandas as pd
 import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
+from crnnaudit.audit import payload_or_raw
 from crnnaudit.vocabulary import DECISIONS
 
 st.title("Audit log")
@@ -20,7 +20,7 @@ except CrnnauditError as e:
 if not rows:
     st.info("No review has been recorded yet.")
     st.stop()
-table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"], "kind": r["kind"], **json.loads(r["payload"]),
+table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"], "kind": r["kind"], **payload_or_raw(r),
                        "row_hash": r["row_hash"][:16]} for r in rows])
 c1, c2 = st.columns(2)
 reviewers = sorted(table["reviewer"].dropna().unique()) if "reviewer" in table else []

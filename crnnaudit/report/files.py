@@ -32,6 +32,9 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ReportError(f"{out}: cannot create the report folder ({e.strerror or e})") from e
+    if log:
+        log = AuditLog() if log is True else log
+        body = dict(body, audit_log_head=log.head())  # the log's head when this was written
     files = {"html": seal_bytes(render_html(body).encode(), "html"),
              "pdf": seal_bytes(render_pdf(body), "pdf"),
              "json": seal_json(body)}
@@ -43,7 +46,6 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
         digests[kind] = hashlib.sha256(data).hexdigest()
     row = None
     if log:
-        log = AuditLog() if log is True else log
         row = log.append({"report_id": body["report_id"], "created": body["created"],
                           "clip_sha256": body["clip"]["sha256"], "clip": body["clip"]["file"],
                           "model_sha256": body["model"]["sha256"], "model": body["model"]["name"],

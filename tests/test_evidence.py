@@ -1,0 +1,241 @@
+"""The evidence chain: every tampering case found in review is detected, with a message that
+names what happened, and a hand-edited database never gives a traceback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crnnaudit.anchor import canonical, checkpoint_path
+from crnnaudit.audit import AuditLog
+from crnnaudit.cli import main
+
+
+def _log(tmp_path, n=6) -> tuple[AuditLog, Path]:
+    db = tmp_path / "audit.sqlite"
+    log = AuditLog(db)
+    for i in range(n):
+        log.append({"report_id": f"r{i}", "decision": "confirm", "reviewer": f"auditor {i}",
+                    "files_sha256": {"json": f"{i:064x}"}})
+    return log, db
+
+
+def _sql(db, statement, *args):
+    with sqlite3.connect(db) as c:
+        c.execute(statement, args)
+
+
+def _attacker_hash(seq, ts, kind, payload, prev):
+    """What someone who can edit the database but lacks the key can compute."""
+    return hashlib.sha256(canonical([seq, ts, kind, payload, prev]).encode()).hexdigest()
+
+
+def _rehash_from(db, first_seq):
+    """Edit nothing more, but recompute every hash from ``first_seq`` on, as an attacker would."""
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT seq, ts, kind, payload, prev_hash, row_hash FROM audit_log ORDER BY seq").fetchall()
+        prev = None
+        for seq, ts, kind, payload, prev_hash, h in rows:
+            if seq >= first_seq:
+                prev_hash = prev if prev is not None else prev_hash
+                h = _attacker_hash(seq, ts, kind, payload, prev_hash)
+                c.execute("UPDATE audit_log SET prev_hash=?, row_hash=? WHERE seq=?", (prev_hash, h, seq))
+            prev = h
+
+
+def _delete_last(db, n):
+    _sql(db, "DELETE FROM audit_log WHERE seq > (SELECT MAX(seq) FROM audit_log) - ?", n)
+
+
+def _forged_retention(db):
+    """Delete rows 1-3 and append a retention row that claims to have removed them."""
+    with sqlite3.connect(db) as c:
+        anchor = c.execute("SELECT row_hash FROM audit_log WHERE seq = 3").fetchone()[0]
+        c.execute("DELETE FROM audit_log WHERE seq <= 3")
+        head_seq, head = c.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        payload = canonical({"removed_from": 1, "removed_through": 3, "count": 3, "anchor_hash": anchor,
+                             "retention_days": 1, "cutoff": "2026-01-01"})
+        ts = "2026-11-27T00:00:00+00:00"
+        c.execute("INSERT INTO audit_log VALUES (?,?,?,?,?,?)",
+                  (head_seq + 1, ts, "retention", payload, head, _attacker_hash(head_seq + 1, ts, "retention", payload, head)))
+
+
+def _rewrite_whole_chain_with_own_key(db):
+    _sql(db, "UPDATE audit_log SET payload = replace(payload, 'confirm', 'override')")
+    _rehash_from(db, 1)
+
+
+TAMPERING = {
+    "delete the last row": (lambda db: _delete_last(db, 1), "deleted from the end"),
+    "delete the last three rows": (lambda db: _delete_last(db, 3), "rows 4..6 are missing"),
+    "delete every row": (lambda db: _sql(db, "DELETE FROM audit_log"), "every row was deleted"),
+    "delete the database file": (lambda db: db.unlink(), "every row was deleted"),
+    "edit a row and re-hash every later row": (
+        lambda db: (_sql(db, "UPDATE audit_log SET payload = replace(payload, 'confirm', 'override') WHERE seq = 2"),
+                    _rehash_from(db, 2)), "row 2 was altered or forged"),
+    "edit a row, no re-hash": (lambda db: _sql(db, "UPDATE audit_log SET payload = replace(payload, 'auditor 3', "
+                                                   "'someone else') WHERE seq = 4"), "row 4 was altered"),
+    "delete rows 1-3 and forge a retention row": (_forged_retention, "row 7 was altered or forged"),
+    "relabel a row as retention": (lambda db: _sql(db, "UPDATE audit_log SET kind='retention' WHERE seq = 2"),
+                                   "row 2 was altered"),
+    "an invalid payload": (lambda db: _sql(db, "UPDATE audit_log SET payload='{not json' WHERE seq = 5"),
+                           "row 5 was altered"),
+    "a payload that is a list": (lambda db: _sql(db, "UPDATE audit_log SET payload='[1,2]' WHERE seq = 1"),
+                                 "row 1 was altered"),
+    "rewrite the whole chain without the key": (_rewrite_whole_chain_with_own_key, "row 1 was altered or forged"),
+    "delete a row in the middle": (lambda db: _sql(db, "DELETE FROM audit_log WHERE seq = 3"), "rows 3..3 were deleted"),
+    "a NULL hash": (lambda db: _sql(db, "UPDATE audit_log SET row_hash='' WHERE seq = 6"), "row 6 was altered"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_tampering_is_detected_and_named(case, tmp_path, capsys):
+    log, db = _log(tmp_path)
+    assert log.verify().ok
+    tamper, says = TAMPERING[case]
+    tamper(db)
+    result = AuditLog(db).verify()
+    assert not result.ok and says in result.message, result.message
+    assert main(["audit", "verify", "--db", str(db)]) == 1  # the command says it too, in one line
+    assert says in capsys.readouterr().out
+    assert main(["audit", "export", "--db", str(db), "--out", str(tmp_path / "x.json")]) == 0  # never a traceback
+
+
+def test_a_rollback_to_an_older_copy_is_detected(tmp_path):
+    log, db = _log(tmp_path, n=4)
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)  # a backup taken now (SQLite's online backup)
+    log.append({"report_id": "later", "decision": "override"})
+    log.engine.dispose()
+    with sqlite3.connect(backup) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # ...restored later: the last review is gone
+    result = AuditLog(db).verify()
+    assert not result.ok and "rows 5..5 are missing" in result.message
+
+
+def test_the_checkpoint_cannot_be_deleted_or_forged(tmp_path):
+    log, db = _log(tmp_path)
+    cp = checkpoint_path(log.url)
+    doc = json.loads(cp.read_text())
+    doc["checkpoint"]["seq"] = 3
+    cp.write_text(json.dumps(doc))
+    assert "not signed with the log's key" in AuditLog(db).verify().message
+    cp.unlink()
+    assert "checkpoint is missing" in AuditLog(db).verify().message
+
+
+def test_an_intact_log_matches_its_checkpoint_also_after_retention(tmp_path):
+    from datetime import datetime, timedelta, timezone
+    log, db = _log(tmp_path)
+    result = log.verify()
+    assert result.ok and "head matches its checkpoint (row 6)" in result.message
+    row = log.apply_retention(0, now=datetime.now(timezone.utc) + timedelta(days=1))
+    assert row["kind"] == "retention"
+    result = AuditLog(db).verify()
+    assert result.ok and result.rows == 1 and "(row 7)" in result.message
+
+
+def test_a_writer_killed_between_commit_and_checkpoint_leaves_a_valid_log(tmp_path, monkeypatch):
+    import crnnaudit.audit as audit
+    log, db = _log(tmp_path, n=3)
+    monkeypatch.setattr(audit, "write_checkpoint", lambda *a, **k: None)  # the process died there
+    log.append({"report_id": "last"})
+    assert AuditLog(db).verify().ok  # the log is ahead of its checkpoint: nothing was removed
+
+
+def test_the_key_lives_outside_the_database(tmp_path, monkeypatch):
+    log, db = _log(tmp_path, n=2)
+    key = Path(os.environ["CRNNAUDIT_HOME"]) / "keys" / "audit-log.key"
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert key.read_text().strip().encode() not in db.read_bytes()
+    monkeypatch.setenv("CRNNAUDIT_LOG_KEY", "another key entirely, 32 chars")
+    assert "row 1 was altered or forged" in AuditLog(db).verify().message  # the chain is bound to its key
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def _minimal_report(tmp_path, log, monkeypatch, key: str | None):
+    """A real sealed report of the three kinds, written and logged by write_report."""
+    from crnnaudit.report import files
+    if key:
+        monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", key)
+    else:
+        monkeypatch.delenv("CRNNAUDIT_SIGNING_KEY", raising=False)
+    monkeypatch.setattr(files, "render_pdf", lambda body: b"%PDF-1.4\n% body " + canonical(body).encode() + b"\n%%EOF")
+    monkeypatch.setattr(files, "render_html", lambda body: "<html>" + canonical(body) + "</html>")
+    body = {"report_id": "R1", "created": "2026-11-27T00:00:00+00:00", "clip": {"sha256": "c" * 64, "file": "c.mp4"},
+            "model": {"sha256": "m" * 64, "name": "m"}, "output": {"window": 0, "anomaly_score": 0.9,
+                                                               "model_decision": "anomaly"},
+            "human": {"decision": "confirm", "reason": "", "reviewer": "A", "second_reviewer": None},
+            "privacy": {"faces_blurred": True}}
+    return files.write_report(body, tmp_path / "report", log=log)
+
+
+def _strip_and_rehash(path: Path, edit: bool = True, keep_hmac: bool = False):
+    """Edit a report, recompute its SHA-256, and drop (or keep, stale) its HMAC."""
+    from crnnaudit.report import signing
+    if path.suffix == ".json":
+        doc = json.loads(path.read_text())
+        if edit:
+            doc["report"]["human"]["decision"] = "override"
+        seal = {"sha256": hashlib.sha256(canonical(doc["report"]).encode()).hexdigest()}
+        if keep_hmac:
+            seal["hmac_sha256"] = doc["integrity"]["hmac_sha256"]
+        path.write_text(json.dumps({"report": doc["report"], "integrity": seal}))
+        return
+    data = path.read_bytes()
+    mark = signing._HTML_MARK if path.suffix == ".html" else signing._PDF_MARK
+    at = data.rfind(mark)
+    body = data[:at].replace(b"confirm", b"override") if edit else data[:at]
+    old = json.loads(data[at + len(mark):].strip().removesuffix(b"-->").strip())
+    seal = {"sha256": hashlib.sha256(body).hexdigest()}
+    if keep_hmac:
+        seal["hmac_sha256"] = old["hmac_sha256"]
+    tail = b" -->\n" if path.suffix == ".html" else b"\n"
+    path.write_bytes(body + mark + json.dumps(seal).encode() + tail)
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf", "json"])
+def test_with_a_key_an_unsigned_rehashed_report_fails(kind, tmp_path, monkeypatch, capsys):
+    log, _ = _log(tmp_path, n=1)
+    out = _minimal_report(tmp_path, log, monkeypatch, key="s3cret-signing-key")
+    assert main(["report", "verify", str(out[kind])]) == 0
+    _strip_and_rehash(out[kind])
+    assert main(["report", "verify", str(out[kind])]) == 1
+    assert "has no signature" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf", "json"])
+def test_without_the_key_a_stale_signature_is_not_proof(kind, tmp_path, monkeypatch, capsys):
+    log, db = _log(tmp_path, n=1)
+    out = _minimal_report(tmp_path, log, monkeypatch, key="s3cret-signing-key")
+    monkeypatch.delenv("CRNNAUDIT_SIGNING_KEY")
+    assert main(["report", "verify", str(out[kind])]) == 1  # cannot be checked here: says so
+    assert "cannot be checked" in capsys.readouterr().out
+    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 0  # the log vouches for it
+    assert "recorded in audit log row 2" in capsys.readouterr().out
+    _strip_and_rehash(out[kind], keep_hmac=True)
+    assert main(["report", "verify", str(out[kind])]) == 1
+    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 1
+    assert "holds no record of this file" in capsys.readouterr().out
+
+
+def test_a_report_carries_the_log_head_at_its_time(tmp_path, monkeypatch):
+    log, db = _log(tmp_path, n=3)
+    head = log.head()
+    out = _minimal_report(tmp_path, log, monkeypatch, key=None)
+    body = json.loads(out["json"].read_text())["report"]
+    assert body["audit_log_head"] == head == {"seq": 3, "row_hash": log.rows()[2]["row_hash"]}
+    assert out["log_row"] == 4
+    _delete_last(db, 1)  # the review row of this report
+    from crnnaudit.report.signing import verify_file
+    res = verify_file(out["json"], log=AuditLog(db))
+    assert not res["ok"] and "deleted from the end" in res["message"]
