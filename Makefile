@@ -21,15 +21,17 @@ install-dev: venv
 
 # chromium: the real browser of the UI test (Playwright drives it; it never downloads one);
 # poppler-utils: pdftoppm and pdftotext for the report tests; the Noto fonts: reports in any
-# script (the PDF's Unicode fonts, see crnnaudit/report/pdf.py).
+# script (the PDF's Unicode fonts, see crnnaudit/report/pdf.py); postgresql: the audit log's
+# tests run on a real server too (tests/pg.py starts its own, never the system's).
 FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf \
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 
 system-deps:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 || \
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 && \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
-	    $(FONT_PACKAGES) >/dev/null; }
+	    $(FONT_PACKAGES) postgresql >/dev/null; }
 
 # The app needs only the fonts (for PDFs in any script); without root it says so and goes on.
 fonts:

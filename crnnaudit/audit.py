@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -75,7 +76,9 @@ class Verification:
 
 
 def default_url() -> str:
-    return f"sqlite:///{home() / 'audit.sqlite'}"
+    """``CRNNAUDIT_AUDIT_DB`` (any SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/db``),
+    else SQLite in the data folder."""
+    return os.environ.get("CRNNAUDIT_AUDIT_DB") or f"sqlite:///{home() / 'audit.sqlite'}"
 
 
 class AuditLog:

@@ -152,10 +152,32 @@ def cmd_audit(args) -> int:
         return 0
     text = log.export(args.format)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"{len(log.rows())} rows -> {args.out}")
+        from .card import ModelCard
+        from .housekeeping import write_record
+        out = Path(args.out)
+        out.write_text(text, encoding="utf-8")
+        record = write_record(out.with_name(out.stem + ".record-of-processing.json"),
+                              ModelCard.read(args.card) if args.card else None)
+        print(f"{len(log.rows())} rows -> {out}; record of processing (GDPR Art. 30) -> {record}")
     else:
         print(text)
+    return 0
+
+
+def cmd_erase(args) -> int:
+    from .housekeeping import erase_clip
+    done = erase_clip(args.sha256)
+    print(f"erased clip {done['clip_sha256'][:16]}…: {done['uploads_removed']} upload(s), "
+          f"{done['explanations_removed']} cached explanation(s); audit log row {done['log_row']}")
+    return 0
+
+
+def cmd_housekeeping(args) -> int:
+    from .housekeeping import apply_retention, retention_days
+    days = args.days if args.days is not None else retention_days()
+    done = apply_retention(days)
+    print(f"{len(done)} upload(s) older than {days:g} days erased" +
+          "".join(f"\n  {d['clip_sha256'][:16]}… (audit log row {d['log_row']})" for d in done))
     return 0
 
 
@@ -252,8 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["verify", "export", "retention"])
     s.add_argument("--format", choices=["json", "csv"], default="json"), s.add_argument("--out")
     s.add_argument("--days", type=float, default=365.0, help="retention period (retention)")
-    s.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: CRNNAUDIT_HOME/audit.sqlite)")
+    s.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: CRNNAUDIT_AUDIT_DB, else "
+                                "CRNNAUDIT_HOME/audit.sqlite)")
+    s.add_argument("--card", help="(export) the model card the record of processing names")
     s.set_defaults(fn=cmd_audit)
+    s = sub.add_parser("erase", help="erase an uploaded clip and what was derived from it (GDPR), by its SHA-256")
+    s.add_argument("sha256")
+    s.set_defaults(fn=cmd_erase)
+    s = sub.add_parser("housekeeping", help="erase uploads older than the retention period (CRNNAUDIT_RETENTION_DAYS)")
+    s.add_argument("--days", type=float, help="retention period in days (default: CRNNAUDIT_RETENTION_DAYS, 30)")
+    s.set_defaults(fn=cmd_housekeeping)
     return p
 
 

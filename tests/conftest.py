@@ -83,3 +83,22 @@ def full_demo():
         else:
             os.environ["CRNNAUDIT_HOME"] = old
     return DEMO_HOME
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/pg.py); ``postgres()`` gives a fresh database URL."""
+    from pg import postgres_server
+    try:
+        with postgres_server() as new_database:
+            yield new_database
+    except RuntimeError as e:
+        pytest.fail(str(e))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request, tmp_path):
+    """The audit log's database: a SQLite file, or a fresh database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    return request.getfixturevalue("postgres")()

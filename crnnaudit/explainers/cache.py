@@ -86,5 +86,20 @@ class ExplanationCache:
             total -= oldest.stat().st_size
             oldest.unlink(missing_ok=True)
 
+    def erase_clip(self, clip_sha256: str) -> int:
+        """Delete every explanation of the clip with this content hash (GDPR erasure); returns
+        how many files went. Reads only each entry's small metadata member."""
+        removed = 0
+        for path in self.folder.glob("*.npz"):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    meta = json.loads(bytes(z["meta"]).decode())
+            except (OSError, KeyError, ValueError):
+                continue
+            if meta.get("provenance", {}).get("clip_sha256") == clip_sha256:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.glob("*.npz"))
