@@ -164,6 +164,34 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def cmd_user(args) -> int:
+    import getpass
+    import os
+    from .accounts import Accounts
+    accounts = Accounts(args.db)
+    if args.action == "list":
+        for a in accounts.list():
+            print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
+        return 0
+    if not args.name:
+        from .errors import CrnnauditError
+        raise CrnnauditError(f"user {args.action} needs a NAME")
+    if args.action == "add":
+        password = os.environ.get("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+        who = accounts.add(args.name, password, args.role or "auditor")
+        print(f"account {who.username} added as {who.role}")
+    elif args.action == "disable":
+        accounts.disable(args.name)
+        print(f"account {args.name} disabled")
+    else:
+        if not args.role:
+            from .errors import CrnnauditError
+            raise CrnnauditError("user set-role needs --role")
+        accounts.set_role(args.name, args.role)
+        print(f"account {args.name} is now {args.role}")
+    return 0
+
+
 def cmd_erase(args) -> int:
     from .housekeeping import erase_clip
     done = erase_clip(args.sha256)
@@ -278,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 "CRNNAUDIT_HOME/audit.sqlite)")
     s.add_argument("--card", help="(export) the model card the record of processing names")
     s.set_defaults(fn=cmd_audit)
+    s = sub.add_parser("user", help="local accounts: add (password from CRNNAUDIT_NEW_PASSWORD or a "
+                                    "prompt), disable, list, set-role")
+    s.add_argument("action", choices=["add", "disable", "list", "set-role"]), s.add_argument("name", nargs="?")
+    s.add_argument("--role", choices=["viewer", "auditor", "approver", "admin"])
+    s.add_argument("--db", help="the database (default: the audit log's)")
+    s.set_defaults(fn=cmd_user)
     s = sub.add_parser("erase", help="erase an uploaded clip and what was derived from it (GDPR), by its SHA-256")
     s.add_argument("sha256")
     s.set_defaults(fn=cmd_erase)

@@ -1,0 +1,67 @@
+"""Local accounts: argon2id hashes, roles, every change logged, one refusal message."""
+
+from __future__ import annotations
+
+import pytest
+
+from crnnaudit.accounts import ROLES, AccessError, Accounts, Identity
+from crnnaudit.audit import AuditLog
+from crnnaudit.cli import main
+
+
+def test_accounts_hash_with_argon2id_and_authenticate(log_url):
+    accounts = Accounts(log_url)
+    assert accounts.count() == 0
+    admin = accounts.first_admin("root admin", "correct horse battery")
+    assert admin == Identity("root admin", "admin")
+    with pytest.raises(AccessError, match="made only once"):
+        accounts.first_admin("second", "correct horse battery")
+    accounts.add("ana", "pa55word-ana!", "auditor")
+    with accounts.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM accounts WHERE username='ana'").scalar()
+    assert stored.startswith("$argon2id$") and "pa55word-ana!" not in stored
+    assert accounts.authenticate("ana", "pa55word-ana!") == Identity("ana", "auditor")
+    for name, pw in (("ana", "wrong password"), ("nobody", "pa55word-ana!"), ("", "x"), ("a\x00b", "x")):
+        with pytest.raises(AccessError, match="^sign-in refused: unknown user, wrong password or disabled account$"):
+            accounts.authenticate(name, pw)
+    accounts.disable("ana", by="root admin")
+    with pytest.raises(AccessError, match="sign-in refused"):
+        accounts.authenticate("ana", "pa55word-ana!")
+    assert accounts.identity("ana") is None
+    kinds = [r["kind"] for r in AuditLog(log_url).rows()]
+    assert kinds == ["account"] * 3 and AuditLog(log_url).verify().ok
+
+
+def test_roles_allow_what_the_one_before_allows_and_more():
+    allowed = {r: {p for p in ("read", "review", "countersign", "manage_models") if Identity("x", r).may(p)} for r in ROLES}
+    assert allowed == {"viewer": {"read"}, "auditor": {"read", "review"},
+                       "approver": {"read", "review", "countersign"},
+                       "admin": {"read", "review", "countersign", "manage_models"}}
+    with pytest.raises(AccessError, match="v \\(viewer\\) may not review: that takes the auditor role"):
+        Identity("v", "viewer").require("review")
+
+
+def test_bad_account_input_is_refused_clearly(tmp_path):
+    accounts = Accounts(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    with pytest.raises(AccessError, match="at least 10 characters"):
+        accounts.add("bo", "short", "auditor")
+    with pytest.raises(AccessError, match="unknown role 'boss'"):
+        accounts.add("bo", "long enough password", "boss")
+    accounts.add("bo", "long enough password", "viewer")
+    with pytest.raises(AccessError, match="exists"):
+        accounts.add("bo", "long enough password", "viewer")
+    with pytest.raises(AccessError, match="no such account"):
+        accounts.set_role("nobody", "admin")
+
+
+def test_user_commands(tmp_path, monkeypatch, capsys):
+    db = f"sqlite:///{tmp_path / 'a.sqlite'}"
+    monkeypatch.setenv("CRNNAUDIT_NEW_PASSWORD", "a long password 1")
+    assert main(["user", "add", "zoë", "--role", "approver", "--db", db]) == 0
+    assert main(["user", "set-role", "zoë", "--role", "admin", "--db", db]) == 0
+    assert main(["user", "list", "--db", db]) == 0
+    assert "zoë\tadmin\tenabled" in capsys.readouterr().out
+    assert main(["user", "add", "zoë", "--db", db]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["user", "disable", "zoë", "--db", db]) == 0
+    assert Accounts(db).identity("zoë") is None
