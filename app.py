@@ -14,22 +14,27 @@ quiet_tensorflow()  # before anything imports TensorFlow
 import streamlit as st  # noqa: E402
 
 from crnnaudit.errors import CrnnauditError  # noqa: E402
-from crnnaudit.ui import state  # noqa: E402
+from crnnaudit.ui import auth, state  # noqa: E402
 from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
+who = auth.gate()  # nothing below shows before sign-in
 
-pages = [
-    st.Page("pages/model.py", title="Model", icon="🧠"),
-    st.Page("pages/review.py", title="Review", icon="🎞️", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="🔍"),
-    st.Page("pages/temporal.py", title="Temporal", icon="⏱️"),
-    st.Page("pages/report.py", title="Report", icon="📄"),
-    st.Page("pages/audit_log.py", title="Audit log", icon="🔗"),
-]
-nav = st.navigation(pages)
+# (page, title, icon, the permission it needs): a role sees only the pages it may use.
+PAGES = [("pages/review.py", "Review", "🎞️", "review"), ("pages/model.py", "Model", "🧠", "review"),
+         ("pages/compare.py", "Compare", "🔍", "review"), ("pages/temporal.py", "Temporal", "⏱️", "review"),
+         ("pages/report.py", "Report", "📄", "draft_report"),
+         ("pages/countersign.py", "Countersign", "✍️", "countersign"),
+         ("pages/audit_log.py", "Audit log", "🔗", "read")]
+allowed = [(path, title, icon) for path, title, icon, need in PAGES if who.may(need)]
+nav = st.navigation([st.Page(path, title=title, icon=icon, default=(k == 0))
+                     for k, (path, title, icon) in enumerate(allowed)])
 
 with st.sidebar:
+    st.caption(f"Signed in as **{who.username}** ({who.role})")
+    if st.button("Sign out", key="sign_out"):
+        auth.sign_out()
+        st.rerun()
     try:
         default = state.configured_model()
     except CrnnauditError as e:

@@ -21,7 +21,8 @@ from pathlib import Path
 from common import ROOT, commit, machine
 
 sys.path.insert(0, str(ROOT))
-from tests.app.browser import browser_page, move_scrubber, overlay_src, running_app, wait_idle, wait_overlay_change  # noqa: E402
+from tests.app.browser import (browser_page, ensure_account, move_scrubber, overlay_src, running_app,  # noqa: E402
+                               sign_in, wait_idle, wait_overlay_change)
 
 
 def main():
@@ -34,8 +35,10 @@ def main():
         ensure_demo()
     cache_home = tempfile.mkdtemp()
     results = {}
+    ensure_account("Benchmark Admin", "a long benchmark password")
     with running_app({**env, "CRNNAUDIT_HOME": os.environ["CRNNAUDIT_HOME"]}) as url, browser_page() as page:
         page.goto(url)
+        sign_in(page, "Benchmark Admin", "a long benchmark password")
         page.get_by_role("button", name="Explain this window").wait_for()
         wait_idle(page)
         for label in ("explain (cold engine cache)", "explain (warm engine cache)"):

@@ -204,6 +204,13 @@ class ModelCard:
         return [self.classes.index(c) for c in self.anomaly_classes]
 
 
+def card_sha256(card: "ModelCard") -> str:
+    """The SHA-256 of a card's canonical JSON: what reports and the audit log name it by."""
+    import hashlib
+    return hashlib.sha256(json.dumps(card.to_dict(), sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False, default=str).encode()).hexdigest()
+
+
 def _refuse_aliases(path: Path, text: str) -> None:
     """YAML aliases let a small card expand to gigabytes when written out: a card has no use
     for them."""

@@ -124,19 +124,39 @@ def cmd_report(args) -> int:
     from .errors import ReportError
     from .report import build_report, write_report
     from .video import open_clip
-    if not args.clip or not args.decision or not args.reviewer or not args.out:
-        raise ReportError("report MODEL CLIP needs --decision, --reviewer and --out")
+    if args.model == "countersign":
+        from .foureyes import countersign
+        out = countersign(args.clip or "", _signed_in(args.as_user or "", "countersign", "countersign decisions"))
+        print(f"countersigned: {out['json'].parent} ; audit log row {out['log_row']}")
+        return 0
+    if not args.clip or not args.decision or not args.as_user or not args.out:
+        raise ReportError("report MODEL CLIP needs --decision, --as and --out")
+    who = _signed_in(args.as_user, "draft_report", "draft reports")
     model = _model(args)
     clip = open_clip(args.clip)
     window, timeline = _window_for(model, clip, args.window)
     es = run_explain(model, window, progress=_progress("explaining"))
-    body = build_report(model, clip, window, es, decision=args.decision, reviewer=args.reviewer,
-                        reason=args.reason or "", timeline=timeline, second_reviewer=args.second_reviewer,
-                        contest_channel=args.contest, blur=not args.no_blur)
+    body = build_report(model, clip, window, es, decision=args.decision, reviewer=who.username,
+                        reason=args.reason or "", timeline=timeline, contest_channel=args.contest,
+                        blur=not args.no_blur)
     out = write_report(body, args.out)
     print(f"report {body['report_id']}: {out['html']}, {out['pdf']}, {out['json']}; "
           f"audit log row {out['log_row']}")
     return 0
+
+
+def _signed_in(username: str | None, permission: str, what: str, accounts=None):
+    """The account the command runs as (``--as``): its password from CRNNAUDIT_PASSWORD or a
+    prompt; refused unless its role allows ``permission``."""
+    import getpass
+    import os
+    from .accounts import AccessError, Accounts
+    if not username:
+        raise AccessError(f"to {what}, name the account the command runs as: --as USER")
+    password = os.environ.get("CRNNAUDIT_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    who = (accounts or Accounts()).authenticate(username, password)
+    who.require(permission, what)
+    return who
 
 
 def cmd_audit(args) -> int:
@@ -147,6 +167,7 @@ def cmd_audit(args) -> int:
         print(res.message)
         return 0 if res.ok else 1
     if args.action == "retention":
+        _signed_in(args.as_user, "retention", "purge the audit log")
         row = log.apply_retention(args.days)
         print("nothing expired" if row is None else f"removed {row['payload']} as row {row['seq']}")
         return 0
@@ -169,6 +190,12 @@ def cmd_user(args) -> int:
     import os
     from .accounts import Accounts
     accounts = Accounts(args.db)
+    bootstrap = args.action == "add" and accounts.count() == 0
+    if bootstrap and (args.role or "admin") != "admin":
+        from .errors import CrnnauditError
+        raise CrnnauditError("the first account is an admin: user add NAME --role admin")
+    by = "first account" if bootstrap else _signed_in(args.as_user, "manage_accounts", "manage accounts",
+                                                      accounts).username
     if args.action == "list":
         for a in accounts.list():
             print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
@@ -178,22 +205,23 @@ def cmd_user(args) -> int:
         raise CrnnauditError(f"user {args.action} needs a NAME")
     if args.action == "add":
         password = os.environ.get("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
-        who = accounts.add(args.name, password, args.role or "auditor")
+        who = accounts.add(args.name, password, args.role or ("admin" if bootstrap else "auditor"), by=by)
         print(f"account {who.username} added as {who.role}")
     elif args.action == "disable":
-        accounts.disable(args.name)
+        accounts.disable(args.name, by=by)
         print(f"account {args.name} disabled")
     else:
         if not args.role:
             from .errors import CrnnauditError
             raise CrnnauditError("user set-role needs --role")
-        accounts.set_role(args.name, args.role)
+        accounts.set_role(args.name, args.role, by=by)
         print(f"account {args.name} is now {args.role}")
     return 0
 
 
 def cmd_erase(args) -> int:
     from .housekeeping import erase_clip
+    _signed_in(args.as_user, "retention", "erase clips")
     done = erase_clip(args.sha256)
     print(f"erased clip {done['clip_sha256'][:16]}…: {done['uploads_removed']} upload(s), "
           f"{done['explanations_removed']} cached explanation(s); audit log row {done['log_row']}")
@@ -203,6 +231,7 @@ def cmd_erase(args) -> int:
 def cmd_housekeeping(args) -> int:
     from .housekeeping import apply_retention, retention_days
     days = args.days if args.days is not None else retention_days()
+    _signed_in(args.as_user, "retention", "erase uploads")
     done = apply_retention(days)
     print(f"{len(done)} upload(s) older than {days:g} days erased" +
           "".join(f"\n  {d['clip_sha256'][:16]}… (audit log row {d['log_row']})" for d in done))
@@ -286,11 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ship", action="store_true", help="(maintainers) copy the weights into the package")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=cmd_demo)
-    s = sub.add_parser("report", help="write a justification report (or: report verify FILE)")
-    s.add_argument("model", help="the model file, or 'verify'")
-    s.add_argument("clip", nargs="?", help="the clip (or, after verify, the report file)")
+    s = sub.add_parser("report", help="write a justification report as a signed-in account (or: report "
+                                      "verify FILE; report countersign REPORT_ID --as APPROVER)")
+    s.add_argument("model", help="the model file, or 'verify', or 'countersign'")
+    s.add_argument("clip", nargs="?", help="the clip (after verify: the report file; after countersign: the report id)")
     s.add_argument("--card"), s.add_argument("--decision", choices=DECISIONS)
-    s.add_argument("--reviewer"), s.add_argument("--reason"), s.add_argument("--second-reviewer")
+    s.add_argument("--as", dest="as_user", metavar="USER",
+                   help="the account the report is written as (password: CRNNAUDIT_PASSWORD or a prompt)")
+    s.add_argument("--reason")
     s.add_argument("--contest", help="how a data subject contests the decision")
     s.add_argument("--no-blur", action="store_true", help="do not blur faces (the report says so)")
     s.add_argument("--window", default="auto"), s.add_argument("--out")
@@ -305,18 +337,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: CRNNAUDIT_AUDIT_DB, else "
                                 "CRNNAUDIT_HOME/audit.sqlite)")
     s.add_argument("--card", help="(export) the model card the record of processing names")
+    s.add_argument("--as", dest="as_user", metavar="USER", help="(retention) the admin account it runs as")
     s.set_defaults(fn=cmd_audit)
     s = sub.add_parser("user", help="local accounts: add (password from CRNNAUDIT_NEW_PASSWORD or a "
                                     "prompt), disable, list, set-role")
     s.add_argument("action", choices=["add", "disable", "list", "set-role"]), s.add_argument("name", nargs="?")
     s.add_argument("--role", choices=["viewer", "auditor", "approver", "admin"])
     s.add_argument("--db", help="the database (default: the audit log's)")
+    s.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account it runs as (not for the first account)")
     s.set_defaults(fn=cmd_user)
     s = sub.add_parser("erase", help="erase an uploaded clip and what was derived from it (GDPR), by its SHA-256")
-    s.add_argument("sha256")
+    s.add_argument("sha256"), s.add_argument("--as", dest="as_user", metavar="ADMIN")
     s.set_defaults(fn=cmd_erase)
     s = sub.add_parser("housekeeping", help="erase uploads older than the retention period (CRNNAUDIT_RETENTION_DAYS)")
     s.add_argument("--days", type=float, help="retention period in days (default: CRNNAUDIT_RETENTION_DAYS, 30)")
+    s.add_argument("--as", dest="as_user", metavar="ADMIN")
     s.set_defaults(fn=cmd_housekeeping)
     return p
 

@@ -6,7 +6,10 @@ import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
 from crnnaudit.audit import payload_or_raw
+from crnnaudit.ui import auth
 from crnnaudit.vocabulary import DECISIONS
+
+who = auth.require("read", "read the audit log")
 
 st.title("Audit log")
 try:

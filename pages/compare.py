@@ -4,8 +4,10 @@ import numpy as np
 import streamlit as st
 
 from crnnaudit import CrnnauditError, explain, metrics, render
-from crnnaudit.ui import state, widgets
+from crnnaudit.ui import auth, state, widgets
 from crnnaudit.ui.session import Review
+
+who = auth.require("review", "compare explanations")
 
 st.title("Compare explanations")
 review = Review.current()

@@ -4,30 +4,37 @@ import streamlit as st
 
 from crnnaudit import CardError, CrnnauditError
 from crnnaudit.card import PREPROCESSING, default_sidecar_path, sidecar_path
-from crnnaudit.ui import state
+from crnnaudit.ui import auth, state
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import CARD_SUFFIXES, MODEL_SUFFIXES
+
+who = auth.require("review", "open the Model page")
 
 st.title("Model")
 
 with st.expander("Load another model", expanded=False):
-    path = st.text_input("Model file path (.keras or .h5)", key="model_path_input")
-    up = st.file_uploader(f"…or upload a model (at most {state.upload_limit_mb()} MB)",
-                          type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
-                          max_upload_size=state.upload_limit_mb())
-    card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=[s[1:] for s in CARD_SUFFIXES],
-                               key="card_upload", max_upload_size=1)
-    if st.button("Load", key="load_model"):
-        try:
-            chosen = str(state.save_upload(up, "model", MODEL_SUFFIXES)) if up else path.strip()
-            card = str(state.save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
-            if not chosen:
-                raise CardError("give a model path or upload a model file")
-            state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
-            Review.current().use_model(chosen, card)
-            st.success(f"Loaded {chosen}")
-        except CrnnauditError as e:
-            st.error(str(e))
+    if not who.may("manage_models"):
+        st.caption("Loading models and editing model cards takes the admin role.")
+    else:
+        path = st.selectbox("A model in the configured folders (CRNNAUDIT_MODELS_DIR)",
+                            [""] + [str(p) for p in state.model_choices()], key="model_pick")
+        up = st.file_uploader(f"…or upload a model (at most {state.upload_limit_mb()} MB)",
+                              type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
+                              max_upload_size=state.upload_limit_mb())
+        card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=[s[1:] for s in CARD_SUFFIXES],
+                                   key="card_upload", max_upload_size=1)
+        if st.button("Load", key="load_model"):
+            try:
+                who.require("manage_models", "load models")
+                chosen = str(state.save_upload(up, "model", MODEL_SUFFIXES)) if up else path
+                card = str(state.save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
+                if not chosen:
+                    raise CardError("pick a model from the configured folders or upload a model file")
+                state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
+                Review.current().use_model(chosen, card)
+                st.success(f"Loaded {chosen}")
+            except CrnnauditError as e:
+                st.error(str(e))
 
 model = state.current_model()
 if model is None:
@@ -64,7 +71,7 @@ with st.form("card_form"):
     training = st.text_area("Training data", card.training_data)
     limits = st.text_area("Known limitations (one per line)", "\n".join(card.known_limitations))
     owner = st.text_input("Owner", card.owner)
-    saved = st.form_submit_button("Save card")
+    saved = st.form_submit_button("Save card", disabled=not who.may("edit_card"))
 if saved:
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     data = dict(card.to_dict(), name=name, version=version, classes=split(classes),
@@ -76,8 +83,10 @@ if saved:
         new = ModelCard.from_dict(data, source="the card form")
         if len(new.classes) != model.n_outputs:
             raise CardError(f"the card form: {len(new.classes)} classes for a model with {model.n_outputs} outputs")
+        who.require("edit_card", "edit model cards")
         target = sidecar_path(model.source) or default_sidecar_path(model.source)
         new.write(target)  # in the sidecar's own format: JSON or YAML
+        state.log_card_edit(model, new, target, who)
         Review.current().model_changed()
         st.success(f"Saved {target}")
         st.rerun()

@@ -6,9 +6,11 @@ import streamlit.components.v1 as components
 from crnnaudit import CrnnauditError
 from crnnaudit.config import home
 from crnnaudit.report import build_report, render_html, write_report
-from crnnaudit.ui import widgets
+from crnnaudit.ui import auth, widgets
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import DECISIONS
+
+who = auth.require("draft_report", "draft reports")
 
 st.title("Justification report")
 review = Review.current()
@@ -22,8 +24,8 @@ st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{
 with st.form("decision"):
     decision = st.radio("Your decision", DECISIONS, horizontal=True, key="decision")
     reason = st.text_area("Reasons (required to override)", key="reason")
-    reviewer = st.text_input("Reviewer", key="reviewer")
-    second = st.text_input("Second reviewer (four eyes, optional)", key="second_reviewer")
+    st.caption(f"Reviewer: **{who.username}** (signed in). The decision is final once an approver "
+               "other than you countersigns it (Countersign page).")
     contest = st.text_input("How the data subject can contest", "Write to the data protection officer.",
                             key="contest")
     blur = st.checkbox("Blur faces in exported frames", value=True, key="blur")
@@ -33,8 +35,8 @@ if submitted:
     try:
         with st.spinner("building the report…"):
             timeline = widgets.timeline_for(model, clip)
-            body = build_report(model, clip, window, es, decision=decision, reviewer=reviewer, reason=reason,
-                                timeline=timeline, second_reviewer=second or None, contest_channel=contest,
+            body = build_report(model, clip, window, es, decision=decision, reviewer=who.username, reason=reason,
+                                timeline=timeline, contest_channel=contest,
                                 blur=blur, faithfulness=checks, sanity=checks)
             out = write_report(body, home() / "reports" / body["report_id"])
         review.report = (body, out)

@@ -6,8 +6,10 @@ import streamlit as st
 
 from crnnaudit import render
 from crnnaudit.model.calibration import familiarity_statement
-from crnnaudit.ui import state, widgets
+from crnnaudit.ui import auth, state, widgets
 from crnnaudit.ui.session import Review
+
+who = auth.require("review", "review clips")
 
 st.title("Review")
 review = Review.current()

@@ -4,8 +4,10 @@ import numpy as np
 import streamlit as st
 
 from crnnaudit import REGISTRY, render
-from crnnaudit.ui import state, widgets
+from crnnaudit.ui import auth, state, widgets
 from crnnaudit.ui.session import Review
+
+who = auth.require("review", "review clips")
 
 st.title("Temporal contribution")
 model, clip, window, es = widgets.require_explanation()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from crnnaudit.accounts import ROLES, AccessError, Accounts, Identity
@@ -57,11 +59,21 @@ def test_bad_account_input_is_refused_clearly(tmp_path):
 def test_user_commands(tmp_path, monkeypatch, capsys):
     db = f"sqlite:///{tmp_path / 'a.sqlite'}"
     monkeypatch.setenv("CRNNAUDIT_NEW_PASSWORD", "a long password 1")
-    assert main(["user", "add", "zoë", "--role", "approver", "--db", db]) == 0
-    assert main(["user", "set-role", "zoë", "--role", "admin", "--db", db]) == 0
-    assert main(["user", "list", "--db", db]) == 0
-    assert "zoë\tadmin\tenabled" in capsys.readouterr().out
-    assert main(["user", "add", "zoë", "--db", db]) == 2
+    assert main(["user", "add", "zoë", "--role", "approver", "--db", db]) == 2  # the first is an admin
+    assert "the first account is an admin" in capsys.readouterr().err
+    assert main(["user", "add", "root", "--db", db]) == 0  # the first account needs no --as
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long password 1")
+    assert main(["user", "add", "zoë", "--role", "approver", "--db", db]) == 2
+    assert "--as USER" in capsys.readouterr().err
+    assert main(["user", "add", "zoë", "--role", "approver", "--db", db, "--as", "root"]) == 0
+    assert main(["user", "set-role", "zoë", "--role", "auditor", "--db", db, "--as", "root"]) == 0
+    assert main(["user", "list", "--db", db, "--as", "root"]) == 0
+    assert "zoë\tauditor\tenabled" in capsys.readouterr().out
+    assert main(["user", "add", "eve", "--role", "admin", "--db", db, "--as", "zoë"]) == 2  # an auditor
+    assert "zoë (auditor) may not manage accounts" in capsys.readouterr().err
+    assert main(["user", "add", "zoë", "--db", db, "--as", "root"]) == 2
     assert "exists" in capsys.readouterr().err
-    assert main(["user", "disable", "zoë", "--db", db]) == 0
+    assert main(["user", "disable", "zoë", "--db", db, "--as", "root"]) == 0
     assert Accounts(db).identity("zoë") is None
+    by = [json.loads(r["payload"])["by"] for r in AuditLog(db).rows()]
+    assert by == ["first account", "root", "root", "root"]

@@ -25,7 +25,14 @@ def _upload(sample_clips, k):
     return state.save_upload(_Upload(f"camera {k}.mp4", data), "video", (".mp4",))
 
 
-def test_erasure_on_request_removes_the_clip_and_its_explanations(sample_clips, capsys):
+def _admin(monkeypatch, role="admin", name="dpo"):
+    from crnnaudit.accounts import Accounts
+    Accounts().add(name, "a long dpo password", role)
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long dpo password")
+    return name
+
+
+def test_erasure_on_request_removes_the_clip_and_its_explanations(sample_clips, capsys, monkeypatch):
     from crnnaudit import explain
     from crnnaudit.model import AuditedModel
     from crnnaudit.video import open_clip
@@ -38,14 +45,17 @@ def test_erasure_on_request_removes_the_clip_and_its_explanations(sample_clips, 
     cache = Path(os.environ["CRNNAUDIT_HOME"]) / "cache" / "explanations"
     assert len(list(cache.glob("*.npz"))) == 2
     sha = sha256_file(gone)
-    assert main(["erase", sha]) == 0
+    _admin(monkeypatch, "auditor", "ana")
+    assert main(["erase", sha, "--as", "ana"]) == 2  # only an admin erases
+    assert "ana (auditor) may not erase clips" in capsys.readouterr().err and gone.exists()
+    assert main(["erase", sha, "--as", _admin(monkeypatch)]) == 0
     assert "1 upload(s), 1 cached explanation(s)" in capsys.readouterr().out
     assert not gone.exists() and keep.exists() and len(list(cache.glob("*.npz"))) == 1
     row = AuditLog().rows()[-1]
     assert row["kind"] == "erasure" and json.loads(row["payload"])["clip_sha256"] == sha
     assert gone.name not in row["payload"] and "camera" not in row["payload"]  # the hash, never the content
     assert AuditLog().verify().ok
-    assert main(["erase", "not-a-hash"]) == 2
+    assert main(["erase", "not-a-hash", "--as", "dpo"]) == 2
 
 
 def test_retention_erases_old_uploads_only(sample_clips, monkeypatch):
@@ -59,7 +69,7 @@ def test_retention_erases_old_uploads_only(sample_clips, monkeypatch):
     assert not old.exists() and new.exists()
     assert done[0]["reason"] == "retention (30 days)"
     monkeypatch.setenv("CRNNAUDIT_RETENTION_DAYS", "0")
-    assert main(["housekeeping"]) == 2  # a clear error, not a purge of everything
+    assert main(["housekeeping", "--as", _admin(monkeypatch)]) == 2  # a clear error, not a purge of everything
 
 
 def test_export_writes_the_record_of_processing(tmp_path, capsys):

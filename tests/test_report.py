@@ -138,18 +138,48 @@ def test_faces_are_blurred_on_a_real_photo():
     assert abs(corr) < 0.2, corr
 
 
-def test_cli_report_end_to_end(tmp_path, capsys, sample_clips):
+def test_cli_report_end_to_end(tmp_path, capsys, sample_clips, monkeypatch):
+    from crnnaudit.accounts import Accounts
+    from crnnaudit.foureyes import pending
+    Accounts().add("R", "auditor password", "auditor")
+    Accounts().add("V", "viewer password", "viewer")
+    Accounts().add("P", "approver password", "approver")
     path = tmp_path / "m.keras"
     arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
     ModelCard(classes=["normal", "fight", "fire", "shooting"], stride=8).write(tmp_path / "m.card.json")
     out = tmp_path / "rep"
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "escalate", "--reviewer", "R",
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "auditor password")
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
                  "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "report.json"}
+    body = json.loads((out / "report.json").read_text())["report"]
+    assert body["human"]["reviewer"] == "R" and body["human"]["status"] == "awaiting countersignature"
     assert main(["audit", "verify"]) == 0
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "override", "--reviewer", "R",
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "override", "--as", "R",
                  "--out", str(out)]) == 2
     assert "reasons" in capsys.readouterr().err
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "not the password")
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "R",
+                 "--out", str(out)]) == 2
+    assert "sign-in refused" in capsys.readouterr().err
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "viewer password")
+    assert main(["report", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "V",
+                 "--out", str(out)]) == 2
+    assert "V (viewer) may not draft reports" in capsys.readouterr().err
+    assert [p["reviewer"] for p in pending()] == ["R"]
+    # four eyes: the author cannot countersign; an approver can, once
+    Accounts().set_role("R", "approver")
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "auditor password")
+    assert main(["report", "countersign", str(out / "report.json"), "--as", "R"]) == 2
+    assert "R wrote this decision" in capsys.readouterr().err
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "approver password")
+    assert main(["report", "countersign", str(out / "report.json"), "--as", "P"]) == 0
+    final = json.loads((out / "countersigned" / "report.json").read_text())["report"]["human"]
+    assert (final["reviewer"], final["second_reviewer"], final["status"]) == ("R", "P", "final")
+    assert final["second_signed_at"] >= final["reviewed_at"] and pending() == []
+    assert main(["report", "countersign", str(out / "report.json"), "--as", "P"]) == 2  # once
+    assert main(["report", "verify", str(out / "countersigned" / "report.pdf"), "--log"]) == 0
+    assert main(["audit", "verify"]) == 0
 
 
 NAMES = {"arabic": "محمد", "chinese": "王小明", "emoji": "😀", "greek": "Ελένη", "cyrillic": "Дмитрий"}

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .. import metrics, render
+from ..card import card_sha256
 from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
@@ -60,6 +61,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "human": {"decision": decision, "reason": reason, "reviewer": reviewer.strip(),
                   "reviewed_at": now.isoformat(), "second_reviewer": second_reviewer or None,
                   "second_signed_at": now.isoformat() if second_reviewer else None,
+                  "status": "final" if second_reviewer else "awaiting countersignature",
                   "contest_channel": contest_channel or "Write to the data protection officer of "
                                                         "the organisation operating the camera."},
         "privacy": {"faces_blurred": bool(blur), "faces_found": faces_found,
@@ -105,6 +107,7 @@ def _model_section(model: AuditedModel, window: Window) -> dict:
     card = model.card
     return {"name": card.name, "version": card.version, "sha256": model.sha256,
             "file": model.source.name if model.source else None, "card": card.to_dict(),
+            "card_version": card.version, "card_sha256": card_sha256(card),
             "structure": model.describe(), "verify_max_abs_diff": model.verify(window)}
 
 

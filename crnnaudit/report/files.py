@@ -20,7 +20,7 @@ def render_html(body: dict) -> str:
     return _ENV.get_template("template.html").render(r=body)
 
 
-def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = True) -> dict:
+def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = True, kind: str = "review") -> dict:
     """Write ``report.html``, ``report.pdf`` and ``report.json`` (each sealed) into ``out_dir``
     and append the review to the audit log.
 
@@ -39,11 +39,11 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
              "pdf": seal_bytes(render_pdf(body), "pdf"),
              "json": seal_json(body)}
     paths, digests = {}, {}
-    for kind, data in files.items():
-        path = out / f"report.{kind}"
+    for ext, data in files.items():
+        path = out / f"report.{ext}"
         path.write_bytes(data)
-        paths[kind] = path
-        digests[kind] = hashlib.sha256(data).hexdigest()
+        paths[ext] = path
+        digests[ext] = hashlib.sha256(data).hexdigest()
     row = None
     if log:
         row = log.append({"report_id": body["report_id"], "created": body["created"],
@@ -54,5 +54,7 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
                           "decision": body["human"]["decision"], "reason": body["human"]["reason"],
                           "reviewer": body["human"]["reviewer"],
                           "second_reviewer": body["human"]["second_reviewer"],
-                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests})["seq"]
+                          "second_signed_at": body["human"].get("second_signed_at"),
+                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests},
+                         kind=kind)["seq"]
     return {**paths, "sha256": digests, "log_row": row}

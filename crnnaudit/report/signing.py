@@ -139,7 +139,7 @@ def _check_log(path: Path, data: bytes, log, result: dict) -> None:
         result["message"] += f"; the audit log does not verify: {check.message}"
         return
     digest = hashlib.sha256(data).hexdigest()
-    row = next((r for r in log.rows() if r["kind"] == "review"
+    row = next((r for r in log.rows() if r["kind"] in ("review", "countersign")
                 and digest in (payload_or_raw(r).get("files_sha256") or {}).values()), None)
     if row is None:
         result["ok"] = False

@@ -148,6 +148,33 @@ def save_upload(uploaded, kind: str, allowed: tuple[str, ...]) -> Path:
     return path
 
 
+def model_folders() -> list[Path]:
+    """Where the Model page finds models: ``CRNNAUDIT_MODELS_DIR`` (``:``-separated), else the
+    demo model's folder. No page opens any other server path; admins may also upload."""
+    from ..demo.paths import demo_dir
+    configured = os.environ.get("CRNNAUDIT_MODELS_DIR")
+    return [Path(p).expanduser() for p in configured.split(":") if p] if configured else [demo_dir()]
+
+
+def model_choices() -> list[Path]:
+    from ..vocabulary import MODEL_SUFFIXES
+    out = []
+    for folder in model_folders():
+        if folder.is_dir():
+            out += sorted(p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES
+                          and ".partial" not in p.name)
+    return out
+
+
+def log_card_edit(model: AuditedModel, card, target: Path, who) -> dict:
+    """A card edit is a chained audit-log row: who, which model, the card's version and hash."""
+    from ..audit import AuditLog
+    from ..card import card_sha256
+    return AuditLog().append({"action": "card edited", "by": who.username, "model_sha256": model.sha256,
+                              "card_file": target.name, "card_version": card.version,
+                              "card_sha256": card_sha256(card)}, kind="card")
+
+
 def current_model() -> AuditedModel | None:
     """The session's model, or the configured default; errors shown, never raised."""
     review = Review.current()

@@ -7,6 +7,7 @@ Shared by the browser test and the browser benchmark. Chromium comes from Debian
 from __future__ import annotations
 
 import contextlib
+import re
 import os
 import socket
 import subprocess
@@ -28,11 +29,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(env: dict, timeout: float = 120):
-    port = free_port()
+def running_app(env: dict, timeout: float = 120, port: int | None = None, args: tuple = ()):
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         *args],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -101,3 +103,26 @@ def wait_overlay_change(page, before: str, timeout_ms: int = 60_000) -> float:
         "(b) => { const i = document.querySelector('[data-testid=\"stImage\"] img'); return i && i.src !== b; }",
         arg=before, timeout=timeout_ms)
     return time.perf_counter() - t0
+
+
+def sign_in(page, user: str, password: str) -> None:
+    """Fill the sign-in form (or, on a first start, the first-admin form) and wait for the app."""
+    first = page.get_by_role("button", name="Create the admin account")
+    page.get_by_role("button", name=re.compile("^(Sign in|Create the admin account)$")).wait_for()
+    if first.count():
+        page.get_by_role("textbox", name="Admin user name").fill(user)
+        page.get_by_role("textbox", name="Password (at least 10 characters)").fill(password)
+        page.get_by_role("textbox", name="The password again").fill(password)
+        first.click()
+    else:
+        page.get_by_role("textbox", name="User name").fill(user)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+
+def ensure_account(user: str, password: str, role: str = "admin") -> None:
+    """The account, in the database of the current CRNNAUDIT_HOME (made if missing)."""
+    from crnnaudit.accounts import Accounts
+    accounts = Accounts()
+    if accounts.identity(user) is None:
+        accounts.add(user, password, role)

@@ -14,9 +14,14 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
     if not Path("/usr/bin/chromium").exists():
         pytest.fail("Debian's chromium is required (make test installs it)")
     OUT.mkdir(parents=True, exist_ok=True)
+    from crnnaudit.accounts import Accounts
+    Accounts().add("Browser Admin", "a long browser password", "admin")  # in the app's data folder
     env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home")}
     with running_app(env) as url, browser_page() as page:
         page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("Browser Admin")  # nothing shows before sign-in
+        page.get_by_role("textbox", name="Password").fill("a long browser password")
+        page.get_by_role("button", name="Sign in").click()
         page.get_by_role("button", name="Explain this window").wait_for()
         wait_idle(page)
         page.get_by_role("combobox").first.click()  # the sample-clip picker
@@ -31,10 +36,12 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
         wait_idle(page)
         assert overlay_src(page) != before
         page.screenshot(path=str(OUT / "review_scrubbed.png"), full_page=True)
-        for title in ("Compare", "Temporal", "Model", "Report", "Audit log"):
+        for title in ("Compare", "Temporal", "Model", "Report", "Countersign", "Audit log"):
             page.get_by_role("link", name=title).click()
             page.get_by_role("heading", level=1).first.wait_for()
             wait_idle(page)
             assert page.locator('[data-testid="stException"]').count() == 0, title
             page.screenshot(path=str(OUT / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
-    assert len(list(OUT.glob("*.png"))) == 7
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign in").wait_for()  # signed out: the form again
+    assert len(list(OUT.glob("*.png"))) == 8

@@ -13,8 +13,19 @@ APP = str(ROOT / "app.py")
 TIMEOUT = 120
 
 
-def _app():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+def signed_in(at, user="A. Auditor", role="admin"):
+    """The session of an account that exists in the test's database, as after sign-in."""
+    import time
+    from crnnaudit.accounts import Accounts
+    accounts = Accounts()
+    if accounts.identity(user) is None:
+        accounts.add(user, "a long test password", role)
+    at.session_state["identity"] = {"username": user, "role": role, "at": time.time(), "source": "local"}
+    return at
+
+
+def _app(user="A. Auditor", role="admin"):
+    at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), user, role)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -73,7 +84,7 @@ def test_report_page_writes_and_logs(app_env):
     at = _explained(_app())
     at.switch_page("pages/report.py").run()
     at.radio(key="decision").set_value("override")
-    at.text_input(key="reviewer").input("A. Auditor")
+    assert any("Reviewer: **A. Auditor** (signed in)" in c.value for c in at.caption)  # no typed name
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()  # the form's submit button
     assert any("reasons" in e.value for e in at.error), "an override without reasons is refused"
@@ -81,8 +92,8 @@ def test_report_page_writes_and_logs(app_env):
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert any("logged as audit row" in s.value for s in at.success)
-    rows = AuditLog().rows()
-    assert len(rows) == 1 and '"override"' in rows[0]["payload"]
+    rows = [r for r in AuditLog().rows() if r["kind"] == "review"]
+    assert len(rows) == 1 and '"override"' in rows[0]["payload"] and '"reviewer":"A. Auditor"' in rows[0]["payload"]
     at.switch_page("pages/audit_log.py").run()
     assert any("chain intact" in s.value for s in at.success)
 
@@ -92,10 +103,15 @@ def test_model_page_shows_decomposition_and_edits_card(app_env, tmp_path):
     at.switch_page("pages/model.py").run()
     assert not at.exception
     assert any("reproduces the model" in s.value for s in at.success)
-    at.text_input(key="model_path_input").input(str(tmp_path / "missing.keras"))
+    assert not [t for t in at.text_input if "path" in t.label.lower()]  # no page takes a server path
+    assert at.selectbox(key="model_pick").options[1:] == []  # the demo folder is empty here
     at.button(key="load_model").click().run()
-    assert any("no such model file" in e.value for e in at.error)
+    assert any("pick a model from the configured folders" in e.value for e in at.error)
     assert not at.exception
+    auditor = _app("Ana", "auditor")
+    auditor.switch_page("pages/model.py").run()
+    assert any("takes the admin role" in c.value for c in auditor.caption)
+    assert not [b for b in auditor.button if b.key == "load_model"]
 
 
 def Upload(name, data):  # noqa: N802 - reads like the class it builds
@@ -133,7 +149,6 @@ def _figures_on_compare_and_report(at):
     at.button(key="faith").click().run()
     at.button(key="sanity").click().run()
     at.switch_page("pages/report.py").run()
-    at.text_input(key="reviewer").input("A. Auditor")
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()
     assert not at.exception, at.exception
@@ -200,10 +215,87 @@ def test_an_unexpected_failure_on_a_page_is_a_message_not_a_traceback(app_env, c
         raise RuntimeError("a bug, not the user's fault")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(widgets, "clip_picker", broken)
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT))
         at.run()
         assert not at.exception, at.exception
         assert any("did not expect (RuntimeError)" in e.value for e in at.error), [e.value for e in at.error]
         assert "a bug, not the user's fault" in caplog.text
     at = _app()
     assert not at.error
+
+
+def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_env):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [f.key for f in at.text_input] == ["first_user", "first_password", "first_again"]
+    assert not at.selectbox and not at.get("plotly_chart")  # no clip, no model, no figure
+    at.text_input(key="first_user").input("Root")
+    at.text_input(key="first_password").input("a long admin password")
+    at.text_input(key="first_again").input("a long admin password")
+    at.button[0].click().run()
+    assert not at.exception and at.session_state["identity"]["role"] == "admin"
+    assert "Review" in [t.value for t in at.title]
+    assert at.button(key="sign_out")  # (AppTest reruns a page without app.py: the browser test clicks it)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # another session: an account exists now
+    assert [f.key for f in at.text_input] == ["signin_user", "signin_password"]
+    at.text_input(key="signin_user").input("Root")
+    at.text_input(key="signin_password").input("wrong password!")
+    at.button[0].click().run()
+    assert any("sign-in refused" in e.value for e in at.error) and "identity" not in at.session_state
+    at.text_input(key="signin_password").input("a long admin password")
+    at.button[0].click().run()
+    assert at.session_state["identity"]["username"] == "Root" and "Review" in [t.value for t in at.title]
+
+
+def test_a_session_expires_and_a_disabled_account_is_out_at_once(app_env, monkeypatch):
+    from crnnaudit.accounts import Accounts
+    at = _app("Ana", "auditor")
+    Accounts().disable("Ana")
+    at.run()
+    assert any("disabled" in i.value for i in at.info) and "identity" not in at.session_state
+    monkeypatch.setenv("CRNNAUDIT_SESSION_MINUTES", "0")
+    at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), "Bo", "auditor")
+    at.run()
+    assert any("expired" in i.value for i in at.info)
+
+
+PAGES = {"pages/review.py": ("auditor", "may not review clips"),
+         "pages/model.py": ("auditor", "may not open the Model page"),
+         "pages/compare.py": ("auditor", "may not compare explanations"),
+         "pages/temporal.py": ("auditor", "may not review clips"),
+         "pages/report.py": ("auditor", "may not draft reports"),
+         "pages/countersign.py": ("approver", "may not countersign decisions"),
+         "pages/audit_log.py": ("viewer", "")}
+ROLE_ORDER = ["viewer", "auditor", "approver", "admin"]
+
+
+@pytest.mark.parametrize("role,page", [(r, p) for p, (need, _) in PAGES.items() for r in ROLE_ORDER
+                                       if ROLE_ORDER.index(r) < ROLE_ORDER.index(need)])
+def test_each_role_is_refused_every_page_it_may_not_use(app_env, role, page):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    signed_in(at, f"someone {role}", role)
+    at.switch_page(page).run()
+    assert not at.exception
+    assert any(PAGES[page][1] in e.value and f"({role})" in e.value for e in at.error), [e.value for e in at.error]
+    assert not at.get("plotly_chart") and not at.get("imgs") and not at.selectbox
+
+
+def test_four_eyes_in_the_app(app_env):
+    at = _explained(_app("Ana", "auditor"))
+    at.switch_page("pages/report.py").run()
+    at.checkbox(key="checks").uncheck()
+    at.button[0].click().run()
+    assert any("logged as audit row" in s.value for s in at.success)
+    report_id = at.session_state["review"].report[0]["report_id"]
+    from crnnaudit.accounts import Accounts
+    approver = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    Accounts().set_role("Ana", "approver")
+    signed_in(approver, "Ana", "approver").switch_page("pages/countersign.py").run()
+    assert approver.button(key=f"cs_{report_id}").disabled  # the author cannot countersign
+    other = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), "Pat", "approver")
+    other.switch_page("pages/countersign.py").run()
+    other.button(key=f"cs_{report_id}").click().run()
+    assert not other.exception and any("is final" in s.value for s in other.success)
+    rows = AuditLog().rows()
+    assert [r["kind"] for r in rows if r["kind"] in ("review", "countersign")] == ["review", "countersign"]
+    assert '"second_reviewer":"Pat"' in rows[-1]["payload"] and '"reviewer":"Ana"' in rows[-1]["payload"]
