@@ -19,6 +19,7 @@ from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 who = auth.gate()  # nothing below shows before sign-in
+state.daily_housekeeping(str(state.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
 # (page, title, icon, the permission it needs): a role sees only the pages it may use.
 PAGES = [("pages/review.py", "Review", "🎞️", "review"), ("pages/model.py", "Model", "🧠", "review"),

@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ship", action="store_true", help="(maintainers) copy the weights into the package")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=cmd_demo)
+    _add_review_and_admin_commands(sub)
+    return p
+
+
+def _add_review_and_admin_commands(sub) -> None:
+    """report, audit, user, erase, housekeeping: the commands that decide, check or administer."""
     s = sub.add_parser("report", help="write a justification report as a signed-in account (or: report "
                                       "verify FILE; report countersign REPORT_ID --as APPROVER)")
     s.add_argument("model", help="the model file, or 'verify', or 'countersign'")
@@ -353,7 +359,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=float, help="retention period in days (default: CRNNAUDIT_RETENTION_DAYS, 30)")
     s.add_argument("--as", dest="as_user", metavar="ADMIN")
     s.set_defaults(fn=cmd_housekeeping)
-    return p
 
 
 def main(argv=None) -> int:

@@ -37,7 +37,7 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def erase_clip(clip_sha256: str, reason: str = "request", log=None) -> dict:
+def erase_clip(clip_sha256: str, reason: str = "request", log=None, also: tuple = ()) -> dict:
     """Erase the uploaded clip with this SHA-256, its cached explanations and frames, and
     record the erasure in the audit log (hashes and counts only).
 
@@ -51,6 +51,7 @@ def erase_clip(clip_sha256: str, reason: str = "request", log=None) -> dict:
         raise CrnnauditError(f"{clip_sha256!r}: a clip is named by its SHA-256 (64 hexadecimal digits)")
     files = [p for p in _uploads().glob(f"*-{sha[:16]}.*") if p.is_file() and _sha256(p) == sha] \
         if _uploads().is_dir() else []
+    files += [Path(p) for p in also if Path(p) not in files]
     for p in files:
         p.unlink(missing_ok=True)
     explanations = ExplanationCache.default().erase_clip(sha)
@@ -67,11 +68,12 @@ def apply_retention(days: float | None = None, now: float | None = None, log=Non
     cutoff = (now or time.time()) - days * 86400
     if not _uploads().is_dir():
         return []
-    old = {}
+    old: dict[str, list[Path]] = {}
     for p in _uploads().iterdir():
-        if p.is_file() and not p.name.endswith(".partial") and p.stat().st_mtime < cutoff:
-            old.setdefault(_sha256(p), p)
-    return [erase_clip(sha, reason=f"retention ({days:g} days)", log=log) for sha in sorted(old)]
+        if p.is_file() and p.stat().st_mtime < cutoff:  # a stale .partial too
+            old.setdefault(_sha256(p), []).append(p)
+    return [erase_clip(sha, reason=f"retention ({days:g} days)", log=log, also=tuple(paths))
+            for sha, paths in sorted(old.items())]
 
 
 def record_of_processing(card=None) -> dict:

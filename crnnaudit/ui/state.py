@@ -148,6 +148,18 @@ def save_upload(uploaded, kind: str, allowed: tuple[str, ...]) -> Path:
     return path
 
 
+@st.cache_resource(ttl=24 * 3600, show_spinner=False)
+def daily_housekeeping(home_folder: str) -> int:
+    """Once a day per server (and data folder): erase uploads past the retention period
+    (CRNNAUDIT_RETENTION_DAYS), each erasure a logged row. Returns how many went."""
+    del home_folder  # the cache key
+    from ..housekeeping import apply_retention
+    try:
+        return len(apply_retention())
+    except CrnnauditError:
+        return 0  # a bad setting is reported by `crnnaudit housekeeping`; the app stays up
+
+
 def model_folders() -> list[Path]:
     """Where the Model page finds models: ``CRNNAUDIT_MODELS_DIR`` (``:``-separated), else the
     demo model's folder. No page opens any other server path; admins may also upload."""

@@ -299,3 +299,18 @@ def test_four_eyes_in_the_app(app_env):
     rows = AuditLog().rows()
     assert [r["kind"] for r in rows if r["kind"] in ("review", "countersign")] == ["review", "countersign"]
     assert '"second_reviewer":"Pat"' in rows[-1]["payload"] and '"reviewer":"Ana"' in rows[-1]["payload"]
+
+
+def test_the_app_erases_uploads_past_the_retention_period(app_env):
+    import os
+    import time
+    from crnnaudit.config import home
+    uploads = home() / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    old = uploads / "old-0123456789abcdef.mp4"
+    old.write_bytes(b"an old upload")
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    _app()
+    assert not old.exists()
+    assert [r["kind"] for r in AuditLog().rows()][-1] == "erasure"
