@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .config import quiet_tensorflow
+from .cli_admin import _signed_in, add_admin_commands
 from .vocabulary import DECISIONS
 
 
@@ -55,6 +56,22 @@ def cmd_score(args) -> int:
     else:
         from .model.calibration import NO_STATISTICS
         print(NO_STATISTICS)
+    return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    from .errors import CrnnauditError
+    if args.engine != "local":
+        raise CrnnauditError("--engine ray is not built yet: the local engine streams clips through one process")
+    model = _model(args)
+
+    def progress(done, total, rate):
+        left = (total - done) / rate if rate > 0 else 0
+        print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
+              end="" if done < total else "\n", file=sys.stderr, flush=True)
+    summary = run_batch(model, args.sources, args.out, labels=args.labels, progress=progress)
+    print(json.dumps(summary, indent=2, default=float))
     return 0
 
 
@@ -145,20 +162,6 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _signed_in(username: str | None, permission: str, what: str, accounts=None):
-    """The account the command runs as (``--as``): its password from CRNNAUDIT_PASSWORD or a
-    prompt; refused unless its role allows ``permission``."""
-    import getpass
-    import os
-    from .accounts import AccessError, Accounts
-    if not username:
-        raise AccessError(f"to {what}, name the account the command runs as: --as USER")
-    password = os.environ.get("CRNNAUDIT_PASSWORD") or getpass.getpass(f"password for {username}: ")
-    who = (accounts or Accounts()).authenticate(username, password)
-    who.require(permission, what)
-    return who
-
-
 def cmd_audit(args) -> int:
     from .audit import AuditLog
     log = AuditLog(args.db)
@@ -182,59 +185,6 @@ def cmd_audit(args) -> int:
         print(f"{len(log.rows())} rows -> {out}; record of processing (GDPR Art. 30) -> {record}")
     else:
         print(text)
-    return 0
-
-
-def cmd_user(args) -> int:
-    import getpass
-    import os
-    from .accounts import Accounts
-    accounts = Accounts(args.db)
-    bootstrap = args.action == "add" and accounts.count() == 0
-    if bootstrap and (args.role or "admin") != "admin":
-        from .errors import CrnnauditError
-        raise CrnnauditError("the first account is an admin: user add NAME --role admin")
-    by = "first account" if bootstrap else _signed_in(args.as_user, "manage_accounts", "manage accounts",
-                                                      accounts).username
-    if args.action == "list":
-        for a in accounts.list():
-            print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
-        return 0
-    if not args.name:
-        from .errors import CrnnauditError
-        raise CrnnauditError(f"user {args.action} needs a NAME")
-    if args.action == "add":
-        password = os.environ.get("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
-        who = accounts.add(args.name, password, args.role or ("admin" if bootstrap else "auditor"), by=by)
-        print(f"account {who.username} added as {who.role}")
-    elif args.action == "disable":
-        accounts.disable(args.name, by=by)
-        print(f"account {args.name} disabled")
-    else:
-        if not args.role:
-            from .errors import CrnnauditError
-            raise CrnnauditError("user set-role needs --role")
-        accounts.set_role(args.name, args.role, by=by)
-        print(f"account {args.name} is now {args.role}")
-    return 0
-
-
-def cmd_erase(args) -> int:
-    from .housekeeping import erase_clip
-    _signed_in(args.as_user, "retention", "erase clips")
-    done = erase_clip(args.sha256)
-    print(f"erased clip {done['clip_sha256'][:16]}…: {done['uploads_removed']} upload(s), "
-          f"{done['explanations_removed']} cached explanation(s); audit log row {done['log_row']}")
-    return 0
-
-
-def cmd_housekeeping(args) -> int:
-    from .housekeeping import apply_retention, retention_days
-    days = args.days if args.days is not None else retention_days()
-    _signed_in(args.as_user, "retention", "erase uploads")
-    done = apply_retention(days)
-    print(f"{len(done)} upload(s) older than {days:g} days erased" +
-          "".join(f"\n  {d['clip_sha256'][:16]}… (audit log row {d['log_row']})" for d in done))
     return 0
 
 
@@ -291,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stride", type=_positive_int, help="frames between window starts (default: the card's)")
     s.add_argument("--out", default="timeline.csv")
     s.set_defaults(fn=cmd_score)
+    s = sub.add_parser("batch", help="score a whole archive of clips (resumable) into RUN: per-clip and "
+                                     "per-window Parquet, summary.json with the figures when labelled")
+    s.add_argument("model"), s.add_argument("sources", nargs="+", help="folders, globs or clip files")
+    s.add_argument("--out", required=True, metavar="RUN"), s.add_argument("--card")
+    s.add_argument("--labels", help="CSV with columns clip,label (else <clip>.truth.json beside each clip)")
+    s.add_argument("--engine", choices=["local", "ray"], default="local")
+    s.set_defaults(fn=cmd_batch)
     s = sub.add_parser("calibrate", help="statistics of the per-frame features of clips like the training "
                                          "data, written beside the card (for 'unlike the training data')")
     s.add_argument("model"), s.add_argument("clips", nargs="+", help="clip files or folders of clips")
@@ -345,20 +302,7 @@ def _add_review_and_admin_commands(sub) -> None:
     s.add_argument("--card", help="(export) the model card the record of processing names")
     s.add_argument("--as", dest="as_user", metavar="USER", help="(retention) the admin account it runs as")
     s.set_defaults(fn=cmd_audit)
-    s = sub.add_parser("user", help="local accounts: add (password from CRNNAUDIT_NEW_PASSWORD or a "
-                                    "prompt), disable, list, set-role")
-    s.add_argument("action", choices=["add", "disable", "list", "set-role"]), s.add_argument("name", nargs="?")
-    s.add_argument("--role", choices=["viewer", "auditor", "approver", "admin"])
-    s.add_argument("--db", help="the database (default: the audit log's)")
-    s.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account it runs as (not for the first account)")
-    s.set_defaults(fn=cmd_user)
-    s = sub.add_parser("erase", help="erase an uploaded clip and what was derived from it (GDPR), by its SHA-256")
-    s.add_argument("sha256"), s.add_argument("--as", dest="as_user", metavar="ADMIN")
-    s.set_defaults(fn=cmd_erase)
-    s = sub.add_parser("housekeeping", help="erase uploads older than the retention period (CRNNAUDIT_RETENTION_DAYS)")
-    s.add_argument("--days", type=float, help="retention period in days (default: CRNNAUDIT_RETENTION_DAYS, 30)")
-    s.add_argument("--as", dest="as_user", metavar="ADMIN")
-    s.set_defaults(fn=cmd_housekeeping)
+    add_admin_commands(sub)
 
 
 def main(argv=None) -> int:
