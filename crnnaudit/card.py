@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .config import read_at_most
 from .errors import CardError
 from .vocabulary import CARD_SUFFIXES
 
@@ -121,13 +122,7 @@ class ModelCard:
         """
         path = Path(path)
         kind = "JSON" if path.suffix == ".json" else "YAML"
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_CARD_BYTES + 1)
-        except (OSError, ValueError) as e:
-            raise CardError(f"{str(path)[:200]}: cannot read the model card ({getattr(e, 'strerror', None) or e})") from e
-        if len(raw) > MAX_CARD_BYTES:
-            raise CardError(f"{path}: refused: a model card is at most {MAX_CARD_BYTES >> 10} kB")
+        raw = read_at_most(path, MAX_CARD_BYTES, CardError, "model card")
         try:
             text = raw.decode("utf-8")
             if kind == "JSON":

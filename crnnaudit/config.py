@@ -31,6 +31,19 @@ def samples_dir() -> Path:
     return Path(os.environ.get("CRNNAUDIT_SAMPLES") or Path.cwd() / "sample_videos").expanduser()
 
 
+def read_at_most(path: Path, limit: int, error: type, what: str) -> bytes:
+    """The bytes of ``path``, never more than ``limit`` of them read: ``error`` (a crnnaudit
+    error class) names the file and says ``what`` it is when it cannot be read or is larger."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except (OSError, ValueError) as e:  # ValueError: a name holding NUL
+        raise error(f"{str(path)[:200]}: cannot read the {what} ({getattr(e, 'strerror', None) or e})") from e
+    if len(data) > limit:
+        raise error(f"{path}: refused: a {what} is at most {limit >> 10} kB")
+    return data
+
+
 def quiet_tensorflow() -> None:
     """Only errors from TensorFlow's C++ core and Python logger (retracing notices are
     expected: one trace per shape). Call before TensorFlow is imported."""

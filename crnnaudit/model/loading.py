@@ -55,12 +55,15 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     path = Path(path)
     _check_file(path)
     sha256 = sha256_file(path)
+    scanned = False
     if isolate:
         from .isolation import vet
         if zipfile.is_zipfile(path):
             scan(path)  # pure Python, bounded: refuse what can be refused before the sandbox
+            scanned = True
         vet(path, sha256)  # HDF5 is parsed by a C library: only ever first in the sandbox
-    scan(path)
+    if not scanned:
+        scan(path)
     model = _keras_load(path)
     card_path = Path(card) if isinstance(card, (str, Path)) else (sidecar_path(path) if card is None else None)
     if card_path is not None:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..anchor import canonical
+from ..config import read_at_most
 from ..errors import ReportError
 
 KEY_ENV = "CRNNAUDIT_SIGNING_KEY"
@@ -67,13 +68,7 @@ def verify_file(path: str | Path, log=None) -> dict:
         ReportError: the file is missing or is not a crnnaudit report.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_REPORT_BYTES + 1)
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{str(path)[:200]}: cannot read ({getattr(e, 'strerror', None) or e})") from e
-    if len(data) > MAX_REPORT_BYTES:
-        raise ReportError(f"{path}: over {MAX_REPORT_BYTES >> 20} MB; not a crnnaudit report")
+    data = read_at_most(path, MAX_REPORT_BYTES, ReportError, "crnnaudit report")
     if path.suffix == ".json":
         try:
             doc = json.loads(data)
