@@ -60,11 +60,12 @@ server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configurat
             wait_idle(page)
             assert page.get_by_text("ana@example.org").count() and page.get_by_text("(auditor)").count()
             assert page.get_by_role("link", name="Countersign").count() == 0  # an auditor's pages only
-            page.get_by_role("button", name="Sign out").click()
-            page.get_by_role("button", name="Sign in with your organisation").click()
-            page.get_by_role("button", name="nobody", exact=True).click()
-            page.get_by_text("no crnnaudit role").wait_for()  # refused: no role claim
-            assert page.get_by_role("button", name="Explain this window").count() == 0
+            other = page.context.browser.new_page()  # another person: a new context, no cookies
+            other.goto(url)  # (sign-out runs through the provider's own end-session page: not tested here)
+            other.get_by_role("button", name="Sign in with your organisation").click()
+            other.get_by_role("button", name="nobody", exact=True).click()
+            other.get_by_text("no crnnaudit role").wait_for()  # refused: no role claim
+            assert other.get_by_role("button", name="Explain this window").count() == 0
     finally:
         idp.kill()
         idp.wait()
