@@ -25,6 +25,7 @@ state.daily_housekeeping(str(state.home()))  # uploads past CRNNAUDIT_RETENTION_
 PAGES = [("pages/review.py", "Review", "🎞️", "review"), ("pages/model.py", "Model", "🧠", "review"),
          ("pages/compare.py", "Compare", "🔍", "review"), ("pages/temporal.py", "Temporal", "⏱️", "review"),
          ("pages/report.py", "Report", "📄", "draft_report"),
+         ("pages/dataset.py", "Dataset", "🗂️", "review"), ("pages/queue.py", "Queue", "📋", "review"),
          ("pages/countersign.py", "Countersign", "✍️", "countersign"),
          ("pages/audit_log.py", "Audit log", "🔗", "read")]
 allowed = [(path, title, icon) for path, title, icon, need in PAGES if who.may(need)]

@@ -1,7 +1,9 @@
 """Dataset audits: a whole archive of clips through the model, one record per clip, resumable.
 
 ``crnnaudit batch MODEL SOURCE... --out RUN`` streams clips through one process (the ``local``
-engine; the Ray engine of the dataset-audit issue is not built yet). For each clip it writes
+engine) or a Ray Data pipeline of model-holding actors (``ray``, :mod:`.batch_ray`); both run
+:class:`ClipProcessor` on each clip. ``--explain flagged|all`` also explains windows
+(:mod:`.batch_explain`, :mod:`.shortcuts`). For each clip it writes
 ``RUN/clips/<sha256>.json`` once the clip is done (atomically), so a rerun skips every clip
 already done by content hash and a killed run loses only the clip in flight. At the end it
 gathers ``RUN/clips.parquet`` (one row per clip), ``RUN/windows.parquet`` (one row per window)
@@ -65,32 +67,97 @@ def read_labels(csv_path: str | Path | None) -> dict[str, str]:
     return {Path(r["clip"]).name: r["label"] for r in rows}
 
 
+EXPLAIN_MODES = ("none", "flagged", "all")
+
+
+class ClipProcessor:
+    """Everything one clip needs, for either engine: score it, explain the windows asked for
+    (each frame through the CNN once: :func:`~crnnaudit.explainers.clip.explain_clip`), and
+    write its record (``RUN/clips/<sha256>.json``) and its explained windows
+    (``RUN/explained/<sha256>.npz``), atomically, the record last."""
+
+    def __init__(self, model, out: str | Path, labels: dict[str, str] | None = None, explain: str = "none",
+                 methods: Iterable[str] | None = None):
+        self.methods = self.check_options(explain, methods)
+        self.model, self.out, self.labels, self.explain = model, Path(out), labels or {}, explain
+        (self.out / "clips").mkdir(parents=True, exist_ok=True)
+        (self.out / "explained").mkdir(exist_ok=True)
+        _write_atomic(self.out / "model.json", {"sha256": model.sha256, "name": model.name,
+                                                "card": model.card.to_dict()})
+
+    @staticmethod
+    def check_options(explain: str, methods: Iterable[str] | None) -> list[str]:
+        """The methods to run (the clip methods by default).
+
+        Raises:
+            CrnnauditError: an unknown mode or method."""
+        from .explainers import REGISTRY
+        from .explainers.clip import CLIP_METHODS
+        if explain not in EXPLAIN_MODES:
+            raise CrnnauditError(f"--explain must be one of {', '.join(EXPLAIN_MODES)}, got {explain!r}")
+        methods = list(methods or CLIP_METHODS)
+        unknown = [m for m in methods if m not in REGISTRY]
+        if unknown:
+            raise CrnnauditError(f"unknown methods {unknown}; available: {sorted(REGISTRY)}")
+        return methods
+
+    def record_path(self, sha: str) -> Path:
+        return self.out / "clips" / f"{sha}.json"
+
+    def __call__(self, path: str | Path, sha: str | None = None) -> bool:
+        """Process one clip unless its record exists; whether it was processed now."""
+        from .video import open_clip, sha256_file
+        path = Path(path)
+        sha = sha or sha256_file(path)
+        if self.record_path(sha).exists():  # resumable: done clips are skipped by content
+            return False
+        try:
+            clip = open_clip(path)
+            timeline, explained = self._score_and_explain(clip)
+            record, windows = _record(self.model, clip, timeline, self.labels)
+            record["explained_windows"] = len(explained)
+            if explained:
+                from .batch_explain import save_clip, window_summary
+                save_clip(self.out / "explained" / f"{sha}.npz", [e.window.index for e in explained],
+                          [window_summary(e.explanations, self.model.window_length) for e in explained])
+        except CrnnauditError as e:
+            record, windows = {"clip": path.name, "path": str(path), "sha256": sha, "error": str(e)}, []
+        _write_atomic(self.record_path(sha), {"record": record, "windows": windows})
+        return True
+
+    def _score_and_explain(self, clip):
+        """The timeline and the explained windows. ``all``: one pass gives both (the logits of
+        every explained window are its scores); ``flagged``: score, then explain the windows
+        over the threshold."""
+        from .explainers.clip import explain_clip, shares_clip_pass
+        from .model.scoring import timeline_from_windows
+        if self.explain == "all" and shares_clip_pass(self.methods):
+            explained = list(explain_clip(self.model, clip, self.methods))
+            return timeline_from_windows(self.model, clip, explained), explained
+        timeline = self.model.score(clip)
+        t = timeline.table
+        chosen = [] if self.explain == "none" else (
+            t["window"].tolist() if self.explain == "all" else t.loc[t["decision"] == "anomaly", "window"].tolist())
+        return timeline, list(explain_clip(self.model, clip, self.methods, windows=chosen)) if chosen else []
+
+
 def run_batch(model, sources: Iterable[str], out: str | Path, labels: str | Path | None = None,
-              progress: Callable[[int, int, float], None] | None = None) -> dict:
-    """Score every clip of ``sources`` with ``model`` (an AuditedModel) into the folder ``out``;
-    returns the summary. Clips that cannot be read are recorded with their error, not fatal."""
-    from .video import open_clip, sha256_file
-    out = Path(out)
-    (out / "clips").mkdir(parents=True, exist_ok=True)
-    clips, given = expand_sources(sources), read_labels(labels)
+              progress: Callable[[int, int, float], None] | None = None, explain: str = "none",
+              methods: Iterable[str] | None = None) -> dict:
+    """Score (and explain) every clip of ``sources`` with ``model`` (an AuditedModel) into the
+    folder ``out`` in this process; returns the summary. Clips that cannot be read are
+    recorded with their error, not fatal."""
+    clips = expand_sources(sources)
+    process = ClipProcessor(model, out, read_labels(labels), explain, methods)
     t0, done_now = time.perf_counter(), 0
     for i, path in enumerate(clips):
-        sha = sha256_file(path)
-        record_path = out / "clips" / f"{sha}.json"
-        if not record_path.exists():  # resumable: done clips are skipped by content
-            try:
-                record, windows = _score_one(model, open_clip(path), given)
-            except CrnnauditError as e:
-                record, windows = {"clip": path.name, "path": str(path), "sha256": sha, "error": str(e)}, []
-            _write_atomic(record_path, {"record": record, "windows": windows})
-            done_now += 1
+        done_now += process(path)
         if progress:
             progress(i + 1, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
-    return dict(_gather(out, model), scored_this_run=done_now)
+    return dict(gather(Path(out), model), scored_this_run=done_now, engine="local")
 
 
-def _score_one(model, clip, given: dict[str, str]) -> tuple[dict, list[dict]]:
-    timeline = model.score(clip)
+def _record(model, clip, timeline, given: dict[str, str]) -> tuple[dict, list[dict]]:
     t = timeline.table
     top = t.loc[timeline.top_window()]
     truth = clip.ground_truth
@@ -126,7 +193,22 @@ def _write_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _gather(out: Path, model) -> dict:
+class RunModel:
+    """What :func:`gather` reads of a model (its hash and completed card), from a run's
+    ``model.json``: the Ray driver gathers without loading the model."""
+
+    def __init__(self, out: Path):
+        from .card import ModelCard
+        try:
+            data = json.loads((Path(out) / "model.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise CrnnauditError(f"{out}: not a crnnaudit run folder (model.json: {e})") from e
+        self.sha256, self.name = data["sha256"], data.get("name", "")
+        self.card = ModelCard.from_dict(data["card"], source=f"{out}/model.json")
+
+
+def gather(out: Path, model) -> dict:
+    """Parquet tables and ``summary.json`` from every clip record of the run."""
     from .demo.evaluation import roc_auc
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "clips").glob("*.json"))]
     records = [d["record"] for d in docs]
@@ -153,5 +235,8 @@ def _gather(out: Path, model) -> dict:
     if len(windows) and windows["anomalous"].notna().any():
         w = windows[windows["anomalous"].notna()]
         summary["window_roc_auc"] = roc_auc(w["anomalous"].astype(bool).to_numpy(), w["anomaly_score"].to_numpy())
+    if len(ok) and ok.get("explained_windows", pd.Series(dtype=float)).fillna(0).sum() > 0:
+        from .batch_explain import summarize
+        summary["explanations"] = summarize(out, model.card.classes, dict(zip(ok["sha256"], ok["clip"])))
     _write_atomic(out / "summary.json", summary)
     return summary

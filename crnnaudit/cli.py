@@ -61,16 +61,22 @@ def cmd_score(args) -> int:
 
 def cmd_batch(args) -> int:
     from .batch import run_batch
-    from .errors import CrnnauditError
-    if args.engine != "local":
-        raise CrnnauditError("--engine ray is not built yet: the local engine streams clips through one process")
-    model = _model(args)
 
     def progress(done, total, rate):
         left = (total - done) / rate if rate > 0 else 0
         print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
               end="" if done < total else "\n", file=sys.stderr, flush=True)
-    summary = run_batch(model, args.sources, args.out, labels=args.labels, progress=progress)
+    if args.engine == "ray":
+        from .batch_ray import run_batch_ray
+        summary = run_batch_ray(args.model, args.sources, args.out, card=args.card, labels=args.labels,
+                                explain=args.explain, methods=args.methods, address=args.address,
+                                workers=args.workers, progress=progress)
+    else:
+        summary = run_batch(_model(args), args.sources, args.out, labels=args.labels, progress=progress,
+                            explain=args.explain, methods=args.methods)
+    if args.report:
+        from .batch_report import write_run_report
+        print(f"run report: {write_run_report(args.out)}", file=sys.stderr)
     print(json.dumps(summary, indent=2, default=float))
     return 0
 
@@ -246,7 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model"), s.add_argument("sources", nargs="+", help="folders, globs or clip files")
     s.add_argument("--out", required=True, metavar="RUN"), s.add_argument("--card")
     s.add_argument("--labels", help="CSV with columns clip,label (else <clip>.truth.json beside each clip)")
-    s.add_argument("--engine", choices=["local", "ray"], default="local")
+    s.add_argument("--explain", choices=["none", "flagged", "all"], default="none",
+                   help="explain the windows over the threshold, or every window (default: none)")
+    s.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help="explanation methods (default: gradcam frame_occlusion temporal_ig prefix_score)")
+    s.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process; ray: a Ray Data pipeline of model-holding actors")
+    s.add_argument("--address", help="Ray cluster address (auto, ray://head:10001); default: a local Ray")
+    s.add_argument("--workers", type=_positive_int, default=2, help="Ray actors, one model each (default 2)")
+    s.add_argument("--no-report", dest="report", action="store_false", help="skip RUN/report.html")
     s.set_defaults(fn=cmd_batch)
     s = sub.add_parser("calibrate", help="statistics of the per-frame features of clips like the training "
                                          "data, written beside the card (for 'unlike the training data')")

@@ -24,6 +24,13 @@ def home() -> Path:
     return path
 
 
+def runs_dir() -> Path:
+    """Where the Dataset and Queue pages find dataset-audit runs (``crnnaudit batch --out``):
+    ``CRNNAUDIT_RUNS_DIR``, else ``runs`` in the data folder. No page opens a run elsewhere."""
+    configured = os.environ.get("CRNNAUDIT_RUNS_DIR")
+    return Path(configured).expanduser() if configured else home() / "runs"
+
+
 def samples_dir() -> Path:
     """The folder of sample clips: ``CRNNAUDIT_SAMPLES``, else ``sample_videos`` in the
     working folder (where ``make app`` and ``streamlit run app.py`` start). An installed

@@ -73,3 +73,17 @@ def countersign(report: str | Path, approver: Identity, log: AuditLog | None = N
     body["human"] = dict(body["human"], second_reviewer=approver.username, second_signed_at=at, status="final")
     body["countersigns_log_row"] = waiting[report_id]["seq"]
     return write_report(body, path.parent / "countersigned", log=log, kind="countersign")
+
+
+def review_status(rows: list[dict]) -> dict[str, str]:
+    """Per clip SHA-256, where its review stands in the log: ``decided`` (a review row,
+    awaiting countersignature) or ``countersigned``; clips absent were not reviewed."""
+    signed = {payload_or_raw(r).get("report_id") for r in rows if r["kind"] == "countersign"}
+    out: dict[str, str] = {}
+    for r in rows:
+        p = payload_or_raw(r)
+        if r["kind"] == "review" and p.get("clip_sha256"):
+            done = p.get("report_id") in signed
+            if out.get(p["clip_sha256"]) != "countersigned":
+                out[p["clip_sha256"]] = "countersigned" if done else "decided"
+    return out

@@ -92,3 +92,60 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
         (tmp_path / "bad.csv").write_text("file,class\nx,y\n")
         from crnnaudit.batch import read_labels
         read_labels(tmp_path / "bad.csv")
+
+
+def test_explain_all_scores_once_and_keeps_what_each_window_shows(archive, tmp_path):
+    from crnnaudit.batch_explain import GRID, relevance_grid
+    from crnnaudit.explainers import explain
+    from crnnaudit.video import open_clip
+    model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4), ModelCard(classes=CLASSES, stride=4))
+    plain = run_batch(model, [str(archive / "a")], tmp_path / "plain")
+    summary = run_batch(model, [str(archive / "a")], tmp_path / "run", explain="all")
+    a = pd.read_parquet(tmp_path / "plain" / "windows.parquet")
+    b = pd.read_parquet(tmp_path / "run" / "windows.parquet")  # the one-pass timeline is the scored one
+    np.testing.assert_allclose(a["anomaly_score"], b["anomaly_score"], rtol=1e-5, atol=1e-6)
+    assert summary["accuracy"] == plain["accuracy"]
+    assert summary["explanations"]["windows"] == len(b)
+    clips = pd.read_parquet(tmp_path / "run" / "clips.parquet")
+    row = clips.iloc[0]
+    with np.load(tmp_path / "run" / "explained" / f"{row['sha256']}.npz") as z:
+        k = 1
+        clip = open_clip(row["path"])
+        ref = explain(model, clip.window(int(z["windows"][k]), 8, 4, model.frame_size),
+                      ["gradcam", "frame_occlusion"], cache=False)
+        assert z["map__gradcam"].shape[1:] == (GRID, GRID)
+        np.testing.assert_allclose(z["map__gradcam"][k], relevance_grid(ref["gradcam"].maps), atol=1e-5)
+        np.testing.assert_allclose(z["scores__frame_occlusion"][k], ref["frame_occlusion"].frame_scores, atol=1e-5)
+        assert z["targets"][k] == ref.target
+    # the per-class mean map is the mean of that class's window maps, by hand
+    maps, targets = [], []
+    for p in sorted((tmp_path / "run" / "explained").glob("*.npz")):
+        with np.load(p) as z:
+            maps.append(z["map__gradcam"])
+            targets.append(z["targets"])
+    maps, targets = np.concatenate(maps), np.concatenate(targets)
+    with np.load(tmp_path / "run" / "mean_maps.npz") as means:
+        for k, c in enumerate(CLASSES):
+            if (targets == k).any():
+                np.testing.assert_allclose(means[f"{c}__gradcam"], maps[targets == k].mean(axis=0), atol=1e-6)
+    per_class = summary["explanations"]["per_class"]
+    assert sum(v["windows"] for v in per_class.values()) == len(b)
+    assert all(sum(v["temporal_peak"]["histogram"]) == v["windows"] for v in per_class.values())
+
+
+def test_explain_flagged_explains_only_windows_over_the_threshold(archive, tmp_path):
+    net = arch.td_cnn_gru_softmax(t=8, s=32, classes=4)
+    run_batch(AuditedModel(net, ModelCard(classes=CLASSES, stride=4)), [str(archive / "a")], tmp_path / "plain")
+    threshold = float(pd.read_parquet(tmp_path / "plain" / "windows.parquet")["anomaly_score"].median())
+    model = AuditedModel(net, ModelCard(classes=CLASSES, stride=4, threshold=threshold))  # half the windows over it
+    run_batch(model, [str(archive / "a")], tmp_path / "run", explain="flagged", methods=["gradcam"])
+    w = pd.read_parquet(tmp_path / "run" / "windows.parquet")
+    assert 0 < (w["anomaly_score"] >= threshold).sum() < len(w)
+    for sha, group in w.groupby("sha256"):
+        flagged = group.loc[group["anomaly_score"] >= threshold, "window"].tolist()
+        path = tmp_path / "run" / "explained" / f"{sha}.npz"
+        if flagged:
+            with np.load(path) as z:
+                assert z["windows"].tolist() == flagged
+        else:
+            assert not path.exists()

@@ -52,6 +52,13 @@ class Context:
         self.target, self.logits, self.features = self.shared.target, self.shared.logits, self.shared.features
         return self.shared
 
+    def use_maps(self, maps: np.ndarray) -> SharedPass:
+        """The shared pass from conv maps computed once for the whole clip (no CNN here):
+        see :meth:`CompiledPasses.run_from_maps`."""
+        self.shared = self.passes.run_from_maps(maps, self.target)
+        self.target, self.logits, self.features = self.shared.target, self.shared.logits, self.shared.features
+        return self.shared
+
     def forward(self) -> None:
         """Forward only (features and logits), for requests with no gradient method."""
         self.features = self.model.frame_features(self.x).numpy()
@@ -152,10 +159,19 @@ def explain(model: AuditedModel, window: Window | np.ndarray,
             a method the model cannot serve, non-finite values. Cancelled: cancelled.
     """
     request = _validate(model, window, methods, target, params)
-    store = ExplanationCache.default() if cache is True else (cache or None)
+    return _serve(request, open_cache(cache), Progress(progress, cancel))
+
+
+def open_cache(cache: ExplanationCache | bool | None) -> ExplanationCache | None:
+    return ExplanationCache.default() if cache is True else (cache or None)
+
+
+def _serve(request: _Request, store: ExplanationCache | None, progress: Progress,
+           maps: np.ndarray | None = None) -> ExplanationSet:
+    """What the cache holds, the rest computed (from ``maps`` where given) and stored."""
     found = _from_cache(request, store)
     missing = [m for m in request.methods if m not in found]
-    computed, logits = _compute(request, missing, Progress(progress, cancel)) if missing else ({}, None)
+    computed, logits = _compute(request, missing, progress, maps) if missing else ({}, None)
     if store is not None:
         for m, exp in computed.items():
             store.put(request.cache_key(m), exp)
@@ -205,28 +221,33 @@ def _from_cache(request: _Request, store: ExplanationCache | None) -> dict[str, 
     return {m: hit for m in request.methods if (hit := store.get(request.cache_key(m))) is not None}
 
 
-def _compute(request: _Request, methods: list[str], progress: Progress):
-    """Run the shared pass (or a forward pass) once, then each method on its context."""
+def _compute(request: _Request, methods: list[str], progress: Progress, maps: np.ndarray | None = None):
+    """Run the shared pass (or a forward pass) once, then each method on its context.
+    ``maps``: the window's conv maps (per-frame features without a conv layer), computed
+    once for the whole clip; used unless a method needs the gradient down to the pixels."""
     model = request.model
     first = request.target if request.target is not None else (0 if model.n_outputs == 1 else -1)
     ctx = Context(model, request.frames, first, progress)
-    if any(REGISTRY[m].shared for m in methods):
-        ctx.run_shared_pass(input_grad=any(REGISTRY[m].input_grad for m in methods))
+    input_grad = any(REGISTRY[m].input_grad for m in methods)
+    if maps is not None and not input_grad:
+        ctx.use_maps(maps)
+    elif any(REGISTRY[m].shared for m in methods):
+        ctx.run_shared_pass(input_grad=input_grad)
     else:
         ctx.forward()
     out = {}
     for m in methods:
         progress.check(m)
         t0 = time.perf_counter()
-        maps, scores, extra = REGISTRY[m].fn(ctx, **request.params[m])
+        maps_m, scores, extra = REGISTRY[m].fn(ctx, **request.params[m])
         seconds = time.perf_counter() - t0
-        maps = None if maps is None else np.asarray(maps, np.float32)
+        maps_m = None if maps_m is None else np.asarray(maps_m, np.float32)
         scores = np.asarray(scores, np.float32)
-        if (maps is not None and not np.all(np.isfinite(maps))) or not np.all(np.isfinite(scores)):
+        if (maps_m is not None and not np.all(np.isfinite(maps_m))) or not np.all(np.isfinite(scores)):
             raise ExplanationError(f"method '{m}' produced non-finite values on window "
                                    f"{request.window.get('index')}; the model's outputs may overflow")
         extra = dict(extra, logits=np.asarray(ctx.logits, np.float32))
-        out[m] = Explanation(m, maps, scores, ctx.target, model.card.classes[ctx.target],
+        out[m] = Explanation(m, maps_m, scores, ctx.target, model.card.classes[ctx.target],
                              request.params[m], seconds, request.provenance(m), extra)
     return out, ctx.logits
 

@@ -43,7 +43,7 @@ class CompiledPasses:
     def __init__(self, model: AuditedModel):
         self._model = weakref.ref(model)  # a strong one would keep the cache key alive
         self._shared: dict[bool, object] = {}  # input_grad -> compiled pass
-        self._head_grad = self._input_grad = None
+        self._head_grad = self._input_grad = self._from_maps = self._conv = None
 
     @property
     def model(self) -> AuditedModel:
@@ -97,6 +97,41 @@ class CompiledPasses:
             else:
                 gx, ga = tape.gradient(y, x), tf.zeros((0,))
             return logits, a, f, gx, ga, target
+        return tf.function(run, reduce_retracing=True, autograph=False)
+
+    def conv_maps(self, x: np.ndarray) -> np.ndarray:
+        """Conv maps ``(N, h, w, c)`` of preprocessed frames (forward only, compiled)."""
+        if self._conv is None:
+            conv = self.model.conv
+
+            def maps_of(z):
+                return conv(z, training=False)
+            self._conv = tf.function(maps_of, reduce_retracing=True, autograph=False)
+        return self._conv(tf.constant(x, tf.float32)).numpy()
+
+    def run_from_maps(self, maps: np.ndarray, target: int) -> SharedPass:
+        """The shared pass for a window whose conv maps ``(T, h, w, c)`` are already known (a
+        clip's frames went through the CNN once): only the pooling and the head run, forward
+        and backward. Without a conv layer, ``maps`` are the per-frame features and only the
+        head runs. Gives what :meth:`run_shared` gives with ``input_grad=False``."""
+        if self._from_maps is None:
+            self._from_maps = self._build_from_maps()
+        logits, f, ga, t = self._from_maps(tf.constant(maps, tf.float32), tf.constant(target, tf.int32))
+        has_conv = self.model.conv is not None
+        return SharedPass(logits.numpy(), int(t), maps if has_conv else None, f.numpy(), None,
+                          ga.numpy() if has_conv else None)
+
+    def _build_from_maps(self):
+        has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
+
+        def run(a, target):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(a)
+                f = pool(a, training=False) if has_conv else a
+                logits = head(f[None], training=False)[0]
+                target = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
+                y = tf.gather(logits, target)
+            return logits, f, tape.gradient(y, a), target
         return tf.function(run, reduce_retracing=True, autograph=False)
 
     def head_grad(self):

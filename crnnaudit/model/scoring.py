@@ -135,6 +135,17 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
     return _timeline(model, clip, rows, T, stride)
 
 
+def timeline_from_windows(model: "AuditedModel", clip: Clip, explained: list) -> Timeline:
+    """The timeline of a clip whose every window was explained (each explanation set carries
+    its window's logits, each :class:`~crnnaudit.explainers.clip.ExplainedWindow` its
+    features): the same table as :func:`score`, without a second pass."""
+    stats = model.feature_stats
+    rows = [(e.window.index, [int(i) for i in e.window.indices], np.asarray(e.explanations.probabilities),
+             np.asarray(e.explanations.logits), stats.window_distance(e.features) if stats is not None else None)
+            for e in explained]
+    return _timeline(model, clip, rows, model.window_length, explained[0].window.stride)
+
+
 def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int) -> Timeline:
     classes = model.card.classes
     table = pd.DataFrame({

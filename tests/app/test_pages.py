@@ -265,6 +265,8 @@ PAGES = {"pages/review.py": ("auditor", "may not review clips"),
          "pages/temporal.py": ("auditor", "may not review clips"),
          "pages/report.py": ("auditor", "may not draft reports"),
          "pages/countersign.py": ("approver", "may not countersign decisions"),
+         "pages/dataset.py": ("auditor", "may not open dataset audits"),
+         "pages/queue.py": ("auditor", "may not work through the review queue"),
          "pages/audit_log.py": ("viewer", "")}
 ROLE_ORDER = ["viewer", "auditor", "approver", "admin"]
 
@@ -277,7 +279,7 @@ def test_each_role_is_refused_every_page_it_may_not_use(app_env, role, page):
     at.switch_page(page).run()
     assert not at.exception
     assert any(PAGES[page][1] in e.value and f"({role})" in e.value for e in at.error), [e.value for e in at.error]
-    assert not at.get("plotly_chart") and not at.get("imgs") and not at.selectbox
+    assert not at.get("plotly_chart") and not at.get("imgs") and not at.get("image") and not at.selectbox
 
 
 def test_four_eyes_in_the_app(app_env):

@@ -1,0 +1,184 @@
+"""The run report: one self-contained HTML page (``RUN/report.html``) over a dataset audit.
+
+Figures (Plotly, its script embedded once so the page opens offline): the confusion matrix,
+the highest anomaly score per clip by label, the temporal peak's position per class. Images
+(PNG, inline): each class's mean relevance map per method, each shortcut-screen cluster's
+mean map and a few members' frames with their own maps. Tables: the figures, method
+agreement, the flagged clips by score. The Dataset page shows the same from the same files.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import CrnnauditError
+
+THUMBNAILS = 4  # members shown per cluster
+
+
+def load_run_files(run: str | Path) -> dict:
+    """``summary``, ``clips`` (DataFrame) and ``mean_maps`` of a run folder.
+
+    Raises:
+        CrnnauditError: the folder is not a finished run.
+    """
+    run = Path(run)
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        clips = pd.read_parquet(run / "clips.parquet")
+    except (OSError, ValueError) as e:
+        raise CrnnauditError(f"{run}: not a finished crnnaudit run (summary.json, clips.parquet: {e})") from e
+    means = {}
+    if (run / "mean_maps.npz").exists():
+        with np.load(run / "mean_maps.npz", allow_pickle=False) as z:
+            means = {k: z[k] for k in z.files}
+    return {"summary": summary, "clips": clips, "mean_maps": means}
+
+
+def map_image(m: np.ndarray, size: int = 128) -> np.ndarray:
+    from .render import heatmap, normalise, upsample
+    return heatmap(normalise(upsample(np.asarray(m, np.float32), (size, size))))
+
+
+def member_thumbnail(path: str, window: int, model_card, m: np.ndarray) -> np.ndarray | None:
+    """The middle frame of a member window with the cluster's mean map over it (None when
+    the clip is no longer there)."""
+    from .render import overlay
+    from .video import open_clip
+    try:
+        clip = open_clip(path)
+        w = clip.window(window, model_card.frames_per_window, model_card.stride)
+    except (CrnnauditError, OSError):
+        return None
+    return overlay(w.frames[len(w.frames) // 2], np.asarray(m, np.float32))
+
+
+def flagged_table(clips: pd.DataFrame) -> pd.DataFrame:
+    ok = clips[clips["error"].isna()] if "error" in clips else clips
+    cols = [c for c in ("clip", "max_anomaly_score", "predicted", "label", "top_start_s", "unlike_training")
+            if c in ok]
+    return ok[ok["decision"] == "anomaly"].sort_values("max_anomaly_score", ascending=False)[cols]
+
+
+def figures(files: dict) -> list[tuple[str, object]]:
+    """The run's Plotly figures, titled."""
+    import plotly.graph_objects as go
+    s, clips = files["summary"], files["clips"]
+    out = []
+    cm = s.get("confusion_matrix")
+    if cm:
+        classes = list(cm)
+        z = [[cm[t][p] for p in classes] for t in classes]
+        fig = go.Figure(go.Heatmap(z=z, x=classes, y=classes, colorscale="Blues", text=z, texttemplate="%{text}"))
+        fig.update_layout(xaxis_title="predicted (most anomalous window)", yaxis_title="label", height=360)
+        out.append(("Confusion matrix", fig))
+    ok = clips[clips["error"].isna()] if "error" in clips else clips
+    if len(ok):
+        fig = go.Figure()
+        for label, group in ok.groupby(ok["label"].fillna("unlabelled") if "label" in ok else pd.Series("all", ok.index)):
+            fig.add_trace(go.Histogram(x=group["max_anomaly_score"], name=str(label), xbins={"size": 0.05}))
+        fig.update_layout(barmode="overlay", xaxis_title="highest anomaly score of the clip", xaxis_range=[0, 1],
+                          yaxis_title="clips", height=320)
+        fig.update_traces(opacity=0.6)
+        out.append(("Highest anomaly score per clip", fig))
+    per_class = s.get("explanations", {}).get("per_class", {})
+    peaks = {c: v["temporal_peak"] for c, v in per_class.items() if "temporal_peak" in v}
+    if peaks:
+        fig = go.Figure([go.Bar(x=list(range(1, len(p["histogram"]) + 1)), y=p["histogram"], name=c)
+                         for c, p in peaks.items()])
+        fig.update_layout(xaxis_title=f"frame of the window with the largest {next(iter(peaks.values()))['method']}",
+                          yaxis_title="windows", height=320)
+        out.append(("Where in the window the temporal peak lies", fig))
+    return out
+
+
+def write_run_report(run: str | Path) -> Path:
+    """Write ``RUN/report.html`` and return its path."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from .card import ModelCard
+    from .render import png_b64
+    run = Path(run)
+    files = load_run_files(run)
+    s = files["summary"]
+    card = ModelCard.from_dict(json.loads((run / "model.json").read_text(encoding="utf-8"))["card"])
+    parts = [f"<h1>Dataset audit: {html.escape(run.name)}</h1>", _figures_table(s)]
+    for title, fig in figures(files):
+        parts.append(f"<h2>{html.escape(title)}</h2>" + pio.to_html(fig, include_plotlyjs=False, full_html=False))
+    if files["mean_maps"]:
+        parts.append("<h2>Where the model looks on average (mean relevance map per class)</h2><div class=row>")
+        for key, m in sorted(files["mean_maps"].items()):
+            c, _, method = key.partition("__")
+            parts.append(f"<figure><img src='data:image/png;base64,{png_b64(map_image(m))}'>"
+                         f"<figcaption>{html.escape(c)}: {html.escape(method)}</figcaption></figure>")
+        parts.append("</div>")
+    parts.append(_agreement(s))
+    parts.append(_clusters(s, files["clips"], card, png_b64))
+    flagged = flagged_table(files["clips"])
+    parts.append(f"<h2>Flagged clips ({len(flagged)}), highest score first</h2>" + flagged.to_html(index=False))
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>crnnaudit run</title>"
+            f"<script>{get_plotlyjs()}</script><style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>")
+    path = run / "report.html"
+    tmp = path.with_suffix(".partial.html")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _figures_table(s: dict) -> str:
+    rows = [("clips", s.get("clips")), ("failed", s.get("failed")), ("flagged", s.get("flagged")),
+            ("accuracy", s.get("accuracy")), ("detection ROC-AUC", s.get("detection_roc_auc")),
+            ("window ROC-AUC", s.get("window_roc_auc")), ("model SHA-256", s.get("model_sha256"))]
+    rows += [(f"ROC-AUC {c}", v) for c, v in (s.get("roc_auc") or {}).items()]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows if v is not None)
+    return f"<table>{body}</table>"
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _agreement(s: dict) -> str:
+    agree = s.get("explanations", {}).get("agreement") or {}
+    if not agree:
+        return ""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in agree.items())
+    return ("<h2>Agreement between methods</h2><p>Mean Spearman rank correlation over explained windows "
+            f"(1: same ranking, 0: unrelated).</p><table>{body}</table>")
+
+
+def _clusters(s: dict, clips: pd.DataFrame, card, png_b64) -> str:
+    screen = s.get("explanations", {}).get("shortcut_screen") or {}
+    if not screen.get("clusters"):
+        return ""
+    rule = screen["rule"]
+    paths = dict(zip(clips["sha256"], clips["path"]))
+    out = [f"<h2>Shortcut screen ({screen['flagged']} cluster(s) flagged)</h2>",
+           f"<p>Spectral clustering of the {html.escape(screen['method'])} maps per class. Flagged: members from "
+           f"at least {rule['min_clips']} clips with on average at least {rule['concentration']:.0%} of their "
+           f"relevance in the {rule['area']:.0%} of the frame where the cluster's mean map is highest (a uniform "
+           "map puts that share there). A flag asks a human to look; it is not a verdict.</p>"]
+    for c in screen["clusters"]:
+        m = np.asarray(c["mean_map"])
+        thumbs = [t for t in (member_thumbnail(paths.get(x["sha256"], ""), x["window"], card, m)
+                              for x in c["members"][:THUMBNAILS]) if t is not None]
+        flag = "<b class=flag>FLAGGED</b> " if c["flagged"] else ""
+        out.append(f"<div class=cluster><h3>{flag}{html.escape(c['class'])}, cluster {c['cluster']}: "
+                   f"{c['windows']} windows from {c['clips']} clips, concentration {c['concentration']:.2f}, "
+                   f"peak at {c['peak']['row']:.0%} down, {c['peak']['col']:.0%} across</h3><div class=row>"
+                   f"<img src='data:image/png;base64,{png_b64(map_image(m))}'>"
+                   + "".join(f"<img src='data:image/png;base64,{png_b64(t, 160)}'>" for t in thumbs)
+                   + "</div><p>" + ", ".join(html.escape(f"{x['clip']} #{x['window']}") for x in c["members"][:20])
+                   + ("…" if len(c["members"]) > 20 else "") + "</p></div>")
+    return "\n".join(out)
+
+
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}.row{display:flex;flex-wrap:wrap;gap:8px}"
+        "figure{margin:0}.flag{color:#b00}.cluster{border-top:1px solid #ddd;margin-top:1em}img{max-width:160px}")

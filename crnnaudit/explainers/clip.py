@@ -1,0 +1,136 @@
+"""Every window of a clip explained, each frame through the CNN once.
+
+Overlapping windows share frames. :func:`explain` on one window runs that window's frames
+through the CNN; explaining every window of a clip that way runs each frame through it
+``T / stride`` times. :func:`explain_clip` streams the clip once, computes each frame's conv
+maps once (forward only), and for each window runs only the pooling and the head, forward
+and backward, from those maps (:meth:`~.passes.CompiledPasses.run_from_maps`). Grad-CAM,
+Grad-CAM++ and the temporal methods need nothing else, so their results are those of
+:func:`explain` on the same window (the tests compare them). A method that needs the
+gradient down to the pixels (saliency, gradient x input, SmoothGrad, ...) makes that
+window fall back to its own full pass.
+
+Memory holds the frames and maps of the windows not yet explained, as scoring does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..errors import ExplanationError
+from ..model import AuditedModel
+from ..model.scoring import WindowScheduler
+from ..video import Clip, Window
+from .base import REGISTRY, ExplanationSet, Progress
+from .cache import ExplanationCache
+from .engine import _serve, _validate, open_cache
+from .passes import CompiledPasses
+
+CLIP_METHODS = ("gradcam", "frame_occlusion", "temporal_ig", "prefix_score")
+
+
+@dataclass
+class ExplainedWindow:
+    """One window of a clip with its explanations and the per-frame features the head read."""
+
+    window: Window
+    explanations: ExplanationSet
+    features: np.ndarray  # (T, *F)
+
+
+def shares_clip_pass(methods: Iterable[str]) -> bool:
+    """Whether these methods are served from conv maps computed once per clip."""
+    return not any(REGISTRY[m].input_grad for m in methods)
+
+
+def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str = CLIP_METHODS,
+                 windows: Iterable[int] | None = None, stride: int | None = None, target=None,
+                 params: dict[str, dict] | None = None, cache: ExplanationCache | bool | None = True,
+                 progress: Callable[[int, int], None] | None = None, cancel=None,
+                 batch_frames: int = 32) -> Iterator[ExplainedWindow]:
+    """Explain windows of ``clip`` (all, or the indices in ``windows``), streaming.
+
+    Args:
+        model: an :class:`~crnnaudit.AuditedModel`.
+        clip: the clip; windows of the model's length every ``stride`` frames (the card's).
+        methods, target, params, cache: as :func:`~crnnaudit.explainers.explain`; ``target``
+            ``None`` explains each window's own predicted class.
+        progress: ``progress(windows done, windows asked for)``.
+
+    Yields:
+        :class:`ExplainedWindow` in window order; the results equal :func:`explain` on
+        ``clip.window(k, ...)`` and share its cache entries.
+
+    Raises:
+        ExplanationError: as :func:`explain`; a window index the clip does not have.
+    """
+    T = model.window_length
+    stride = int(stride or model.card.stride)
+    starts = clip.window_starts(T, stride)
+    wanted = sorted(set(range(len(starts)) if windows is None else (int(k) for k in windows)))
+    bad = [k for k in wanted if not 0 <= k < len(starts)]
+    if bad:
+        raise ExplanationError(f"{clip.name}: no window {bad[0]}; with {T} frames every {stride} the clip "
+                               f"has windows 0..{len(starts) - 1}")
+    if not wanted:
+        return
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    store, steps = open_cache(cache), Progress(progress, cancel)
+    use_maps = shares_clip_pass(methods)
+    yield from _stream(model, clip, [starts[k] for k in wanted], wanted, stride,
+                       lambda window, maps: _serve(_validate(model, window, methods, target, params), store,
+                                                   steps, maps if use_maps else None), steps, batch_frames)
+
+
+def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[int], stride: int, serve,
+            steps: Progress, batch_frames: int) -> Iterator[ExplainedWindow]:
+    """Decode the frames the windows need once, maps per frame once, then each window."""
+    T = model.window_length
+    needed = min(clip.frame_count, starts[-1] + T)
+    scheduler = WindowScheduler(starts, T, needed)  # holds each frame's maps until no window needs them
+    frames: dict[int, np.ndarray] = {}
+    pending: list[tuple[int, np.ndarray]] = []
+    done = 0
+
+    def flush() -> Iterator[ExplainedWindow]:
+        nonlocal done
+        if pending:
+            x = model.prepare(np.stack([img for _, img in pending]))
+            scheduler.add([i for i, _ in pending], _maps(model, x))
+            pending.clear()
+        for w, idx, maps in scheduler.ready():
+            window = Window(np.stack([frames[i] for i in idx]), np.asarray(idx),
+                            np.asarray([clip.time_of(i) for i in idx], np.float64), numbers[w], stride,
+                            clip.sha256, padded=clip.frame_count < T)
+            eset = serve(window, maps)
+            done += 1
+            steps(done, len(starts), "explaining windows")
+            yield ExplainedWindow(window, eset, _features(model, eset, maps))
+        for i in [i for i in frames if i not in scheduler.features]:
+            del frames[i]
+
+    for i, img in clip.iter_frames(min(starts), needed, model.frame_size):
+        frames[i] = img
+        pending.append((i, img))
+        if len(pending) >= batch_frames:
+            yield from flush()
+    yield from flush()
+    if done < len(starts):
+        raise ExplanationError(f"{clip.name}: only {done} of {len(starts)} windows could be decoded")
+
+
+def _maps(model: AuditedModel, x: np.ndarray) -> np.ndarray:
+    """Conv maps (per-frame features without a conv layer) of preprocessed frames."""
+    if model.conv is None:
+        return model.frame_features(x).numpy()
+    return CompiledPasses.of(model).conv_maps(x)
+
+
+def _features(model: AuditedModel, eset: ExplanationSet, maps: np.ndarray) -> np.ndarray:
+    """The per-frame features of a window, from its maps (cheap: the pooling only)."""
+    if model.conv is None:
+        return maps
+    return model.pool(maps, training=False).numpy()

@@ -1,0 +1,67 @@
+"""Dataset-audit runs in the app: which runs there are, a clip's review status, and opening a
+clip of a run in Review at its most anomalous window."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ..batch_report import load_run_files
+from ..config import runs_dir
+from ..errors import CrnnauditError
+from . import state
+from .session import Review
+
+STATUS_NONE = "not reviewed"
+
+
+def run_choices() -> list[Path]:
+    """Finished runs (a ``summary.json``) under the runs folder, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [p.parent for p in root.glob("*/summary.json")]
+    return sorted(runs, key=lambda p: (p / "summary.json").stat().st_mtime, reverse=True)
+
+
+def pick_run(key: str) -> dict | None:
+    """A run picker; the chosen run's files (``load_run_files``) and ``path``, or ``None``."""
+    runs = run_choices()
+    if not runs:
+        st.info(f"No dataset-audit run in {runs_dir()} yet: `crnnaudit batch MODEL CLIPS... --out "
+                f"{runs_dir()}/NAME --explain flagged` makes one (CRNNAUDIT_RUNS_DIR moves the folder).")
+        return None
+    path = st.selectbox("Run", runs, format_func=lambda p: p.name, key=key)
+    try:
+        files = load_run_files(path)
+    except CrnnauditError as e:
+        st.error(str(e))
+        return None
+    files["path"] = path
+    files["model"] = json.loads((path / "model.json").read_text(encoding="utf-8")) if (path / "model.json").exists() else {}
+    return files
+
+
+def with_status(clips: pd.DataFrame) -> pd.DataFrame:
+    """The clips with their review status from the audit log."""
+    from ..audit import AuditLog
+    from ..foureyes import review_status
+    status = review_status(AuditLog().rows())
+    out = clips.copy()
+    out["review"] = [status.get(s, STATUS_NONE) for s in out["sha256"]]
+    return out
+
+
+def open_in_review(files: dict, row: pd.Series) -> None:
+    """Review the clip under the run's model (when it is one the app may open) at the run's
+    most anomalous window."""
+    review = Review.current()
+    model_path = files.get("model", {}).get("name", "")
+    if model_path and Path(model_path) in state.model_choices() and model_path != review.model_path:
+        review.use_model(model_path)
+    review.use_clip(str(row["path"]))
+    review.use_window(int(row["top_window"]))
+    st.switch_page("pages/review.py")

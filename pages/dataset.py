@@ -1,0 +1,68 @@
+"""Dataset: a whole run of `crnnaudit batch` at once: its figures, where the model looks per
+class, the shortcut screen's clusters, and any clip opened in Review."""
+
+import numpy as np
+import streamlit as st
+
+from crnnaudit import batch_report
+from crnnaudit.card import ModelCard
+from crnnaudit.ui import auth, runs
+
+who = auth.require("review", "open dataset audits")
+
+st.title("Dataset audit")
+files = runs.pick_run("dataset_run")
+if files is None:
+    st.stop()
+s, clips = files["summary"], files["clips"]
+cols = st.columns(5)
+for col, (label, key) in zip(cols, [("clips", "clips"), ("failed", "failed"), ("flagged", "flagged"),
+                                    ("accuracy", "accuracy"), ("window ROC-AUC", "window_roc_auc")]):
+    value = s.get(key)
+    col.metric(label, "—" if value is None else (f"{value:.3f}" if isinstance(value, float) else value))
+if files["model"]:
+    st.caption(f"model {files['model'].get('name', '')} · SHA-256 `{files['model'].get('sha256', '')}`")
+for title, fig in batch_report.figures(files):
+    st.subheader(title)
+    st.plotly_chart(fig, width="stretch", key=f"fig_{title}")
+
+if files["mean_maps"]:
+    st.subheader("Where the model looks on average")
+    items = sorted(files["mean_maps"].items())
+    for start in range(0, len(items), 6):
+        for col, (key, m) in zip(st.columns(6), items[start:start + 6]):
+            c, _, method = key.partition("__")
+            col.image(batch_report.map_image(m), caption=f"{c}: {method}")
+
+screen = s.get("explanations", {}).get("shortcut_screen") or {}
+if screen.get("clusters"):
+    st.subheader(f"Shortcut screen: {screen['flagged']} cluster(s) flagged")
+    st.caption(f"Spectral clustering of each class's {screen['method']} maps. Flagged: members from at least "
+               f"{screen['rule']['min_clips']} clips with on average {screen['rule']['concentration']:.0%} or more "
+               f"of their relevance in the {screen['rule']['area']:.0%} of the frame where the cluster's mean map "
+               "is highest. A question for a human, not a verdict.")
+    card = ModelCard.from_dict(files["model"]["card"]) if files["model"] else None
+    paths = dict(zip(clips["sha256"], clips["path"]))
+    for c in screen["clusters"]:
+        head = ("🚩 " if c["flagged"] else "") + (f"{c['class']}, cluster {c['cluster']}: {c['windows']} windows "
+                                                 f"from {c['clips']} clips, concentration {c['concentration']:.2f}")
+        with st.expander(head, expanded=c["flagged"]):
+            m = np.asarray(c["mean_map"])
+            shown = [(batch_report.map_image(m), "mean map")]
+            for x in c["members"][:batch_report.THUMBNAILS] if card else []:
+                thumb = batch_report.member_thumbnail(paths.get(x["sha256"], ""), x["window"], card, m)
+                if thumb is not None:
+                    shown.append((thumb, f"{x['clip']} #{x['window']}"))
+            for col, (img, caption) in zip(st.columns(len(shown)), shown):
+                col.image(img, caption=caption)
+            st.write(", ".join(f"{x['clip']} #{x['window']}" for x in c["members"][:30])
+                     + (" …" if len(c["members"]) > 30 else ""))
+
+st.subheader("Clips")
+ok = clips[clips["error"].isna()] if "error" in clips else clips
+table = runs.with_status(ok).sort_values("max_anomaly_score", ascending=False)
+st.dataframe(table[[c for c in ("clip", "max_anomaly_score", "predicted", "label", "decision", "review",
+                                "unlike_training") if c in table]], hide_index=True, width="stretch")
+pick = st.selectbox("Clip", table["clip"].tolist(), key="dataset_clip")
+if st.button("Open in Review at its most anomalous window", key="dataset_open"):
+    runs.open_in_review(files, table[table["clip"] == pick].iloc[0])

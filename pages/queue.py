@@ -1,0 +1,31 @@
+"""Queue: the flagged clips of a dataset audit, highest score first, with where each review
+stands (not reviewed, decided, countersigned); any clip opened in Review."""
+
+import streamlit as st
+
+from crnnaudit import batch_report
+from crnnaudit.ui import auth, runs
+
+who = auth.require("review", "work through the review queue")
+
+st.title("Review queue")
+files = runs.pick_run("queue_run")
+if files is None:
+    st.stop()
+flagged = batch_report.flagged_table(files["clips"])
+if flagged.empty:
+    st.success("No clip of this run crossed the threshold.")
+    st.stop()
+table = runs.with_status(files["clips"].loc[flagged.index])
+only_open = st.toggle("Only clips not reviewed yet", value=True, key="queue_open_only")
+shown = table[table["review"] == runs.STATUS_NONE] if only_open else table
+counts = table["review"].value_counts()
+st.caption(" · ".join(f"{counts.get(k, 0)} {k}" for k in (runs.STATUS_NONE, "decided", "countersigned")))
+st.dataframe(shown[[c for c in ("clip", "max_anomaly_score", "predicted", "top_start_s", "review", "unlike_training")
+                    if c in shown]], hide_index=True, width="stretch")
+if shown.empty:
+    st.info("Every flagged clip of this run has been reviewed.")
+    st.stop()
+pick = st.selectbox("Clip", shown["clip"].tolist(), key="queue_clip")
+if st.button("Review it", key="queue_open"):
+    runs.open_in_review(files, shown[shown["clip"] == pick].iloc[0])
