@@ -79,6 +79,12 @@ class ClipProcessor:
     def __init__(self, model, out: str | Path, labels: dict[str, str] | None = None, explain: str = "none",
                  methods: Iterable[str] | None = None):
         self.methods = self.check_options(explain, methods)
+        if explain != "none":
+            from .explainers import REGISTRY
+            no_conv = [m for m in self.methods if REGISTRY[m].needs_conv and model.conv is None]
+            if no_conv:
+                raise CrnnauditError(f"{model.name} has no per-frame conv layer, which {', '.join(no_conv)} "
+                                     "need; choose --methods among the gradient and temporal methods")
         self.model, self.out, self.labels, self.explain = model, Path(out), labels or {}, explain
         (self.out / "clips").mkdir(parents=True, exist_ok=True)
         (self.out / "explained").mkdir(exist_ok=True)

@@ -94,6 +94,9 @@ def run_batch_ray(model_path: str | Path, sources: Iterable[str], out: str | Pat
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus and workers > gpus:
+        raise CrnnauditError(f"--workers {workers}: the Ray cluster has {gpus} GPU(s) and each actor takes one; "
+                             f"use --workers {gpus} or fewer")
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
     ds = ray.data.from_items([{"path": p} for p in clips]).map_batches(
         ClipWorker, batch_size=1, concurrency=workers, num_gpus=1 if gpus else 0, num_cpus=1 if gpus else cpus,

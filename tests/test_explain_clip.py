@@ -61,3 +61,12 @@ def test_a_window_the_clip_lacks_is_refused(clip):
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(stride=4))
     with pytest.raises(ExplanationError, match="no window 9"):
         list(explain_clip(model, clip, windows=[9], cache=False))
+
+
+def test_a_model_without_conv_layer_gets_its_temporal_methods_from_one_pass(clip):
+    model = AuditedModel(arch.no_conv_dense(t=8), ModelCard(stride=4))
+    methods = ["frame_occlusion", "temporal_ig", "prefix_score"]
+    for e in explain_clip(model, clip, methods, cache=False):
+        ref = explain(model, clip.window(e.window.index, 8, 4, model.frame_size), methods, cache=False)
+        for m in methods:
+            np.testing.assert_allclose(e.explanations[m].frame_scores, ref[m].frame_scores, rtol=1e-4, atol=1e-5)
