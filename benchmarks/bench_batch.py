@@ -52,8 +52,8 @@ def forward_fps(model, batch: int = 32, repeats: int = 5) -> float:
 
 
 def throughput(args, work: Path) -> list[str]:
-    from crnnaudit.batch import run_batch
-    from crnnaudit.batch_ray import run_batch_ray
+    from crnnaudit.dataset.runner import run_batch
+    from crnnaudit.dataset.ray_engine import run_batch_ray
     from crnnaudit.demo import synthesize
     from crnnaudit.demo.model import ensure_demo
     from crnnaudit.model import load_model

@@ -60,14 +60,14 @@ def cmd_score(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batch import run_batch
+    from .dataset.runner import run_batch
 
     def progress(done, total, rate):
         left = (total - done) / rate if rate > 0 else 0
         print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
               end="" if done < total else "\n", file=sys.stderr, flush=True)
     if args.engine == "ray":
-        from .batch_ray import run_batch_ray
+        from .dataset.ray_engine import run_batch_ray
         summary = run_batch_ray(args.model, args.sources, args.out, card=args.card, labels=args.labels,
                                 explain=args.explain, methods=args.methods, address=args.address,
                                 workers=args.workers, progress=progress)
@@ -75,7 +75,7 @@ def cmd_batch(args) -> int:
         summary = run_batch(_model(args), args.sources, args.out, labels=args.labels, progress=progress,
                             explain=args.explain, methods=args.methods)
     if args.report:
-        from .batch_report import write_run_report
+        from .dataset.report import write_run_report
         print(f"run report: {write_run_report(args.out)}", file=sys.stderr)
     print(json.dumps(summary, indent=2, default=float))
     return 0

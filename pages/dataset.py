@@ -4,7 +4,7 @@ class, the shortcut screen's clusters, and any clip opened in Review."""
 import numpy as np
 import streamlit as st
 
-from crnnaudit import batch_report
+from crnnaudit.dataset import report as run_report
 from crnnaudit.card import ModelCard
 from crnnaudit.ui import auth, runs
 
@@ -22,7 +22,7 @@ for col, (label, key) in zip(cols, [("clips", "clips"), ("failed", "failed"), ("
     col.metric(label, "—" if value is None else (f"{value:.3f}" if isinstance(value, float) else value))
 if files["model"]:
     st.caption(f"model {files['model'].get('name', '')} · SHA-256 `{files['model'].get('sha256', '')}`")
-for title, fig in batch_report.figures(files):
+for title, fig in run_report.figures(files):
     st.subheader(title)
     st.plotly_chart(fig, width="stretch", key=f"fig_{title}")
 
@@ -32,7 +32,7 @@ if files["mean_maps"]:
     for start in range(0, len(items), 6):
         for col, (key, m) in zip(st.columns(6), items[start:start + 6]):
             c, _, method = key.partition("__")
-            col.image(batch_report.map_image(m), caption=f"{c}: {method}")
+            col.image(run_report.map_image(m), caption=f"{c}: {method}")
 
 screen = s.get("explanations", {}).get("shortcut_screen") or {}
 if screen.get("clusters"):
@@ -48,9 +48,9 @@ if screen.get("clusters"):
                                                  f"from {c['clips']} clips, concentration {c['concentration']:.2f}")
         with st.expander(head, expanded=c["flagged"]):
             m = np.asarray(c["mean_map"])
-            shown = [(batch_report.map_image(m), "mean map")]
-            for x in c["members"][:batch_report.THUMBNAILS] if card else []:
-                thumb = batch_report.member_thumbnail(paths.get(x["sha256"], ""), x["window"], card, m)
+            shown = [(run_report.map_image(m), "mean map")]
+            for x in c["members"][:run_report.THUMBNAILS] if card else []:
+                thumb = run_report.member_thumbnail(paths.get(x["sha256"], ""), x["window"], card, m)
                 if thumb is not None:
                     shown.append((thumb, f"{x['clip']} #{x['window']}"))
             for col, (img, caption) in zip(st.columns(len(shown)), shown):

@@ -3,7 +3,7 @@ stands (not reviewed, decided, countersigned); any clip opened in Review."""
 
 import streamlit as st
 
-from crnnaudit import batch_report
+from crnnaudit.dataset import report as run_report
 from crnnaudit.ui import auth, runs
 
 who = auth.require("review", "work through the review queue")
@@ -12,7 +12,7 @@ st.title("Review queue")
 files = runs.pick_run("queue_run")
 if files is None:
     st.stop()
-flagged = batch_report.flagged_table(files["clips"])
+flagged = run_report.flagged_table(files["clips"])
 if flagged.empty:
     st.success("No clip of this run crossed the threshold.")
     st.stop()

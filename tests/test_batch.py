@@ -11,7 +11,7 @@ import pytest
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.batch import run_batch
+from crnnaudit.dataset.runner import run_batch
 from crnnaudit.cli import main
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.model import AuditedModel
@@ -90,12 +90,12 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
     assert "no clip there" in capsys.readouterr().err
     with pytest.raises(CrnnauditError, match="columns 'clip' and 'label'"):
         (tmp_path / "bad.csv").write_text("file,class\nx,y\n")
-        from crnnaudit.batch import read_labels
+        from crnnaudit.dataset.runner import read_labels
         read_labels(tmp_path / "bad.csv")
 
 
 def test_explain_all_scores_once_and_keeps_what_each_window_shows(archive, tmp_path):
-    from crnnaudit.batch_explain import GRID, relevance_grid
+    from crnnaudit.dataset.explained import GRID, relevance_grid
     from crnnaudit.explainers import explain
     from crnnaudit.video import open_clip
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4), ModelCard(classes=CLASSES, stride=4))

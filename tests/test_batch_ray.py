@@ -12,7 +12,7 @@ import ray
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.batch import run_batch
+from crnnaudit.dataset.runner import run_batch
 from crnnaudit.cli import main
 from crnnaudit.model import load_model
 
@@ -38,7 +38,7 @@ def setup(tmp_path_factory):
 
 
 def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
-    from crnnaudit.batch_ray import run_batch_ray
+    from crnnaudit.dataset.ray_engine import run_batch_ray
     folder, path = setup
     local = run_batch(load_model(path), [str(folder / "clips")], tmp_path / "local", explain="all")
     got = run_batch_ray(path, [str(folder / "clips")], tmp_path / "ray", explain="all", workers=2)

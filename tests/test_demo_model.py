@@ -13,12 +13,9 @@ from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classific
                                   demo_model_path, evaluate_demo, roc_auc)
 from crnnaudit.demo.training import window_labels, window_starts
 
-# What the shipped demo reaches, measured through the app's path (README, *The demo model*).
-# Issue 10 asks for more: accuracy >= 0.90, macro ROC-AUC >= 0.97, window ROC-AUC >= 0.95,
-# every sample clip right and at most 1% of held-out windows flagged as unlike the training
-# data; this build gives 0.85, 0.965, 0.944, three of four and 1.3%. These floors keep it from
-# sliding back unnoticed; raising them to the issue's bars is the open work.
-ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.83, 0.95, 0.93, 0.02
+# Issue 10's bars, measured through the app's path (README, *The demo model*): the shipped
+# build reaches 0.95, 0.984, 0.967, all four sample clips and 0.7% of held-out windows flagged.
+ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.90, 0.97, 0.95, 0.01
 
 
 def test_roc_auc_by_hand():
@@ -99,8 +96,7 @@ def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypa
     print(json.dumps(figures, indent=1, default=float))
     assert figures["clips"] == 60 and figures["verify_max_abs_diff"] <= 1e-5
     readings = figures["sample_clips"]
-    assert sum(r["right"] for r in readings.values()) >= 3, readings
-    assert readings["normal_2026_000.mp4"]["right"], "no window of the normal sample clip crosses the threshold"
+    assert all(r["right"] for r in readings.values()), readings  # each read as its class, in its event
     assert figures["macro_roc_auc"] >= MACRO_AUC and figures["accuracy"] >= ACCURACY
     assert figures["window_roc_auc"] >= WINDOW_AUC
     exp = figures["explanations"]

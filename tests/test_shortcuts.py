@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from crnnaudit import ModelCard
-from crnnaudit.batch import run_batch
+from crnnaudit.dataset.runner import run_batch
 from crnnaudit.model import AuditedModel
-from crnnaudit.shortcuts import describe_cluster, spectral_clusters
+from crnnaudit.dataset.shortcuts import describe_cluster, spectral_clusters
 from conftest import write_video
 
 T, S, CLIPS = 8, 32, 40

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ..batch_report import load_run_files
+from ..dataset.report import load_run_files
 from ..config import runs_dir
 from ..errors import CrnnauditError
 from . import state

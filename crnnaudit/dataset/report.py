@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import CrnnauditError
+from ..errors import CrnnauditError
 
 THUMBNAILS = 4  # members shown per cluster
 
@@ -41,15 +41,15 @@ def load_run_files(run: str | Path) -> dict:
 
 
 def map_image(m: np.ndarray, size: int = 128) -> np.ndarray:
-    from .render import heatmap, normalise, upsample
+    from ..render import heatmap, normalise, upsample
     return heatmap(normalise(upsample(np.asarray(m, np.float32), (size, size))))
 
 
 def member_thumbnail(path: str, window: int, model_card, m: np.ndarray) -> np.ndarray | None:
     """The middle frame of a member window with the cluster's mean map over it (None when
     the clip is no longer there)."""
-    from .render import overlay
-    from .video import open_clip
+    from ..render import overlay
+    from ..video import open_clip
     try:
         clip = open_clip(path)
         w = clip.window(window, model_card.frames_per_window, model_card.stride)
@@ -102,8 +102,8 @@ def write_run_report(run: str | Path) -> Path:
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    from .card import ModelCard
-    from .render import png_b64
+    from ..card import ModelCard
+    from ..render import png_b64
     run = Path(run)
     files = load_run_files(run)
     s = files["summary"]

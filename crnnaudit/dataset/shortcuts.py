@@ -6,7 +6,7 @@ watermark, a timestamp, a logo in a corner) explains many different inputs by th
 fixed region, and those maps fall into one tight cluster.
 
 Per class (the class each window was explained for), over the windows' relevance maps (each
-``GRID x GRID``, summing to 1; see :mod:`.batch_explain`):
+``GRID x GRID``, summing to 1; see :mod:`.explained`):
 
 1. a k-nearest-neighbour affinity with local scaling (Zelnik-Manor and Perona 2004), the
    symmetric normalised graph Laplacian, the number of clusters from its largest eigengap

@@ -1,9 +1,9 @@
 """Dataset audits: a whole archive of clips through the model, one record per clip, resumable.
 
 ``crnnaudit batch MODEL SOURCE... --out RUN`` streams clips through one process (the ``local``
-engine) or a Ray Data pipeline of model-holding actors (``ray``, :mod:`.batch_ray`); both run
+engine) or a Ray Data pipeline of model-holding actors (``ray``, :mod:`.ray_engine`); both run
 :class:`ClipProcessor` on each clip. ``--explain flagged|all`` also explains windows
-(:mod:`.batch_explain`, :mod:`.shortcuts`). For each clip it writes
+(:mod:`.explained`, :mod:`.shortcuts`). For each clip it writes
 ``RUN/clips/<sha256>.json`` once the clip is done (atomically), so a rerun skips every clip
 already done by content hash and a killed run loses only the clip in flight. At the end it
 gathers ``RUN/clips.parquet`` (one row per clip), ``RUN/windows.parquet`` (one row per window)
@@ -28,8 +28,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import CrnnauditError
-from .vocabulary import VIDEO_SUFFIXES
+from ..errors import CrnnauditError
+from ..vocabulary import VIDEO_SUFFIXES
 
 
 def expand_sources(sources: Iterable[str]) -> list[Path]:
@@ -80,7 +80,7 @@ class ClipProcessor:
                  methods: Iterable[str] | None = None):
         self.methods = self.check_options(explain, methods)
         if explain != "none":
-            from .explainers import REGISTRY
+            from ..explainers import REGISTRY
             no_conv = [m for m in self.methods if REGISTRY[m].needs_conv and model.conv is None]
             if no_conv:
                 raise CrnnauditError(f"{model.name} has no per-frame conv layer, which {', '.join(no_conv)} "
@@ -97,8 +97,8 @@ class ClipProcessor:
 
         Raises:
             CrnnauditError: an unknown mode or method."""
-        from .explainers import REGISTRY
-        from .explainers.clip import CLIP_METHODS
+        from ..explainers import REGISTRY
+        from ..explainers.clip import CLIP_METHODS
         if explain not in EXPLAIN_MODES:
             raise CrnnauditError(f"--explain must be one of {', '.join(EXPLAIN_MODES)}, got {explain!r}")
         methods = list(methods or CLIP_METHODS)
@@ -112,7 +112,7 @@ class ClipProcessor:
 
     def __call__(self, path: str | Path, sha: str | None = None) -> bool:
         """Process one clip unless its record exists; whether it was processed now."""
-        from .video import open_clip, sha256_file
+        from ..video import open_clip, sha256_file
         path = Path(path)
         sha = sha or sha256_file(path)
         if self.record_path(sha).exists():  # resumable: done clips are skipped by content
@@ -123,7 +123,7 @@ class ClipProcessor:
             record, windows = _record(self.model, clip, timeline, self.labels)
             record["explained_windows"] = len(explained)
             if explained:
-                from .batch_explain import save_clip, window_summary
+                from .explained import save_clip, window_summary
                 save_clip(self.out / "explained" / f"{sha}.npz", [e.window.index for e in explained],
                           [window_summary(e.explanations, self.model.window_length) for e in explained])
         except CrnnauditError as e:
@@ -135,8 +135,8 @@ class ClipProcessor:
         """The timeline and the explained windows. ``all``: one pass gives both (the logits of
         every explained window are its scores); ``flagged``: score, then explain the windows
         over the threshold."""
-        from .explainers.clip import explain_clip, shares_clip_pass
-        from .model.scoring import timeline_from_windows
+        from ..explainers.clip import explain_clip, shares_clip_pass
+        from ..model.scoring import timeline_from_windows
         if self.explain == "all" and shares_clip_pass(self.methods):
             explained = list(explain_clip(self.model, clip, self.methods))
             return timeline_from_windows(self.model, clip, explained), explained
@@ -204,7 +204,7 @@ class RunModel:
     ``model.json``: the Ray driver gathers without loading the model."""
 
     def __init__(self, out: Path):
-        from .card import ModelCard
+        from ..card import ModelCard
         try:
             data = json.loads((Path(out) / "model.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
@@ -215,7 +215,7 @@ class RunModel:
 
 def gather(out: Path, model) -> dict:
     """Parquet tables and ``summary.json`` from every clip record of the run."""
-    from .demo.evaluation import roc_auc
+    from ..demo.evaluation import roc_auc
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "clips").glob("*.json"))]
     records = [d["record"] for d in docs]
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "probabilities"} for r in records])
@@ -242,7 +242,7 @@ def gather(out: Path, model) -> dict:
         w = windows[windows["anomalous"].notna()]
         summary["window_roc_auc"] = roc_auc(w["anomalous"].astype(bool).to_numpy(), w["anomaly_score"].to_numpy())
     if len(ok) and ok.get("explained_windows", pd.Series(dtype=float)).fillna(0).sum() > 0:
-        from .batch_explain import summarize
+        from .explained import summarize
         summary["explanations"] = summarize(out, model.card.classes, dict(zip(ok["sha256"], ok["clip"])))
     _write_atomic(out / "summary.json", summary)
     return summary

@@ -82,7 +82,7 @@ def load_run(out: Path) -> dict:
 def summarize(out: Path, classes: list[str], clip_names: dict[str, str]) -> dict:
     """The run's figures over every explained window; mean maps go to ``RUN/mean_maps.npz``."""
     from . import shortcuts
-    from .explainers import REGISTRY
+    from ..explainers import REGISTRY
     run = load_run(out)
     if not run["rows"]:
         return {"windows": 0}
@@ -119,7 +119,7 @@ def agreement(run: dict) -> dict:
     pair of temporal contribution methods (on the frame numbers), over explained windows."""
     from scipy.stats import spearmanr
 
-    from .explainers import REGISTRY
+    from ..explainers import REGISTRY
     out = {}
     temporal = {m: v for m, v in run["scores"].items() if REGISTRY[m].contribution}
     for group in (run["maps"], temporal):

@@ -4,7 +4,7 @@
 lists the clips (paths only: it reads no clip) and hands them to ``map_batches`` with an
 actor pool of ``N`` :class:`ClipWorker` s. Each actor loads the model once (the same
 :func:`~crnnaudit.load_model` as the app: the sandbox check, the card, the feature
-statistics) and runs :class:`~crnnaudit.batch.ClipProcessor` on each clip it is given: it
+statistics) and runs :class:`~crnnaudit.dataset.runner.ClipProcessor` on each clip it is given: it
 reads the clip by path, hashes it, skips it when its record exists, and writes the record,
 the explained windows and the explanation cache entries itself. The run folder and the clips
 must therefore be reachable under the same paths from every node (a shared file system), as
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .batch import ClipProcessor, RunModel, expand_sources, gather, read_labels
-from .errors import CrnnauditError
+from .runner import ClipProcessor, RunModel, expand_sources, gather, read_labels
+from ..errors import CrnnauditError
 
 
 class ClipWorker:
@@ -38,14 +38,14 @@ class ClipWorker:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
-        from .model import load_model
+        from ..model import load_model
         self.model = load_model(model_path, card=card_path)
         self.process = ClipProcessor(self.model, out, labels, explain, methods)
         self.pid = os.getpid()
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
-        from .video import sha256_file
+        from ..video import sha256_file
         shas, done = [], []
         for path in batch["path"]:
             sha = sha256_file(path) if Path(path).is_file() else ""
