@@ -14,7 +14,9 @@ from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classific
 from crnnaudit.demo.training import window_labels, window_starts
 
 # Issue 10's bars, measured through the app's path (README, *The demo model*): the shipped
-# build reaches 0.95, 0.984, 0.967, all four sample clips and 0.7% of held-out windows flagged.
+# build reaches 0.95, 0.984, 0.967, all four sample clips and 0.7% of held-out windows flagged
+# on the evaluation seed (which chose the recipe among six); fresh seeds give 0.80-0.92 accuracy
+# and 0.92-0.99 macro ROC-AUC, so these bars hold on this set, not on every set.
 ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.90, 0.97, 0.95, 0.01
 
 
