@@ -91,7 +91,8 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
     T = model.window_length
     needed = min(clip.frame_count, starts[-1] + T)
     scheduler = WindowScheduler(starts, T, needed)  # holds each frame's maps until no window needs them
-    frames: dict[int, np.ndarray] = {}
+    frames: dict[int, np.ndarray] = {}  # and each frame's pooled features, pruned alike
+    features: dict[int, np.ndarray] = {}
     pending: list[tuple[int, np.ndarray]] = []
     done = 0
 
@@ -99,7 +100,9 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
         nonlocal done
         if pending:
             x = model.prepare(np.stack([img for _, img in pending]))
-            scheduler.add([i for i, _ in pending], _maps(model, x))
+            maps = _maps(model, x)
+            scheduler.add([i for i, _ in pending], maps)
+            features.update(zip([i for i, _ in pending], _features(model, maps)))  # once per frame
             pending.clear()
         for w, idx, maps in scheduler.ready():
             window = Window(np.stack([frames[i] for i in idx]), np.asarray(idx),
@@ -108,9 +111,9 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
             eset = serve(window, maps)
             done += 1
             steps(done, len(starts), "explaining windows")
-            yield ExplainedWindow(window, eset, _features(model, eset, maps))
+            yield ExplainedWindow(window, eset, np.stack([features[i] for i in idx]))
         for i in [i for i in frames if i not in scheduler.features]:
-            del frames[i]
+            del frames[i], features[i]
 
     for i, img in clip.iter_frames(min(starts), needed, model.frame_size):
         frames[i] = img
@@ -129,8 +132,8 @@ def _maps(model: AuditedModel, x: np.ndarray) -> np.ndarray:
     return CompiledPasses.of(model).conv_maps(x)
 
 
-def _features(model: AuditedModel, eset: ExplanationSet, maps: np.ndarray) -> np.ndarray:
-    """The per-frame features of a window, from its maps (cheap: the pooling only)."""
+def _features(model: AuditedModel, maps: np.ndarray) -> np.ndarray:
+    """Per-frame features from conv maps (the pooling only)."""
     if model.conv is None:
         return maps
     return model.pool(maps, training=False).numpy()
