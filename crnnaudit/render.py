@@ -82,7 +82,16 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
 
 
 def write_video(path: str | Path, frames, fps: float = 10.0) -> Path:
-    """Browser-playable H.264 MP4 (yuv420p) through PyAV's libx264."""
+    """Browser-playable H.264 MP4 (yuv420p) through PyAV's libx264.
+
+    Repeatable: the same frames give the same file, in any process (the demo's training and
+    evaluation clips are rendered again on every machine, and a report's video should be the
+    one reviewed). So the frames go to the encoder already in yuv420p, converted by OpenCV
+    (BT.601, as decoders read them back), libx264 runs on one thread and without its
+    macroblock-tree rate control: PyAV's own RGB conversion gave different pixels from run to
+    run, and so did the macroblock tree in a process where TensorFlow had run (its float
+    arithmetic; the same frames gave four different files in six such processes).
+    """
     path = Path(path)
     frames = list(frames)
     h, w = frames[0].shape[:2]
@@ -90,10 +99,10 @@ def write_video(path: str | Path, frames, fps: float = 10.0) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=max(1, int(round(fps))))
         stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
-        stream.options = {"crf": "23", "preset": "veryfast"}
+        stream.options = {"crf": "23", "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
         for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(img[:h2, :w2]), format="rgb24")):
+            yuv = cv2.cvtColor(np.ascontiguousarray(img[:h2, :w2]), cv2.COLOR_RGB2YUV_I420)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
