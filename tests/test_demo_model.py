@@ -13,10 +13,11 @@ from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classific
                                   demo_model_path, evaluate_demo, roc_auc)
 from crnnaudit.demo.training import window_labels, window_starts
 
-# Issue 10's bars, measured through the app's path (README, *The demo model*): the shipped
-# build reaches 0.95, 0.984, 0.967, all four sample clips and 0.7% of held-out windows flagged
-# on the evaluation seed (which chose the recipe among six); fresh seeds give 0.80-0.92 accuracy
-# and 0.92-0.99 macro ROC-AUC, so these bars hold on this set, not on every set.
+# Issue 10's bars, measured through the app's path (README, *The demo model*) on 120 clips of
+# three seeds (11-13) that no choice of recipe looked at. Recipe 8's shipped build reaches 0.900,
+# 0.980, 0.975, all four sample clips and 0.7% of held-out windows flagged; per seed accuracy is
+# 0.85-0.975, so the bars hold on these 120 clips (accuracy with no clip to spare), not on every
+# set. Rendering and training are bit-reproducible, so this machine and CI read the same clips.
 ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.90, 0.97, 0.95, 0.01
 
 
@@ -39,7 +40,7 @@ def test_windows_are_labelled_as_the_evaluation_reads_them():
 
 
 def _reduced(**kw):
-    return build_demo(train_clips=8, validation_clips=4, epochs=1, force=True, **kw)
+    return build_demo(train_clips=8, validation_clips=4, epochs=1, head_epochs=2, force=True, **kw)
 
 
 def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsys, sample_clips):
@@ -52,7 +53,8 @@ def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsy
     assert card.preprocessing == "vgg19" and card.frames_per_window == 16 and card.stride == 8
     recipe = card.extra["recipe"]
     assert recipe["version"] == RECIPE_VERSION and recipe["explanation_loss"] is None
-    assert recipe["trainable_layers"][0] == "block5_conv4" and recipe["averaged_epochs"] == 1
+    assert recipe["trainable_layers"][0] == "block5_conv4" and recipe["averaged_epochs"] == [1, 1]
+    assert recipe["epochs"] == {"block5_conv4_and_head": 1, "head_alone": 2}
     assert card.calibration["clips"] == 12 and (path.parent / card.calibration["file"]).exists()
     model = load_model(path)
     assert model.target_layer == "block5_conv4" and model.verify() <= 1e-5
@@ -96,7 +98,9 @@ def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypa
     samples = Path(__file__).resolve().parents[1] / "sample_videos"
     figures = evaluate_demo(samples=samples, real_clip=vtest)
     print(json.dumps(figures, indent=1, default=float))
-    assert figures["clips"] == 60 and figures["verify_max_abs_diff"] <= 1e-5
+    assert figures["clips"] == 120 and figures["verify_max_abs_diff"] <= 1e-5
+    assert sorted(figures["seeds"]) == ["11", "12", "13"]  # seeds no recipe choice looked at
+    assert sum(s["clips"] for s in figures["seeds"].values()) == 120
     readings = figures["sample_clips"]
     assert all(r["right"] for r in readings.values()), readings  # each read as its class, in its event
     assert figures["macro_roc_auc"] >= MACRO_AUC and figures["accuracy"] >= ACCURACY
