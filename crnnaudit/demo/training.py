@@ -265,7 +265,7 @@ def train(tail, data, val, *, epochs: int, head_epochs: int, learning_rate: floa
 
     def conv_and_head(step, idx):
         return step(maps[idx], labels[:, idx].reshape(-1), frame_labels[idx].reshape(-1))
-    history = _phase("block5_conv4 + head", tail, lambda opt: tail.train_step(opt, starts, l1, frame_weight, smoothing),
+    history = _phase("block5_conv4 + head", lambda opt: tail.train_step(opt, starts, l1, frame_weight, smoothing),
                      conv_and_head, tail.kept_variables, len(maps), epochs, learning_rate, batch, rng,
                      lambda: window_accuracy(tail, val_features(), val_labels, starts), progress)
     if head_epochs:
@@ -274,13 +274,13 @@ def train(tail, data, val, *, epochs: int, head_epochs: int, learning_rate: floa
 
         def head_only(step, idx):
             return step(features[idx], labels[:, idx].reshape(-1), frame_labels[idx].reshape(-1))
-        history += _phase("head", tail, lambda opt: tail.head_step(opt, starts, frame_weight, smoothing), head_only,
+        history += _phase("head", lambda opt: tail.head_step(opt, starts, frame_weight, smoothing), head_only,
                           tail.head_variables, len(maps), head_epochs, learning_rate, batch, rng,
                           lambda: window_accuracy(tail, held, val_labels, starts), progress)
     return history
 
 
-def _phase(name, tail, make_step, run, kept, n, epochs, learning_rate, batch, rng, validate, progress) -> list[dict]:
+def _phase(name, make_step, run, kept, n, epochs, learning_rate, batch, rng, validate, progress) -> list[dict]:
     """``epochs`` epochs of ``run(step, clip indices)`` in shuffled batches; then the
     ``kept`` variables take the average of the settled epochs' values."""
     import keras
