@@ -14,12 +14,13 @@ quiet_tensorflow()  # before anything imports TensorFlow
 import streamlit as st  # noqa: E402
 
 from crnnaudit.errors import CrnnauditError  # noqa: E402
-from crnnaudit.ui import auth, state  # noqa: E402
+from crnnaudit import config  # noqa: E402
+from crnnaudit.ui import auth, models, uploads  # noqa: E402
 from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 who = auth.gate()  # nothing below shows before sign-in
-state.daily_housekeeping(str(state.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
+uploads.daily_housekeeping(str(config.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
 # (page, title, icon, the permission it needs): a role sees only the pages it may use.
 PAGES = [("pages/review.py", "Review", "🎞️", "review"), ("pages/model.py", "Model", "🧠", "review"),
@@ -38,7 +39,7 @@ with st.sidebar:
         auth.sign_out()
         st.rerun()
     try:
-        default = state.configured_model()
+        default = models.configured_model()
     except CrnnauditError as e:
         st.error(str(e))
         default = None
@@ -50,7 +51,7 @@ with st.sidebar:
         if review.model_path and st.button("Back to the default model"):
             review.use_model(None)
             st.rerun()
-    mismatch = state.server_limit_mismatch()
+    mismatch = uploads.server_limit_mismatch()
     if mismatch:
         st.warning(mismatch)
 

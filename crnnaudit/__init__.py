@@ -1,7 +1,7 @@
 """crnnaudit: an audit workbench for CNN + RNN video anomaly-detection models.
 
 The public API; the app and the command line use nothing else. Names are imported on first
-use, so ``crnnaudit.audit`` or the video tools do not pay for importing TensorFlow.
+use, so ``crnnaudit.evidence`` or the video tools do not pay for importing TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AuditLog": "audit",
+    "AuditLog": "evidence.log",
     "ModelCard": "card",
     "AuditLogError": "errors", "CardError": "errors", "Cancelled": "errors",
     "CrnnauditError": "errors", "ExplanationError": "errors", "ModelError": "errors",
@@ -19,7 +19,7 @@ _EXPORTS = {
     "VideoError": "errors",
     "AuditedModel": "model", "Capabilities": "model", "Timeline": "model", "load_model": "model",
     "preprocess": "model", "FeatureStats": "model", "calibrate": "model",
-    "export_explanations": "export",
+    "export_explanations": "report.export",
     "Clip": "video", "GroundTruth": "video", "Window": "video", "open_clip": "video",
     "DEFAULT_METHODS": "explainers", "REGISTRY": "explainers", "Explanation": "explainers",
     "ExplanationCache": "explainers", "ExplanationSet": "explainers", "explain": "explainers",

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
-from crnnaudit.audit import payload_or_raw
+from crnnaudit.evidence.log import payload_or_raw
 from crnnaudit.ui import auth
 from crnnaudit.vocabulary import DECISIONS
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from crnnaudit import CrnnauditError, explain, metrics, render
-from crnnaudit.ui import auth, state, widgets
+from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
 who = auth.require("review", "compare explanations")
@@ -27,7 +27,7 @@ for m in spatial:
     cols = st.columns(max(1, len(frames)) + 1)
     cols[0].markdown(f"**{m}**")
     for col, t in zip(cols[1:], frames):
-        src = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
+        src = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
         col.image(render.overlay(src, maps[t], 0.6, vmin=lo, vmax=hi), caption=f"frame {int(window.indices[t])}",
                   width="stretch")
 st.image(render.heatmap(np.linspace(0, 1, 256)[None].repeat(12, 0)), caption="low → high (per method)",
@@ -67,7 +67,7 @@ st.subheader("Model A vs model B")
 other = st.text_input("Path of a second model (same clip, same window)", key="model_b")
 if other:
     try:
-        model_b = state.model_for(other)
+        model_b = loaders.model_for(other)
         wb = clip.window(window.index, model_b.window_length, model_b.card.stride, model_b.frame_size)
         es_b = explain(model_b, wb, [m for m in spatial if m in widgets.available_methods(model_b)])
         for m in es_b:
@@ -76,7 +76,7 @@ if other:
             maps = es_b[m].maps
             for col, t in zip(cols[1:], frames):
                 if t < wb.length:
-                    src = state.cached_frame(str(clip.path), clip.sha256, int(wb.indices[t]))
+                    src = loaders.cached_frame(str(clip.path), clip.sha256, int(wb.indices[t]))
                     col.image(render.overlay(src, maps[t], 0.6, vmin=float(maps.min()), vmax=float(maps.max())),
                               width="stretch")
     except CrnnauditError as e:

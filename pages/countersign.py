@@ -3,7 +3,7 @@
 import streamlit as st
 
 from crnnaudit import CrnnauditError
-from crnnaudit.foureyes import countersign, pending
+from crnnaudit.report.countersign import countersign, pending
 from crnnaudit.ui import auth
 
 who = auth.require("countersign", "countersign decisions")

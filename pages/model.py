@@ -4,7 +4,7 @@ import streamlit as st
 
 from crnnaudit import CardError, CrnnauditError
 from crnnaudit.card import PREPROCESSING, default_sidecar_path, sidecar_path
-from crnnaudit.ui import auth, state
+from crnnaudit.ui import auth, loaders, models, uploads
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import CARD_SUFFIXES, MODEL_SUFFIXES
 
@@ -17,26 +17,26 @@ with st.expander("Load another model", expanded=False):
         st.caption("Loading models and editing model cards takes the admin role.")
     else:
         path = st.selectbox("A model in the configured folders (CRNNAUDIT_MODELS_DIR)",
-                            [""] + [str(p) for p in state.model_choices()], key="model_pick")
-        up = st.file_uploader(f"…or upload a model (at most {state.upload_limit_mb()} MB)",
+                            [""] + [str(p) for p in models.model_choices()], key="model_pick")
+        up = st.file_uploader(f"…or upload a model (at most {uploads.upload_limit_mb()} MB)",
                               type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
-                              max_upload_size=state.upload_limit_mb())
+                              max_upload_size=uploads.upload_limit_mb())
         card_up = st.file_uploader("Model card (optional, JSON or YAML)", type=[s[1:] for s in CARD_SUFFIXES],
                                    key="card_upload", max_upload_size=1)
         if st.button("Load", key="load_model"):
             try:
                 who.require("manage_models", "load models")
-                chosen = str(state.save_upload(up, "model", MODEL_SUFFIXES)) if up else path
-                card = str(state.save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
+                chosen = str(uploads.save_upload(up, "model", MODEL_SUFFIXES)) if up else path
+                card = str(uploads.save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
                 if not chosen:
                     raise CardError("pick a model from the configured folders or upload a model file")
-                state.model_for(chosen, card)  # fails here, with the engine's message, if unusable
+                loaders.model_for(chosen, card)  # fails here, with the engine's message, if unusable
                 Review.current().use_model(chosen, card)
                 st.success(f"Loaded {chosen}")
             except CrnnauditError as e:
                 st.error(str(e))
 
-model = state.current_model()
+model = loaders.current_model()
 if model is None:
     st.stop()
 
@@ -86,7 +86,7 @@ if saved:
         who.require("edit_card", "edit model cards")
         target = sidecar_path(model.source) or default_sidecar_path(model.source)
         new.write(target)  # in the sidecar's own format: JSON or YAML
-        state.log_card_edit(model, new, target, who)
+        models.log_card_edit(model, new, target, who)
         Review.current().model_changed()
         st.success(f"Saved {target}")
         st.rerun()

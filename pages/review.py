@@ -5,19 +5,19 @@ import time
 import streamlit as st
 
 from crnnaudit import render
-from crnnaudit.model.calibration import familiarity_statement
-from crnnaudit.ui import auth, state, widgets
+from crnnaudit.model.statistics import familiarity_statement
+from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
 who = auth.require("review", "review clips")
 
 st.title("Review")
 review = Review.current()
-model = state.current_model()
+model = loaders.current_model()
 if model is None:
     st.stop()
 widgets.clip_picker()
-clip = state.current_clip()
+clip = loaders.current_clip()
 if clip is None:
     st.info("Pick or upload a clip.")
     st.stop()
@@ -97,7 +97,7 @@ def scrubber() -> None:
     holder = st.empty()
 
     def show(p: int) -> None:
-        src = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
+        src = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
         img = render.render(src, exp.maps[p], view, alpha, lo, hi)
         holder.image(img, caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
                                   f"contribution {exp.frame_scores[p]:.3g}", width="stretch")

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from crnnaudit import REGISTRY, render
-from crnnaudit.ui import auth, state, widgets
+from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
 who = auth.require("review", "review clips")
@@ -41,7 +41,7 @@ order = np.argsort(-scores, kind="stable")
 best = set(int(t) for t in order[:3])
 for t in range(window.length):
     col = cols[t % len(cols)]
-    img = state.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
+    img = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
     col.image(img, caption=f"{int(window.indices[t])}{' ★' if t in best else ''} · {scores[t]:.2g}", width="stretch")
     if col.button("scrub here", key=f"goto_{t}"):
         Review.current().jump_to_frame(t)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from crnnaudit.accounts import ROLES, AccessError, Accounts, Identity
-from crnnaudit.audit import AuditLog
-from crnnaudit.cli import main
+from crnnaudit.evidence.accounts import ROLES, AccessError, Accounts, Identity
+from crnnaudit.evidence.log import AuditLog
+from crnnaudit.cli.main import main
 
 
 def test_accounts_hash_with_argon2id_and_authenticate(log_url):

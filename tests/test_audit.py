@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crnnaudit.audit import AuditLog, row_hash
-from crnnaudit.cli import main
+from crnnaudit.evidence.log import AuditLog, row_hash
+from crnnaudit.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_retention_is_a_recorded_chained_operation(tmp_path):
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from crnnaudit.audit import AuditLog
+from crnnaudit.evidence.log import AuditLog
 log = AuditLog({db!r})
 print("ready", flush=True)
 for i in range({n}):

@@ -12,7 +12,7 @@ import pytest
 import architectures as arch
 from crnnaudit import ModelCard
 from crnnaudit.dataset.runner import run_batch
-from crnnaudit.cli import main
+from crnnaudit.cli.main import main
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.model import AuditedModel
 

@@ -13,7 +13,7 @@ import ray
 import architectures as arch
 from crnnaudit import ModelCard
 from crnnaudit.dataset.runner import run_batch
-from crnnaudit.cli import main
+from crnnaudit.cli.main import main
 from crnnaudit.model import load_model
 
 CLASSES = ["normal", "fight", "fire", "shooting"]

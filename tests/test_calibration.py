@@ -8,9 +8,9 @@ import pytest
 
 import architectures as arch
 from crnnaudit import CardError, ModelCard, load_model, open_clip
-from crnnaudit.cli import main
-from crnnaudit.model.calibration import (NO_STATISTICS, SHRINKAGE, FeatureStats, calibrate, clip_features,
-                                         familiarity)
+from crnnaudit.cli.main import main
+from crnnaudit.model.calibration import calibrate, clip_features
+from crnnaudit.model.statistics import NO_STATISTICS, SHRINKAGE, FeatureStats, familiarity
 
 
 @pytest.fixture(scope="module")

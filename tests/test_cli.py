@@ -6,7 +6,7 @@ import pytest
 
 import architectures as arch
 from crnnaudit import ModelCard, open_clip
-from crnnaudit.cli import main
+from crnnaudit.cli.main import main
 
 
 @pytest.fixture(scope="module")

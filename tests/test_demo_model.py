@@ -62,7 +62,7 @@ def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsy
     table = model.score(open_clip(sample_clips[1])).table
     assert {"training_distance", "unlike_training"} <= set(table)
     first = card.extra["weights_sha256"]
-    from crnnaudit.cli import main
+    from crnnaudit.cli.main import main
     assert main(["demo"]) == 0 and "already built" in capsys.readouterr().out
     again = ModelCard.read(_reduced().with_name(path.stem + ".card.json"))
     assert again.extra["weights_sha256"] == first, "two builds on one machine give the same model"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crnnaudit.anchor import canonical, checkpoint_path
-from crnnaudit.audit import AuditLog
-from crnnaudit.cli import main
+from crnnaudit.evidence.anchor import canonical, checkpoint_path
+from crnnaudit.evidence.log import AuditLog
+from crnnaudit.cli.main import main
 
 
 def _log(url: str, n=6) -> tuple[AuditLog, str]:
@@ -155,7 +155,7 @@ def test_an_intact_log_matches_its_checkpoint_also_after_retention(log_url):
 
 
 def test_a_writer_killed_between_commit_and_checkpoint_leaves_a_valid_log(log_url, monkeypatch):
-    import crnnaudit.audit as audit
+    import crnnaudit.evidence.log as audit
     log, db = _log(log_url, n=3)
     monkeypatch.setattr(audit, "write_checkpoint", lambda *a, **k: None)  # the process died there
     log.append({"report_id": "last"})
@@ -194,7 +194,7 @@ def _minimal_report(tmp_path, log, monkeypatch, key: str | None):
 
 def _strip_and_rehash(path: Path, edit: bool = True, keep_hmac: bool = False):
     """Edit a report, recompute its SHA-256, and drop (or keep, stale) its HMAC."""
-    from crnnaudit.report import signing
+    from crnnaudit.evidence import signing
     if path.suffix == ".json":
         doc = json.loads(path.read_text())
         if edit:
@@ -249,7 +249,7 @@ def test_a_report_carries_the_log_head_at_its_time(log_url, tmp_path, monkeypatc
     assert body["audit_log_head"] == head == {"seq": 3, "row_hash": log.rows()[2]["row_hash"]}
     assert out["log_row"] == 4
     _delete_last(db, 1)  # the review row of this report
-    from crnnaudit.report.signing import verify_file
+    from crnnaudit.evidence.signing import verify_file
     res = verify_file(out["json"], log=AuditLog(db))
     assert not res["ok"] and "deleted from the end" in res["message"]
 
@@ -259,7 +259,7 @@ def test_a_report_carries_the_log_head_at_its_time(log_url, tmp_path, monkeypatc
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from crnnaudit.audit import AuditLog
+from crnnaudit.evidence.log import AuditLog
 log = AuditLog({url!r})
 print("ready", flush=True)
 for i in range({n}):

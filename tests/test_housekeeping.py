@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from crnnaudit.audit import AuditLog
-from crnnaudit.cli import main
+from crnnaudit.evidence.log import AuditLog
+from crnnaudit.cli.main import main
 from crnnaudit.video import sha256_file
 
 
@@ -20,13 +20,13 @@ class _Upload(io.BytesIO):
 
 
 def _upload(sample_clips, k):
-    from crnnaudit.ui import state
+    from crnnaudit.ui import uploads
     data = Path(sample_clips[k]).read_bytes()
-    return state.save_upload(_Upload(f"camera {k}.mp4", data), "video", (".mp4",))
+    return uploads.save_upload(_Upload(f"camera {k}.mp4", data), "video", (".mp4",))
 
 
 def _admin(monkeypatch, role="admin", name="dpo"):
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     Accounts().add(name, "a long dpo password", role)
     monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long dpo password")
     return name
@@ -59,7 +59,7 @@ def test_erasure_on_request_removes_the_clip_and_its_explanations(sample_clips, 
 
 
 def test_retention_erases_old_uploads_only(sample_clips, monkeypatch):
-    from crnnaudit.housekeeping import apply_retention
+    from crnnaudit.evidence.retention import apply_retention
     old, new = _upload(sample_clips, 0), _upload(sample_clips, 2)
     old_sha = sha256_file(old)
     month_ago = time.time() - 31 * 86400

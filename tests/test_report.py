@@ -7,8 +7,8 @@ import pytest
 
 import architectures as arch
 from crnnaudit import AuditedModel, ModelCard, ReportError, explain, open_clip
-from crnnaudit.audit import AuditLog
-from crnnaudit.cli import main
+from crnnaudit.evidence.log import AuditLog
+from crnnaudit.cli.main import main
 from crnnaudit.report import build_report, verify_file, write_report
 from crnnaudit.report.privacy import blur_faces, find_faces
 
@@ -139,8 +139,8 @@ def test_faces_are_blurred_on_a_real_photo():
 
 
 def test_cli_report_end_to_end(tmp_path, capsys, sample_clips, monkeypatch):
-    from crnnaudit.accounts import Accounts
-    from crnnaudit.foureyes import pending
+    from crnnaudit.evidence.accounts import Accounts
+    from crnnaudit.report.countersign import pending
     Accounts().add("R", "auditor password", "auditor")
     Accounts().add("V", "viewer password", "viewer")
     Accounts().add("P", "approver password", "approver")

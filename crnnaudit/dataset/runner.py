@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CrnnauditError
+from .figures import roc_auc
 from ..vocabulary import VIDEO_SUFFIXES
 
 
@@ -215,7 +216,6 @@ class RunModel:
 
 def gather(out: Path, model) -> dict:
     """Parquet tables and ``summary.json`` from every clip record of the run."""
-    from ..demo.evaluation import roc_auc
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "clips").glob("*.json"))]
     records = [d["record"] for d in docs]
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "probabilities"} for r in records])

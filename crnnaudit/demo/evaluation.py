@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..dataset.figures import roc_auc
 from ..errors import CrnnauditError
 from .paths import demo_dir, demo_model_path, render_clips
 from .synth import CLASSES
@@ -21,17 +22,6 @@ from .synth import CLASSES
 # model*), so the figures come from seeds no choice ever looked at.
 EVALUATION_SEEDS = (11, 12, 13)
 SPATIAL = ("gradcam", "gradcam_pp", "saliency", "grad_x_input")
-
-
-def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve by ranks (Mann-Whitney U), ties averaged."""
-    from scipy.stats import rankdata
-    pos = y_true.astype(bool)
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def classification_figures(y: np.ndarray, probs: np.ndarray) -> dict:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from ..card import ModelCard
 from ..config import samples_dir
-from ..model.isolation import trust_own_file
+from ..model.sandbox import trust_own_file
 from .evaluation import classification_figures, evaluate_demo, roc_auc
 from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, TRAINABLE, demo_card_path, demo_dir,
                     demo_is_current, demo_model_path, render_clips)
@@ -130,7 +130,8 @@ def _calibrate(tail, train_maps, val_maps, n_train: int, n_val: int) -> dict:
     """Feature statistics of the training frames (the per-frame features the GRU reads, from
     the maps already cached), the threshold set on every window of the validation clips, so
     the model can say when a window is unlike its training data."""
-    from ..model.calibration import statistics, write_calibration
+    from ..model.calibration import write_calibration
+    from ..model.statistics import statistics
     features = [tail.frame_features(m) for m in train_maps]
     held = [tail.frame_features(m) for m in val_maps]
     stats = statistics(features, held, FRAMES, WINDOW_STEP, percentile=99.5)

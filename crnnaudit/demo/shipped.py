@@ -19,7 +19,7 @@ import numpy as np
 
 from ..card import ModelCard
 from ..errors import CrnnauditError
-from ..model.isolation import trust_own_file
+from ..model.sandbox import trust_own_file
 from .paths import demo_card_path, demo_model_path
 
 SHIPPED = Path(__file__).resolve().parent / "shipped"

@@ -8,7 +8,8 @@
 """
 
 from ..vocabulary import MODEL_SUFFIXES
-from .calibration import FeatureStats, calibrate, write_calibration
+from .statistics import FeatureStats
+from .calibration import calibrate, write_calibration
 from .audited import AuditedModel, preprocess, weights_hash
 from .decompose import Capabilities, Decomposition, decompose
 from .loading import load_model

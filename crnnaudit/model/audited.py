@@ -15,7 +15,7 @@ from keras import layers as L
 from ..card import ModelCard
 from ..errors import ModelError
 from ..video import Clip, Window
-from .calibration import FeatureStats
+from .statistics import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
 from .scoring import Timeline, score
 

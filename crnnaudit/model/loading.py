@@ -3,7 +3,7 @@
 Nothing named by a model file is imported or run: Lambda layers and classes from outside
 Keras are refused from the config before Keras sees the file. The config's size and nesting
 are checked before it is parsed (:data:`MAX_CONFIG_BYTES`, :data:`MAX_CONFIG_DEPTH`), and a
-file is first loaded in a child process with memory and time limits (``isolation.py``).
+file is first loaded in a child process with memory and time limits (``sandbox.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..errors import ModelError, UnsafeModelError
 from ..video import sha256_file
 from ..vocabulary import MODEL_SUFFIXES
 from .audited import AuditedModel
-from .calibration import FeatureStats
+from .statistics import FeatureStats
 
 #: Largest model config read (a VGG19 + GRU's is 40 kB).
 MAX_CONFIG_BYTES = int(float(os.environ.get("CRNNAUDIT_MAX_CONFIG_MB", "16")) * (1 << 20))
@@ -57,7 +57,7 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     sha256 = sha256_file(path)
     scanned = False
     if isolate:
-        from .isolation import vet
+        from .sandbox import vet
         if zipfile.is_zipfile(path):
             scan(path)  # pure Python, bounded: refuse what can be refused before the sandbox
             scanned = True

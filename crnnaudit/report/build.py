@@ -17,7 +17,7 @@ from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
-from ..model.calibration import familiarity
+from ..model.statistics import familiarity
 from ..video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jinja2
 
-from ..audit import AuditLog
+from ..evidence.log import AuditLog
 from ..errors import ReportError
 from .pdf import render_pdf
-from .signing import seal_bytes, seal_json
+from ..evidence.signing import seal_bytes, seal_json
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("crnnaudit.report", "."),
                           autoescape=jinja2.select_autoescape(["html"]))

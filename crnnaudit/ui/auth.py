@@ -1,6 +1,6 @@
 """Sign-in for the dashboard: no page shows a clip, a model, an explanation or a report before it.
 
-Local accounts (:mod:`crnnaudit.accounts`); on the very first start, with no account at all,
+Local accounts (:mod:`crnnaudit.evidence.accounts`); on the very first start, with no account at all,
 the app asks for the first admin and nothing else. Organisations sign in with OpenID Connect
 instead (Streamlit's ``st.login``, Authlib): set ``CRNNAUDIT_OIDC_PROVIDER`` to the provider's
 name in ``.streamlit/secrets.toml`` (``[auth]`` with ``redirect_uri`` and ``cookie_secret``,
@@ -21,8 +21,8 @@ import time
 
 import streamlit as st
 
-from ..accounts import ROLES, Accounts, Identity
-from ..audit import default_url
+from ..evidence.accounts import ROLES, Accounts, Identity
+from ..evidence.log import default_url
 from ..errors import CrnnauditError
 
 KEY = "identity"

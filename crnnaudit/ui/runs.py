@@ -12,7 +12,7 @@ import streamlit as st
 from ..dataset.report import load_run_files
 from ..config import runs_dir
 from ..errors import CrnnauditError
-from . import state
+from . import models
 from .session import Review
 
 STATUS_NONE = "not reviewed"
@@ -47,8 +47,8 @@ def pick_run(key: str) -> dict | None:
 
 def with_status(clips: pd.DataFrame) -> pd.DataFrame:
     """The clips with their review status from the audit log."""
-    from ..audit import AuditLog
-    from ..foureyes import review_status
+    from ..evidence.log import AuditLog
+    from ..report.countersign import review_status
     status = review_status(AuditLog().rows())
     out = clips.copy()
     out["review"] = [status.get(s, STATUS_NONE) for s in out["sha256"]]
@@ -60,7 +60,7 @@ def open_in_review(files: dict, row: pd.Series) -> None:
     most anomalous window."""
     review = Review.current()
     model_path = files.get("model", {}).get("name", "")
-    if model_path and Path(model_path) in state.model_choices() and model_path != review.model_path:
+    if model_path and Path(model_path) in models.model_choices() and model_path != review.model_path:
         review.use_model(model_path)
     review.use_clip(str(row["path"]))
     review.use_window(int(row["top_window"]))

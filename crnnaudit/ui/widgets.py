@@ -11,14 +11,14 @@ import streamlit as st
 from ..errors import CrnnauditError
 from ..explainers import DEFAULT_METHODS, REGISTRY
 from ..vocabulary import VIDEO_SUFFIXES
-from . import state
+from . import loaders, uploads
 from .session import HeldExplanation, Review
 
 
 def clip_picker() -> None:
     """Pick a sample clip or upload one; errors are shown, the previous clip stays."""
     review = Review.current()
-    samples = state.sample_clips()
+    samples = loaders.sample_clips()
     names = [p.name for p in samples]
     source = st.radio("Clip", ["Sample clip", "Upload"], horizontal=True, key="clip_source")
     if source == "Sample clip" and samples:
@@ -28,13 +28,13 @@ def clip_picker() -> None:
         review.use_clip(str(samples[names.index(choice)]))
     elif source == "Upload":
         kinds = ", ".join(s[1:].upper() for s in VIDEO_SUFFIXES)
-        up = st.file_uploader(f"Video ({kinds}; at most {state.upload_limit_mb()} MB)",
+        up = st.file_uploader(f"Video ({kinds}; at most {uploads.upload_limit_mb()} MB)",
                               type=[s[1:] for s in VIDEO_SUFFIXES], key="clip_upload",
-                              max_upload_size=state.upload_limit_mb())
+                              max_upload_size=uploads.upload_limit_mb())
         if up is not None:
             try:
-                path = state.save_upload(up, "video", VIDEO_SUFFIXES)
-                state.clip_for(path)  # probe now: a bad file fails here with its message
+                path = uploads.save_upload(up, "video", VIDEO_SUFFIXES)
+                loaders.clip_for(path)  # probe now: a bad file fails here with its message
                 review.use_clip(str(path))
             except CrnnauditError as e:
                 st.error(str(e))
@@ -45,7 +45,7 @@ def timeline_for(model, clip):
     review = Review.current()
     digest = hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
     try:
-        return state.cached_timeline(str(model.source), model.sha256, str(clip.path), clip.sha256,
+        return loaders.cached_timeline(str(model.source), model.sha256, str(clip.path), clip.sha256,
                                      int(model.card.stride), review.card_path, digest)
     except CrnnauditError as e:
         st.error(str(e))
@@ -63,8 +63,8 @@ def default_methods(model) -> list[str]:
 
 def require_explanation(hint: str = "Explain a window on the Review page first.") -> tuple:
     """The session's model, clip, window and explanations, or a hint and a stopped page."""
-    model = state.current_model()
-    clip = state.current_clip() if model else None
+    model = loaders.current_model()
+    clip = loaders.current_clip() if model else None
     held = Review.current().explanation_for(model, clip)
     if held is None:
         st.info(hint)
@@ -75,7 +75,7 @@ def require_explanation(hint: str = "Explain a window on the Review page first."
 def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanation | None:
     """Explain window ``k`` and hold the result in the session's review."""
     try:
-        held = state.explain_window(model, clip, k, methods, target=target)
+        held = loaders.explain_window(model, clip, k, methods, target=target)
     except CrnnauditError as e:
         st.error(str(e))
         return None

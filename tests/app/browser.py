@@ -122,7 +122,7 @@ def sign_in(page, user: str, password: str) -> None:
 
 def ensure_account(user: str, password: str, role: str = "admin") -> None:
     """The account, in the database of the current CRNNAUDIT_HOME (made if missing)."""
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     accounts = Accounts()
     if accounts.identity(user) is None:
         accounts.add(user, password, role)

@@ -14,7 +14,7 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
     if not Path("/usr/bin/chromium").exists():
         pytest.fail("Debian's chromium is required (make test installs it)")
     OUT.mkdir(parents=True, exist_ok=True)
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     Accounts().add("Browser Admin", "a long browser password", "admin")  # in the app's data folder
     env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home")}
     with running_app(env) as url, browser_page() as page:

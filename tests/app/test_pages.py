@@ -16,7 +16,7 @@ TIMEOUT = 120
 def signed_in(at, user="A. Auditor", role="admin"):
     """The session of an account that exists in the test's database, as after sign-in."""
     import time
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     accounts = Accounts()
     if accounts.identity(user) is None:
         accounts.add(user, "a long test password", role)
@@ -123,15 +123,15 @@ def Upload(name, data):  # noqa: N802 - reads like the class it builds
 
 def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
     from crnnaudit import VideoError
-    from crnnaudit.ui import state
-    saved = state.save_upload(Upload("clip.mp4", b"this is not a video"), "video", (".mp4",))
+    from crnnaudit.ui import loaders, uploads
+    saved = uploads.save_upload(Upload("clip.mp4", b"this is not a video"), "video", (".mp4",))
     with pytest.raises(VideoError, match="not a video file crnnaudit opens"):
-        state.clip_for(saved)
+        loaders.clip_for(saved)
     with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
-        state.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
+        uploads.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
     monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1)
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
-        state.save_upload(Upload("big.mp4", b"x" * (2 << 20)), "video", (".mp4",))
+        uploads.save_upload(Upload("big.mp4", b"x" * (2 << 20)), "video", (".mp4",))
     at = _app()  # the app is still up and still works
     assert not at.exception
 
@@ -248,7 +248,7 @@ def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_
 
 
 def test_a_session_expires_and_a_disabled_account_is_out_at_once(app_env, monkeypatch):
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     at = _app("Ana", "auditor")
     Accounts().disable("Ana")
     at.run()
@@ -289,7 +289,7 @@ def test_four_eyes_in_the_app(app_env):
     at.button[0].click().run()
     assert any("logged as audit row" in s.value for s in at.success)
     report_id = at.session_state["review"].report[0]["report_id"]
-    from crnnaudit.accounts import Accounts
+    from crnnaudit.evidence.accounts import Accounts
     approver = AppTest.from_file(APP, default_timeout=TIMEOUT)
     Accounts().set_role("Ana", "approver")
     signed_in(approver, "Ana", "approver").switch_page("pages/countersign.py").run()

@@ -4,7 +4,7 @@ reproduces); ``benchmarks/bench_fuzz.py`` runs more with any seed.
 
 Clips and cards are parsed in the server's own process, so there a case must end in success
 or one of crnnaudit's errors, within the limit: no foreign exception, no crash, no hang.
-Model files are parsed first in the sandbox (``crnnaudit.model.isolation``), where a file
+Model files are parsed first in the sandbox (``crnnaudit.model.sandbox``), where a file
 that loops a C library forever is refused by the sandbox's time limit: those are counted
 and must be refused on time (``test_hostile.py`` runs one such file through the sandbox)."""
 

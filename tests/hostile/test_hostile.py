@@ -134,7 +134,7 @@ def test_a_hostile_model_stays_under_2_gb_and_60_s(maker, tmp_path):
 
 
 def test_the_sandbox_time_limit_holds(tmp_path, monkeypatch):
-    from crnnaudit.model import isolation, load_model
+    from crnnaudit.model import load_model, sandbox
     monkeypatch.setenv("CRNNAUDIT_MODEL_TIMEOUT_S", "0.5")
     path = cases.write_model(tmp_path / "slow_enough.keras")  # TensorFlow alone takes > 0.5 s
     t0 = time.perf_counter()
@@ -143,11 +143,11 @@ def test_the_sandbox_time_limit_holds(tmp_path, monkeypatch):
     assert time.perf_counter() - t0 < 10
     monkeypatch.setenv("CRNNAUDIT_MODEL_TIMEOUT_S", "60")
     assert load_model(path).n_outputs == 3  # the same file, with time to load, passes
-    assert isolation.is_vetted(load_model(path).sha256)
+    assert sandbox.is_vetted(load_model(path).sha256)
 
 
 def test_verify_commands_start_without_tensorflow(tmp_path):
-    from crnnaudit.report.signing import seal_json
+    from crnnaudit.evidence.signing import seal_json
     report = tmp_path / "r.json"
     report.write_bytes(seal_json({"report_id": "x", "human": {"decision": "confirm"}}))
     for argv in (["report", "verify", str(report)], ["audit", "verify", "--db", str(tmp_path / "a.sqlite")]):
@@ -167,19 +167,19 @@ class _Upload(io.BytesIO):
 @pytest.mark.parametrize("name", ["a" * 300 + ".mp4", "evil\x00name.mp4", "../../../etc/passwd.mp4",
                                   "..\\..\\win.mp4", "كاميرا ٣ — 摄像头.mp4"])
 def test_upload_names_never_reach_the_file_system(name, tmp_path):
-    from crnnaudit.ui import state
+    from crnnaudit.ui import uploads
     data = cases.write_clip(tmp_path / "c.mp4").read_bytes()
-    path = state.save_upload(_Upload(name, data), "video", (".mp4",))
+    path = uploads.save_upload(_Upload(name, data), "video", (".mp4",))
     assert path.parent == Path(os.environ["CRNNAUDIT_HOME"]) / "uploads"
     assert len(path.name.encode()) < 200 and "\x00" not in path.name and path.read_bytes() == data
     assert not list(path.parent.glob("*.partial"))
 
 
 def test_upload_limit_is_checked_while_copying(tmp_path, monkeypatch):
-    from crnnaudit.ui import state
+    from crnnaudit.ui import uploads
     monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1)
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
-        state.save_upload(_Upload("big.mp4", bytes(3 << 20)), "video", (".mp4",))
+        uploads.save_upload(_Upload("big.mp4", bytes(3 << 20)), "video", (".mp4",))
     assert not list((Path(os.environ["CRNNAUDIT_HOME"]) / "uploads").iterdir())  # nothing left behind
 
 
@@ -198,7 +198,7 @@ def test_the_app_server_refuses_large_uploads_at_the_configured_size():
     (["nonsense"], "invalid choice"),
 ])
 def test_cli_failures_are_one_line_and_exit_2(argv, says, capsys):
-    from crnnaudit.cli import main
+    from crnnaudit.cli.main import main
     try:
         rc = main(argv)
     except SystemExit as e:  # argparse's own exits

@@ -1,7 +1,7 @@
 """The audit log: append-only, hash-chained under a key, anchored outside, transactional.
 
 Every review is one row. A row holds its payload (canonical JSON), the hash of the row before
-it and its own HMAC over both under a key kept outside the database (:mod:`crnnaudit.anchor`),
+it and its own HMAC over both under a key kept outside the database (:mod:`crnnaudit.evidence.anchor`),
 so altering, inserting or deleting a row breaks the chain at that row and
 :meth:`AuditLog.verify` names it, and nobody without the key can re-hash a chain or forge a
 row. Every append also writes a signed checkpoint (row number and head) outside the database,
@@ -27,8 +27,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from .anchor import canonical, keyed_hash, log_key, read_checkpoint, write_checkpoint
-from .config import home
-from .errors import AuditLogError
+from ..config import home
+from ..errors import AuditLogError
 
 GENESIS = "0" * 64
 _META = sa.MetaData()
@@ -47,7 +47,7 @@ RETENTION_FIELDS = ("removed_from", "removed_through", "anchor_hash")
 
 
 def row_hash(seq: int, ts: str, kind: str, payload: str, prev: str, key: bytes | None = None) -> str:
-    """The row's HMAC-SHA256 under the log's key (:func:`crnnaudit.anchor.log_key`)."""
+    """The row's HMAC-SHA256 under the log's key (:func:`crnnaudit.evidence.anchor.log_key`)."""
     return keyed_hash(key if key is not None else log_key(), [seq, ts, kind, payload, prev])
 
 

@@ -2,7 +2,7 @@
 
 A model file is a program's description: a 4 MB ``.keras`` can declare layers whose weights
 take 8 GB, or nest its config 100,000 levels deep. crnnaudit reads such a file first in a
-child process (``python -m crnnaudit.model.isolation``) that does everything
+child process (``python -m crnnaudit.model.sandbox_child``) that does everything
 :func:`~crnnaudit.model.load_model` does (the safety scan, Keras in safe mode, the
 decomposition) under
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -91,7 +90,7 @@ def vet(path: Path, sha256: str) -> None:
 
 def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.Popen([sys.executable, "-m", "crnnaudit.model.isolation", str(path), str(limit_mb)],
+    proc = subprocess.Popen([sys.executable, "-m", "crnnaudit.model.sandbox_child", str(path), str(limit_mb)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     t0, peak = time.monotonic(), 0
     try:
@@ -99,11 +98,11 @@ def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
             peak = max(peak, _rss_mb(proc.pid))
             if peak > limit_mb:
                 proc.kill()
-                return _over(path, f"it took more than {limit_mb} MB of memory "
+                return over_limit(path, f"it took more than {limit_mb} MB of memory "
                                    "(CRNNAUDIT_MODEL_MEMORY_MB)")
             if time.monotonic() - t0 > limit_s:
                 proc.kill()
-                return _over(path, f"it took more than {limit_s:g} s (CRNNAUDIT_MODEL_TIMEOUT_S)")
+                return over_limit(path, f"it took more than {limit_s:g} s (CRNNAUDIT_MODEL_TIMEOUT_S)")
             time.sleep(_POLL_S)
         out = proc.stdout.read().decode("utf-8", "replace").strip().splitlines()
     finally:
@@ -115,11 +114,12 @@ def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
         return json.loads(out[-1])
     except (IndexError, json.JSONDecodeError):
         # Killed by the address-space wall (or a crash inside a native library).
-        return _over(path, f"the loader stopped (exit {proc.returncode}) under the {limit_mb} MB "
+        return over_limit(path, f"the loader stopped (exit {proc.returncode}) under the {limit_mb} MB "
                            "memory limit (CRNNAUDIT_MODEL_MEMORY_MB)")
 
 
-def _over(path: Path, why: str) -> dict:
+def over_limit(path: Path, why: str) -> dict:
+    """The verdict for a file that went over a limit."""
     return {"ok": False, "type": "ModelError",
             "message": f"{path}: refused: loading the model in a sandbox, {why}. A model file "
                        "that needs this much is either damaged or built to exhaust the server"}
@@ -134,40 +134,3 @@ def _rss_mb(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def _child(path: str) -> dict:
-    from ..config import quiet_tensorflow
-    quiet_tensorflow()
-    from .loading import load_model
-    try:
-        load_model(path, card=None, isolate=False)
-    except errors.CrnnauditError as e:
-        if "OOM when allocating" in str(e) or "ResourceExhausted" in str(e):
-            return _over(Path(path), "it asked for more memory than the limit allows "
-                                     f"({int(sys.argv[2]) if len(sys.argv) > 2 else '?'} MB, "
-                                     "CRNNAUDIT_MODEL_MEMORY_MB)")
-        return {"ok": False, "type": type(e).__name__, "message": str(e)}
-    except MemoryError:
-        return _over(Path(path), "it ran out of memory")
-    except RecursionError:
-        return {"ok": False, "type": "ModelError",
-                "message": f"{path}: refused: the model nests too deeply to be read"}
-    except Exception as e:  # noqa: BLE001 - anything else is still the file's fault
-        return {"ok": False, "type": "ModelError",
-                "message": f"{path}: cannot load the model ({type(e).__name__}: {str(e)[:300]})"}
-    return {"ok": True}
-
-
-def _limit_self(limit_mb: int) -> None:
-    """Address space: TensorFlow reserves more than it touches, so the hard wall is twice the
-    resident limit that the parent watches. Set here, in the child, rather than with
-    ``preexec_fn``, which is unsafe in a threaded parent such as the Streamlit server."""
-    cap = (2 * limit_mb) << 20
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-if __name__ == "__main__":
-    _limit_self(int(sys.argv[2]))
-    print(json.dumps(_child(sys.argv[1])), flush=True)

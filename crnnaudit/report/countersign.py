@@ -12,9 +12,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .accounts import AccessError, Identity
-from .audit import AuditLog, payload_or_raw
-from .config import home
+from ..evidence.accounts import AccessError, Identity
+from ..evidence.log import AuditLog, payload_or_raw
+from ..config import home
 
 
 def reports_dir() -> Path:
@@ -44,8 +44,8 @@ def countersign(report: str | Path, approver: Identity, log: AuditLog | None = N
         AccessError: not an approver, the approver wrote the decision, already countersigned,
             unknown report, or the stored report does not verify.
     """
-    from .report.files import write_report
-    from .report.signing import verify_file
+    from .files import write_report
+    from ..evidence.signing import verify_file
     approver.require("countersign", "countersign decisions")
     log = log or AuditLog()
     path = Path(report)

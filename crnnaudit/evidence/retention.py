@@ -12,8 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from .config import home
-from .errors import CrnnauditError
+from ..config import home
+from ..errors import CrnnauditError
 
 DEFAULT_RETENTION_DAYS = 30.0
 
@@ -33,7 +33,7 @@ def _uploads() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    from .video import sha256_file
+    from ..video import sha256_file
     return sha256_file(path)
 
 
@@ -44,8 +44,8 @@ def erase_clip(clip_sha256: str, reason: str = "request", log=None, also: tuple 
     Raises:
         CrnnauditError: not a SHA-256.
     """
-    from .audit import AuditLog
-    from .explainers.cache import ExplanationCache
+    from .log import AuditLog
+    from ..explainers.cache import ExplanationCache
     sha = clip_sha256.strip().lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise CrnnauditError(f"{clip_sha256!r}: a clip is named by its SHA-256 (64 hexadecimal digits)")
@@ -79,7 +79,7 @@ def apply_retention(days: float | None = None, now: float | None = None, log=Non
 def record_of_processing(card=None) -> dict:
     """The Art. 30 GDPR-style record of processing, from the model card and the configuration."""
     from .anchor import checkpoint_path
-    from .audit import default_url
+    from .log import default_url
     card = card.to_dict() if card is not None else {}
     url = default_url()
     return {

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from .errors import CrnnauditError
+from ..errors import CrnnauditError
 
 ROLES = ("viewer", "auditor", "approver", "admin")
 PERMISSIONS = {
@@ -77,7 +77,7 @@ class Accounts:
     """The accounts in the database at ``url`` (default: the audit log's)."""
 
     def __init__(self, url: str | None = None, log=None):
-        from .audit import AuditLog
+        from .log import AuditLog
         self.log = log or AuditLog(url)
         self.engine = self.log.engine
         try:

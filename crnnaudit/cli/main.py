@@ -7,13 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from .config import quiet_tensorflow
-from .cli_admin import _signed_in, add_admin_commands
-from .vocabulary import DECISIONS
+from ..config import quiet_tensorflow
+from .admin import _signed_in, add_admin_commands
+from ..vocabulary import DECISIONS
 
 
 def _model(args):
-    from .model import load_model
+    from ..model import load_model
     return load_model(args.model, card=getattr(args, "card", None))
 
 
@@ -40,7 +40,7 @@ def _progress(label):
 
 
 def cmd_score(args) -> int:
-    from .video import open_clip
+    from ..video import open_clip
     model = _model(args)
     clip = open_clip(args.clip)
     timeline = model.score(clip, stride=args.stride, progress=_progress("windows"))
@@ -54,20 +54,20 @@ def cmd_score(args) -> int:
         print(f"{int(timeline.table['unlike_training'].sum())} of {len(timeline.table)} windows are unlike the "
               "data the model was trained on (column unlike_training): their scores may mean nothing")
     else:
-        from .model.calibration import NO_STATISTICS
+        from ..model.statistics import NO_STATISTICS
         print(NO_STATISTICS)
     return 0
 
 
 def cmd_batch(args) -> int:
-    from .dataset.runner import run_batch
+    from ..dataset.runner import run_batch
 
     def progress(done, total, rate):
         left = (total - done) / rate if rate > 0 else 0
         print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
               end="" if done < total else "\n", file=sys.stderr, flush=True)
     if args.engine == "ray":
-        from .dataset.ray_engine import run_batch_ray
+        from ..dataset.ray_engine import run_batch_ray
         summary = run_batch_ray(args.model, args.sources, args.out, card=args.card, labels=args.labels,
                                 explain=args.explain, methods=args.methods, address=args.address,
                                 workers=args.workers, progress=progress)
@@ -75,14 +75,14 @@ def cmd_batch(args) -> int:
         summary = run_batch(_model(args), args.sources, args.out, labels=args.labels, progress=progress,
                             explain=args.explain, methods=args.methods)
     if args.report:
-        from .dataset.report import write_run_report
+        from ..dataset.report import write_run_report
         print(f"run report: {write_run_report(args.out)}", file=sys.stderr)
     print(json.dumps(summary, indent=2, default=float))
     return 0
 
 
 def cmd_calibrate(args) -> int:
-    from .model.calibration import calibrate_card
+    from ..model.calibration import calibrate_card
     card_path, entry = calibrate_card(args.model, args.clips, card=args.card, percentile=args.percentile,
                                       progress=_progress("calibrating"))
     print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "
@@ -92,7 +92,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .demo import synthesize
+    from ..demo import synthesize
     paths = synthesize(args.out, args.count, args.seed, frames=args.frames)
     for p in paths:
         print(p)
@@ -100,9 +100,9 @@ def cmd_synth(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from . import explain as run_explain
-    from .export import export_explanations
-    from .video import open_clip
+    from .. import explain as run_explain
+    from ..report.export import export_explanations
+    from ..video import open_clip
     model = _model(args)
     clip = open_clip(args.clip)
     window, _ = _window_for(model, clip, args.window)
@@ -119,7 +119,7 @@ def cmd_explain(args) -> int:
 
 
 def _window_for(model, clip, choice):
-    from .errors import ExplanationError
+    from ..errors import ExplanationError
     if choice == "auto":
         timeline = model.score(clip, progress=_progress("scoring"))
         return clip.window(timeline.top_window(), model.window_length, model.card.stride, model.frame_size), timeline
@@ -132,23 +132,23 @@ def _window_for(model, clip, choice):
 
 def cmd_report(args) -> int:
     if args.model == "verify":  # a hash check: no TensorFlow (signing imports none)
-        from .report.signing import verify_file
+        from ..evidence.signing import verify_file
         if not args.clip:
             print("crnnaudit: error: report verify needs a FILE", file=sys.stderr)
             return 2
         log = None
         if args.log is not None:
-            from .audit import AuditLog
+            from ..evidence.log import AuditLog
             log = AuditLog(args.log or None)
         res = verify_file(args.clip, log=log)
         print(res["message"])
         return 0 if res["ok"] else 1
-    from . import explain as run_explain
-    from .errors import ReportError
-    from .report import build_report, write_report
-    from .video import open_clip
+    from .. import explain as run_explain
+    from ..errors import ReportError
+    from ..report import build_report, write_report
+    from ..video import open_clip
     if args.model == "countersign":
-        from .foureyes import countersign
+        from ..report.countersign import countersign
         out = countersign(args.clip or "", _signed_in(args.as_user or "", "countersign", "countersign decisions"))
         print(f"countersigned: {out['json'].parent} ; audit log row {out['log_row']}")
         return 0
@@ -169,7 +169,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from .audit import AuditLog
+    from ..evidence.log import AuditLog
     log = AuditLog(args.db)
     if args.action == "verify":
         res = log.verify()
@@ -182,8 +182,8 @@ def cmd_audit(args) -> int:
         return 0
     text = log.export(args.format)
     if args.out:
-        from .card import ModelCard
-        from .housekeeping import write_record
+        from ..card import ModelCard
+        from ..evidence.retention import write_record
         out = Path(args.out)
         out.write_text(text, encoding="utf-8")
         record = write_record(out.with_name(out.stem + ".record-of-processing.json"),
@@ -196,7 +196,7 @@ def cmd_audit(args) -> int:
 
 def cmd_demo(args) -> int:
     import time
-    from .demo import model as demo
+    from ..demo import model as demo
     t0 = time.perf_counter()
 
     def progress(what, done, total):
@@ -214,7 +214,7 @@ def cmd_demo(args) -> int:
         figures = demo.evaluate_and_record(progress, real_clip=args.real_clip)
         print(json.dumps(figures, indent=2, default=float))
     if args.ship:
-        from .demo.shipped import ship
+        from ..demo.shipped import ship
         print(f"shipped weights, card and statistics written to {ship(path)}")
     return 0
 
@@ -324,7 +324,7 @@ def main(argv=None) -> int:
     message of a crnnaudit error, else a short notice (``CRNNAUDIT_DEBUG=1`` shows the
     traceback of an unexpected failure instead)."""
     import os
-    from .errors import CrnnauditError
+    from ..errors import CrnnauditError
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from ..anchor import canonical
+from .anchor import canonical
 from ..config import read_at_most
 from ..errors import ReportError
 
@@ -57,7 +57,7 @@ def verify_file(path: str | Path, log=None) -> dict:
       file, or one whose signature was removed or does not match, fails and says why.
     - Without the key, a signed report cannot be checked (an edited copy, re-hashed, keeping
       its old HMAC, looks the same): it fails unless the log vouches for it.
-    - ``log`` (an :class:`~crnnaudit.audit.AuditLog`): the file's SHA-256 must be recorded in a
+    - ``log`` (an :class:`~crnnaudit.evidence.log.AuditLog`): the file's SHA-256 must be recorded in a
       review row of that log, whose keyed, anchored chain must verify. A file the log vouches
       for is authentic whatever the key situation here.
 
@@ -127,7 +127,7 @@ def _check_seal(path: Path, payload: bytes, seal: dict) -> dict:
 
 def _check_log(path: Path, data: bytes, log, result: dict) -> None:
     """Find the file's SHA-256 in a review row of a log whose chain verifies."""
-    from ..audit import payload_or_raw
+    from .log import payload_or_raw
     check = log.verify()
     if not check.ok:
         result["ok"] = False

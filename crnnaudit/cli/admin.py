@@ -10,7 +10,7 @@ def _signed_in(username: str | None, permission: str, what: str, accounts=None):
     prompt; refused unless its role allows ``permission``."""
     import getpass
     import os
-    from .accounts import AccessError, Accounts
+    from ..evidence.accounts import AccessError, Accounts
     if not username:
         raise AccessError(f"to {what}, name the account the command runs as: --as USER")
     password = os.environ.get("CRNNAUDIT_PASSWORD") or getpass.getpass(f"password for {username}: ")
@@ -22,11 +22,11 @@ def _signed_in(username: str | None, permission: str, what: str, accounts=None):
 def cmd_user(args) -> int:
     import getpass
     import os
-    from .accounts import Accounts
+    from ..evidence.accounts import Accounts
     accounts = Accounts(args.db)
     bootstrap = args.action == "add" and accounts.count() == 0
     if bootstrap and (args.role or "admin") != "admin":
-        from .errors import CrnnauditError
+        from ..errors import CrnnauditError
         raise CrnnauditError("the first account is an admin: user add NAME --role admin")
     by = "first account" if bootstrap else _signed_in(args.as_user, "manage_accounts", "manage accounts",
                                                       accounts).username
@@ -35,7 +35,7 @@ def cmd_user(args) -> int:
             print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
         return 0
     if not args.name:
-        from .errors import CrnnauditError
+        from ..errors import CrnnauditError
         raise CrnnauditError(f"user {args.action} needs a NAME")
     if args.action == "add":
         password = os.environ.get("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
@@ -46,7 +46,7 @@ def cmd_user(args) -> int:
         print(f"account {args.name} disabled")
     else:
         if not args.role:
-            from .errors import CrnnauditError
+            from ..errors import CrnnauditError
             raise CrnnauditError("user set-role needs --role")
         accounts.set_role(args.name, args.role, by=by)
         print(f"account {args.name} is now {args.role}")
@@ -54,7 +54,7 @@ def cmd_user(args) -> int:
 
 
 def cmd_erase(args) -> int:
-    from .housekeeping import erase_clip
+    from ..evidence.retention import erase_clip
     _signed_in(args.as_user, "retention", "erase clips")
     done = erase_clip(args.sha256)
     print(f"erased clip {done['clip_sha256'][:16]}…: {done['uploads_removed']} upload(s), "
@@ -63,7 +63,7 @@ def cmd_erase(args) -> int:
 
 
 def cmd_housekeeping(args) -> int:
-    from .housekeeping import apply_retention, retention_days
+    from ..evidence.retention import apply_retention, retention_days
     days = args.days if args.days is not None else retention_days()
     _signed_in(args.as_user, "retention", "erase uploads")
     done = apply_retention(days)

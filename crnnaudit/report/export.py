@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics, render
-from .errors import ExplanationError
-from .explainers.base import ExplanationSet
-from .model import AuditedModel
-from .video import Clip, Window
+from .. import metrics, render
+from ..errors import ExplanationError
+from ..explainers.base import ExplanationSet
+from ..model import AuditedModel
+from ..video import Clip, Window
 
 
 def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet,

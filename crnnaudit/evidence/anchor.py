@@ -9,7 +9,7 @@
   count and the chain's head: ``CRNNAUDIT_LOG_CHECKPOINT``, else
   ``CRNNAUDIT_HOME/checkpoints/<log id>.json``. Deleting the tail, emptying or deleting the log,
   or rewriting it from some row on leaves the database behind its checkpoint, and
-  :meth:`crnnaudit.audit.AuditLog.verify` says so. Put it on storage the database's
+  :meth:`crnnaudit.evidence.log.AuditLog.verify` says so. Put it on storage the database's
   administrators cannot rewrite (another host, write-once storage) for the strongest guarantee.
 
 Kept free of heavy imports: ``crnnaudit audit verify`` starts in well under a second.
@@ -25,8 +25,8 @@ import os
 import secrets
 from pathlib import Path
 
-from .config import home
-from .errors import AuditLogError
+from ..config import home
+from ..errors import AuditLogError
 
 
 def canonical(obj) -> str:

@@ -1,0 +1,68 @@
+"""Which models the app may open: the configured one (else the demo, built on first use), the
+models folders, an admin's card edits as logged rows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from ..model import AuditedModel
+
+
+def configured_model() -> str:
+    """The model the app opens on: ``CRNNAUDIT_MODEL``, else the demo model (built on first use)."""
+    return os.environ.get("CRNNAUDIT_MODEL") or ensure_demo_model()
+
+
+def model_folders() -> list[Path]:
+    """Where the Model page finds models: ``CRNNAUDIT_MODELS_DIR`` (``:``-separated), else the
+    demo model's folder. No page opens any other server path; admins may also upload."""
+    from ..demo.paths import demo_dir
+    configured = os.environ.get("CRNNAUDIT_MODELS_DIR")
+    return [Path(p).expanduser() for p in configured.split(":") if p] if configured else [demo_dir()]
+
+
+def model_choices() -> list[Path]:
+    from ..vocabulary import MODEL_SUFFIXES
+    out = []
+    for folder in model_folders():
+        if folder.is_dir():
+            out += sorted(p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES
+                          and ".partial" not in p.name)
+    return out
+
+
+def log_card_edit(model: AuditedModel, card, target: Path, who) -> dict:
+    """A card edit is a chained audit-log row: who, which model, the card's version and hash."""
+    from ..evidence.log import AuditLog
+    from ..card import card_sha256
+    return AuditLog().append({"action": "card edited", "by": who.username, "model_sha256": model.sha256,
+                              "card_file": target.name, "card_version": card.version,
+                              "card_sha256": card_sha256(card)}, kind="card")
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_once(_progress) -> str:
+    """Once per server process: a second session waits for the first."""
+    from ..demo.model import ensure_demo
+    return str(ensure_demo(progress=_progress))
+
+
+def ensure_demo_model() -> str:
+    """The demo model's path: the shipped weights assembled on first start (seconds), or, if
+    they do not check out on this machine, rebuilt from the recipe with a progress bar."""
+    from ..demo.model import demo_is_current, demo_model_path
+    if demo_is_current():
+        return str(demo_model_path())
+    st.info("No model is configured, so crnnaudit prepares its demo model once: a VGG19 + GRU "
+            "trained on synthetic clips by the project's own recipe. Set CRNNAUDIT_MODEL or load "
+            "your own model on the Model page to skip this.")
+    bar = st.progress(0.0, text="preparing the demo model…")
+
+    def progress(what, done, total):
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{what}: {done}/{total}")
+    path = _demo_once(progress)
+    bar.empty()
+    return path
