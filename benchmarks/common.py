@@ -11,7 +11,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
+VTEST = ROOT / "tests" / "data" / "vtest.avi"  # OpenCV sample data; see tests/data/README.md
 
 
 def paper_model(t: int = 20, size: int = 112, units: int = 1024, classes: int = 4, seed: int = 0):

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 
 from architectures import ARCHITECTURES  # noqa: E402
 
-VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
+VTEST = ROOT / "tests" / "data" / "vtest.avi"  # OpenCV sample data; see tests/data/README.md
 
 
 @pytest.fixture(autouse=True)
