@@ -15,23 +15,16 @@ import streamlit as st  # noqa: E402
 
 from crnnaudit.errors import CrnnauditError  # noqa: E402
 from crnnaudit import config  # noqa: E402
-from crnnaudit.ui import auth, models, uploads  # noqa: E402
+from crnnaudit.ui import auth, models, navigation, uploads  # noqa: E402
 from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 who = auth.gate()  # nothing below shows before sign-in
 uploads.daily_housekeeping(str(config.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
-# (page, title, icon, the permission it needs): a role sees only the pages it may use.
-PAGES = [("pages/review.py", "Review", "🎞️", "review"), ("pages/model.py", "Model", "🧠", "review"),
-         ("pages/compare.py", "Compare", "🔍", "review"), ("pages/temporal.py", "Temporal", "⏱️", "review"),
-         ("pages/report.py", "Report", "📄", "draft_report"),
-         ("pages/dataset.py", "Dataset", "🗂️", "review"), ("pages/queue.py", "Queue", "📋", "review"),
-         ("pages/countersign.py", "Countersign", "✍️", "countersign"),
-         ("pages/audit_log.py", "Audit log", "🔗", "read")]
-allowed = [(path, title, icon) for path, title, icon, need in PAGES if who.may(need)]
-nav = st.navigation([st.Page(path, title=title, icon=icon, default=(k == 0))
-                     for k, (path, title, icon) in enumerate(allowed)])
+# A role sees only the pages it may use (one table: crnnaudit/ui/navigation.py).
+nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=(k == 0))
+                     for k, p in enumerate(navigation.allowed(who))])
 
 with st.sidebar:
     st.caption(f"Signed in as **{who.username}** ({who.role})")

@@ -14,7 +14,8 @@ and show the message; nothing is lost.
     ├── ExplanationError     bad method, target, window or parameter; non-finite values
     │   └── Cancelled            the user cancelled long work
     ├── ReportError          report cannot be built, read or verified
-    └── AuditLogError        the audit log cannot be written or read
+    ├── AuditLogError        the audit log cannot be written or read
+    └── AccessError          sign-in failed, or the account's role does not allow the action
 """
 
 from __future__ import annotations
@@ -58,3 +59,7 @@ class ReportError(CrnnauditError):
 
 class AuditLogError(CrnnauditError):
     """The audit log cannot be written, read or verified."""
+
+
+class AccessError(CrnnauditError):
+    """Sign-in failed, or the signed-in account's role does not allow the action."""

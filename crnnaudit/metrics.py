@@ -11,7 +11,7 @@ import pandas as pd
 
 from .errors import ExplanationError
 from .explainers import explain
-from .explainers.base import ExplanationSet
+from .explainers.base import REGISTRY, ExplanationSet
 from .model import AuditedModel
 from .render import upsample
 from .video import GroundTruth, Window
@@ -156,7 +156,7 @@ def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam"
     is flagged. The user's model is never touched.
     """
     import keras
-    methods = [m for m in methods if not (m.startswith("gradcam") and model.conv is None)]
+    methods = [m for m in methods if REGISTRY[m].unavailable_on(model) is None]
     if not methods:
         raise ExplanationError("no spatial method to check on this model")
     clone = keras.models.clone_model(model.model)

@@ -9,7 +9,7 @@ from crnnaudit.evidence.log import payload_or_raw
 from crnnaudit.ui import auth
 from crnnaudit.vocabulary import DECISIONS
 
-who = auth.require("read", "read the audit log")
+who = auth.require_page("audit_log")
 
 st.title("Audit log")
 try:

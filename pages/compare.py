@@ -7,7 +7,7 @@ from crnnaudit import CrnnauditError, explain, metrics, render
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
-who = auth.require("review", "compare explanations")
+who = auth.require_page("compare")
 
 st.title("Compare explanations")
 review = Review.current()

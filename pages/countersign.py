@@ -6,7 +6,7 @@ from crnnaudit import CrnnauditError
 from crnnaudit.report.countersign import countersign, pending
 from crnnaudit.ui import auth
 
-who = auth.require("countersign", "countersign decisions")
+who = auth.require_page("countersign")
 
 st.title("Countersign")
 st.caption("A decision is final only when an approver other than its author countersigns it. "

@@ -8,7 +8,7 @@ from crnnaudit.dataset import report as run_report
 from crnnaudit.card import ModelCard
 from crnnaudit.ui import auth, runs
 
-who = auth.require("review", "open dataset audits")
+who = auth.require_page("dataset")
 
 st.title("Dataset audit")
 files = runs.pick_run("dataset_run")

@@ -8,7 +8,7 @@ from crnnaudit.ui import auth, loaders, models, uploads
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import CARD_SUFFIXES, MODEL_SUFFIXES
 
-who = auth.require("review", "open the Model page")
+who = auth.require_page("model")
 
 st.title("Model")
 

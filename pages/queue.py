@@ -6,7 +6,7 @@ import streamlit as st
 from crnnaudit.dataset import report as run_report
 from crnnaudit.ui import auth, runs
 
-who = auth.require("review", "work through the review queue")
+who = auth.require_page("queue")
 
 st.title("Review queue")
 files = runs.pick_run("queue_run")

@@ -5,12 +5,13 @@ import streamlit.components.v1 as components
 
 from crnnaudit import CrnnauditError
 from crnnaudit.config import home
+from crnnaudit.decision import decide
 from crnnaudit.report import build_report, render_html, write_report
 from crnnaudit.ui import auth, widgets
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import DECISIONS
 
-who = auth.require("draft_report", "draft reports")
+who = auth.require_page("report")
 
 st.title("Justification report")
 review = Review.current()
@@ -18,7 +19,7 @@ model, clip, window, es = widgets.require_explanation(
     "Explain a window on the Review page first: the report documents that review.")
 score = float(model.anomaly_score(es.probabilities[None])[0])
 st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
-         f"model says **{'anomaly' if score >= model.card.threshold else 'normal'}** "
+         f"model says **{decide(score, model.card.threshold)}** "
          f"(score {score:.3f}, threshold {model.card.threshold:.2f}).")
 
 with st.form("decision"):

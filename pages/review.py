@@ -9,7 +9,7 @@ from crnnaudit.model.statistics import familiarity_statement
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
-who = auth.require("review", "review clips")
+who = auth.require_page("review")
 
 st.title("Review")
 review = Review.current()

@@ -7,7 +7,7 @@ from crnnaudit import REGISTRY, render
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
-who = auth.require("review", "review clips")
+who = auth.require_page("temporal")
 
 st.title("Temporal contribution")
 model, clip, window, es = widgets.require_explanation()

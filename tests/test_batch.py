@@ -153,7 +153,7 @@ def test_explain_flagged_explains_only_windows_over_the_threshold(archive, tmp_p
 
 def test_methods_the_model_cannot_serve_are_refused_before_any_clip(archive, tmp_path):
     model = AuditedModel(arch.no_conv_dense(), ModelCard())
-    with pytest.raises(CrnnauditError, match="no per-frame conv layer, which gradcam need"):
+    with pytest.raises(CrnnauditError, match="method 'gradcam' needs a per-frame conv layer"):
         run_batch(model, [str(archive / "a")], tmp_path / "run", explain="all")
     with pytest.raises(CrnnauditError, match="unknown methods"):
         run_batch(_model(), [str(archive / "a")], tmp_path / "run", explain="all", methods=["gradcam", "nope"])

@@ -22,7 +22,7 @@ def _frames(model, seed=0):
 
 
 def _methods_for(model):
-    return [m for m in ALL if not (REGISTRY[m].needs_conv and model.conv is None)]
+    return [m for m in ALL if REGISTRY[m].unavailable_on(model) is None]
 
 
 @pytest.mark.parametrize("name", sorted(arch.ARCHITECTURES))
@@ -298,7 +298,7 @@ def test_bad_windows_for_every_method(method):
         with pytest.raises(ExplanationError, match=words):
             explain(model, bad, [method], cache=False)
     no_conv = AuditedModel(arch.no_conv_dense())
-    if REGISTRY[method].needs_conv:
+    if "spatial_cam" in REGISTRY[method].needs:
         with pytest.raises(ExplanationError, match="needs a per-frame conv layer"):
             explain(no_conv, _frames(no_conv), [method], cache=False)
 

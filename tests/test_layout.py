@@ -61,3 +61,30 @@ def test_only_the_ui_imports_streamlit():
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not any(n.split(".")[0] == "streamlit" for n in names), rel
+
+
+def test_one_rule_one_place():
+    """A score meets its threshold only in crnnaudit/decision.py; what a method can serve is
+    decided only by Method.unavailable_on (never by a name or by looking for conv layers)."""
+    offenders = []
+    for path in _sources():
+        rel = path.relative_to(ROOT)
+        text = path.read_text(encoding="utf-8")
+        if rel != Path("crnnaudit/decision.py") and (">= model.card.threshold" in text or ">= card.threshold" in text):
+            offenders.append(f"{rel} compares a score with the threshold")
+        if "startswith(\"gradcam" in text or "startswith('gradcam" in text or ".needs_conv" in text:
+            offenders.append(f"{rel} decides what a method needs by itself")
+    assert not offenders, offenders
+
+
+def test_no_test_reads_outside_the_repository():
+    """A clone anywhere passes: no test or benchmark names a path above the project's root."""
+    offenders = []
+    for folder in ("tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            outside = ("ROOT" + ".parent", ".." + "/shared", '"shared"' + " / ")  # spelt apart: this file is read too
+            if any(o in text for o in outside):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, offenders
+    assert (ROOT / "tests" / "data" / "vtest.avi").stat().st_size > 2_000_000

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..decision import ANOMALY
 from ..errors import CrnnauditError
 
 THUMBNAILS = 4  # members shown per cluster
@@ -62,7 +63,7 @@ def flagged_table(clips: pd.DataFrame) -> pd.DataFrame:
     ok = clips[clips["error"].isna()] if "error" in clips else clips
     cols = [c for c in ("clip", "max_anomaly_score", "predicted", "label", "top_start_s", "unlike_training")
             if c in ok]
-    return ok[ok["decision"] == "anomaly"].sort_values("max_anomaly_score", ascending=False)[cols]
+    return ok[ok["decision"] == ANOMALY].sort_values("max_anomaly_score", ascending=False)[cols]
 
 
 def figures(files: dict) -> list[tuple[str, object]]:

@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from ..decision import ANOMALY
 from ..errors import CrnnauditError
 from .figures import roc_auc
 from ..vocabulary import VIDEO_SUFFIXES
@@ -82,10 +83,9 @@ class ClipProcessor:
         self.methods = self.check_options(explain, methods)
         if explain != "none":
             from ..explainers import REGISTRY
-            no_conv = [m for m in self.methods if REGISTRY[m].needs_conv and model.conv is None]
-            if no_conv:
-                raise CrnnauditError(f"{model.name} has no per-frame conv layer, which {', '.join(no_conv)} "
-                                     "need; choose --methods among the gradient and temporal methods")
+            refused = [why for m in self.methods if (why := REGISTRY[m].unavailable_on(model))]
+            if refused:
+                raise CrnnauditError("; ".join(refused) + "; choose --methods among those the model can serve")
         self.model, self.out, self.labels, self.explain = model, Path(out), labels or {}, explain
         (self.out / "clips").mkdir(parents=True, exist_ok=True)
         (self.out / "explained").mkdir(exist_ok=True)
@@ -144,7 +144,7 @@ class ClipProcessor:
         timeline = self.model.score(clip)
         t = timeline.table
         chosen = [] if self.explain == "none" else (
-            t["window"].tolist() if self.explain == "all" else t.loc[t["decision"] == "anomaly", "window"].tolist())
+            t["window"].tolist() if self.explain == "all" else t.loc[t["decision"] == ANOMALY, "window"].tolist())
         return timeline, list(explain_clip(self.model, clip, self.methods, windows=chosen)) if chosen else []
 
 
@@ -226,7 +226,7 @@ def gather(out: Path, model) -> dict:
     windows.to_parquet(out / "windows.parquet", index=False)
     ok = table[table["error"].isna()] if "error" in table else table
     summary = {"clips": len(table), "failed": int(len(table) - len(ok)),
-               "flagged": int((ok["decision"] == "anomaly").sum()) if len(ok) else 0,
+               "flagged": int((ok["decision"] == ANOMALY).sum()) if len(ok) else 0,
                "model_sha256": model.sha256, "classes": model.card.classes}
     labelled = ok[ok["label"].notna()] if len(ok) and "label" in ok else ok.iloc[0:0]
     if len(labelled):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from ..errors import CrnnauditError
+from ..errors import AccessError, CrnnauditError
 
 ROLES = ("viewer", "auditor", "approver", "admin")
 PERMISSIONS = {
@@ -36,10 +36,6 @@ ACCOUNTS = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created", sa.String(40), nullable=False),
 )
-
-
-class AccessError(CrnnauditError):
-    """Sign-in failed, or the signed-in account's role does not allow the action."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,33 @@
-"""Explanation methods, the registry and the shared-pass engine."""
+"""Explanation methods, the registry and the shared-pass engine.
 
-from . import spatial, temporal  # noqa: F401  (registers the methods)
-from .base import DEFAULT_METHODS, REGISTRY, Explanation, ExplanationSet, Method, register
-from .cache import ExplanationCache
-from .engine import explain
+    base.py      Explanation, ExplanationSet, Method and the registry (what each method needs)
+    engine.py    explain(): one forward and one backward pass shared by the methods asked for
+    passes.py    the compiled gradient passes, kept per model
+    spatial.py   maps per frame; temporal.py: one number per frame, from the head alone
+    cache.py     explanations on disk, keyed by content; clip.py: every window of a clip
 
-__all__ = ["DEFAULT_METHODS", "REGISTRY", "Explanation", "ExplanationCache", "ExplanationSet",
-           "Method", "explain", "register"]
+Names are imported on first use: the cache (which erasure needs) loads no TensorFlow; the
+registry registers the built-in methods when it is first read.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"DEFAULT_METHODS": ".base", "REGISTRY": ".base", "Explanation": ".base",
+            "ExplanationSet": ".base", "Method": ".base", "available_methods": ".base", "register": ".base",
+            "ExplanationCache": ".cache", "explain": ".engine"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crnnaudit.explainers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

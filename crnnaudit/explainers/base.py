@@ -115,7 +115,9 @@ class Method:
         shared: served by the one shared forward+backward pass (cheap).
         input_grad: needs the gradient down to the pixels (the expensive half of the backward
             pass); when no requested method does, the shared pass stops at the conv maps.
-        needs_conv: needs conv maps (Grad-CAM family).
+        needs: the model capabilities it needs (flags of
+            :class:`~crnnaudit.model.Capabilities`, named in :data:`NEEDS`); :meth:`unavailable_on`
+            is the one place that decides whether a model can serve it.
         costly: many passes through the CNN; batched, reports progress, cancellable.
         contribution: its per-frame numbers are contributions to the target's score (False
             for a running probability, which says when, not how much).
@@ -132,30 +134,97 @@ class Method:
     defaults: dict
     shared: bool = False
     input_grad: bool = False
-    needs_conv: bool = False
+    needs: tuple[str, ...] = ()
     costly: bool = False
     contribution: bool = True
     ranks_frames: bool = True
     convergence: str | None = None
     reference: str = ""
 
+    def unavailable_on(self, model) -> str | None:
+        """Why this method cannot explain ``model`` (what it needs that the model lacks), or
+        ``None`` when it can. Every page, command and figure asks this; none tests a name."""
+        missing = [NEEDS[n] for n in self.needs if not getattr(model.capabilities, n)]
+        if not missing:
+            return None
+        return f"method '{self.name}' needs {' and '.join(missing)}, and {model.name} has none"
 
-REGISTRY: dict[str, Method] = {}
+
+#: What a method may need of a model: a flag of the model's capabilities, and its words.
+NEEDS = {"spatial_cam": "a per-frame conv layer", "gradients": "gradients through the model",
+         "temporal": "per-frame features that a temporal head reads"}
+
+
+class _Registry(dict):
+    """Method name -> :class:`Method`. The built-in methods register when the registry is
+    first read, not when this module is imported: they import the engine (TensorFlow), and
+    code that only stores or erases explanations (the cache, erasure) must not pay for it."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if not _Registry._loaded:
+            _Registry._loaded = True
+            from . import spatial, temporal  # noqa: F401  (each @register adds its methods)
+
+    def __getitem__(self, key):
+        self._load()
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._load()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._load()
+        return super().__len__()
+
+    def get(self, key, default=None):
+        self._load()
+        return super().get(key, default)
+
+    def keys(self):
+        self._load()
+        return super().keys()
+
+    def values(self):
+        self._load()
+        return super().values()
+
+    def items(self):
+        self._load()
+        return super().items()
+
+
+REGISTRY: dict[str, Method] = _Registry()
 DEFAULT_METHODS = ("gradcam", "saliency", "frame_occlusion", "temporal_ig", "prefix_score")
 
 
 def register(name: str, label: str, kind: str, *, defaults: dict | None = None, shared=False,
-             input_grad=False, needs_conv=False, costly=False, contribution=True, ranks_frames=True,
+             input_grad=False, needs: tuple[str, ...] = (), costly=False, contribution=True, ranks_frames=True,
              convergence: str | None = None, reference=""):
     """Decorator: add a method to :data:`REGISTRY` with what it declares it is."""
     if kind not in ("spatial", "temporal"):
         raise ValueError(f"method '{name}': kind must be 'spatial' or 'temporal', got {kind!r}")
+    unknown = sorted(set(needs) - set(NEEDS))
+    if unknown:
+        raise ValueError(f"method '{name}': unknown needs {unknown}; known: {sorted(NEEDS)}")
 
     def wrap(fn):
-        REGISTRY[name] = Method(name, label, kind, fn, dict(defaults or {}), shared, input_grad,
-                                needs_conv, costly, contribution, ranks_frames, convergence, reference)
+        dict.__setitem__(REGISTRY, name, Method(name, label, kind, fn, dict(defaults or {}), shared, input_grad,
+                                                tuple(needs), costly, contribution, ranks_frames, convergence,
+                                                reference))
         return fn
     return wrap
+
+
+def available_methods(model) -> list[str]:
+    """The registered methods that can explain ``model``, in the registry's order."""
+    return [m for m, meta in REGISTRY.items() if not m.startswith("_") and meta.unavailable_on(model) is None]
 
 
 def resolve_params(method: Method, params: dict | None) -> dict:

@@ -188,9 +188,9 @@ def _validate(model, window, methods, target, params) -> _Request:
     if bad:
         raise ExplanationError(f"parameters given for {bad}, which were not asked for")
     for m in methods:
-        if REGISTRY[m].needs_conv and model.conv is None:
-            raise ExplanationError(f"method '{m}' needs a per-frame conv layer, and {model.name} "
-                                   "has none; use gradient or temporal methods")
+        why = REGISTRY[m].unavailable_on(model)
+        if why:
+            raise ExplanationError(f"{why}; use gradient or temporal methods")
     frames, desc, clip_hash = _check_window(model, window)
     resolved = {m: resolve_params(REGISTRY[m], params.get(m)) for m in methods}
     wanted = None if target is None else resolve_target(model, target, None)

@@ -33,7 +33,7 @@ def _cam(maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.maximum((maps * weights[:, None, None, :]).sum(axis=-1), 0.0)
 
 
-@register("gradcam", "Grad-CAM (per frame)", "spatial", shared=True, needs_conv=True,
+@register("gradcam", "Grad-CAM (per frame)", "spatial", shared=True, needs=("spatial_cam",),
           defaults={"pooled": False},
           reference="Selvaraju et al. 2017, Grad-CAM; per-frame weights as in Poirier 2024 "
                     "(arXiv 2411.04707)")
@@ -46,7 +46,7 @@ def gradcam(ctx: Context, pooled: bool):
     return maps, maps.sum(axis=(1, 2)), {}
 
 
-@register("gradcam_pp", "Grad-CAM++ (per frame)", "spatial", shared=True, needs_conv=True,
+@register("gradcam_pp", "Grad-CAM++ (per frame)", "spatial", shared=True, needs=("spatial_cam",),
           reference="Chattopadhay et al. 2018, Grad-CAM++")
 def gradcam_pp(ctx: Context):
     a = ctx.shared.maps.astype(np.float64)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
+from ..decision import decide
 from ..errors import ExplanationError, ModelError, VideoError
 from ..video import Clip
 
@@ -158,7 +159,7 @@ def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int
     })
     table["anomaly_score"] = model.anomaly_score(np.stack([r[2] for r in rows]))
     table["predicted"] = [classes[model.default_target(r[3])] for r in rows]
-    table["decision"] = np.where(table["anomaly_score"] >= model.card.threshold, "anomaly", "normal")
+    table["decision"] = decide(table["anomaly_score"].to_numpy(), model.card.threshold)
     table["padded"] = clip.frame_count < T
     if model.feature_stats is not None:
         table["training_distance"] = [r[4] for r in rows]

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import metrics, render
 from ..card import card_sha256
+from ..decision import ANOMALY, decide
 from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
@@ -116,7 +117,7 @@ def _output_section(model: AuditedModel, window: Window, expset: ExplanationSet)
     score = float(model.anomaly_score(probs[None])[0])
     return {"window": window.index, "probabilities": dict(zip(card.classes, map(float, probs))),
             "anomaly_score": score, "threshold": card.threshold,
-            "model_decision": "anomaly" if score >= card.threshold else "normal",
+            "model_decision": decide(score, card.threshold),
             "explained_class": expset.target_name, "training_data_check": familiarity(model, window.frames)}
 
 
@@ -125,7 +126,7 @@ def _timeline_section(timeline: Timeline | None) -> dict | None:
         return None
     t = timeline.table
     return {"windows": len(t), "max_anomaly_score": float(t["anomaly_score"].max()),
-            "windows_over_threshold": int((t["decision"] == "anomaly").sum())}
+            "windows_over_threshold": int((t["decision"] == ANOMALY).sum())}
 
 
 def _trust(model, window, expset: ExplanationSet, faithfulness: bool, sanity: bool) -> dict:

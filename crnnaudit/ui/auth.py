@@ -9,8 +9,8 @@ comes from the ID token's claim ``CRNNAUDIT_OIDC_ROLE_CLAIM`` (default ``crnnaud
 list of roles gives the highest), the name from ``email``, else ``preferred_username``, else
 ``sub``. A token without a valid role is refused. A session expires after
 ``CRNNAUDIT_SESSION_MINUTES`` (default 480) and re-reads the account's role on every page, so
-a disabled account or a changed role takes effect at once. Every page calls :func:`require`
-with the permission it needs (Streamlit may run a page without ``app.py`` around it, so the
+a disabled account or a changed role takes effect at once. Every page calls :func:`require_page`,
+which applies the permission its entry in :data:`~.navigation.PAGES` names (Streamlit may run a page without ``app.py`` around it, so the
 page itself checks).
 """
 
@@ -24,6 +24,7 @@ import streamlit as st
 from ..evidence.accounts import ROLES, Accounts, Identity
 from ..evidence.log import default_url
 from ..errors import CrnnauditError
+from . import navigation
 
 KEY = "identity"
 
@@ -149,6 +150,12 @@ def _first_admin_form() -> None:
             st.rerun()
         except CrnnauditError as e:
             st.error(str(e))
+
+
+def require_page(page_id: str) -> Identity:
+    """Call at the top of a page: the guard its entry in :data:`~.navigation.PAGES` states."""
+    spec = navigation.page(page_id)
+    return require(spec.permission, spec.what)
 
 
 def require(permission: str, what: str | None = None) -> Identity:

@@ -9,7 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from ..errors import CrnnauditError
-from ..explainers import DEFAULT_METHODS, REGISTRY
+from .. import explainers
+from ..explainers import DEFAULT_METHODS
 from ..vocabulary import VIDEO_SUFFIXES
 from . import loaders, uploads
 from .session import HeldExplanation, Review
@@ -53,8 +54,7 @@ def timeline_for(model, clip):
 
 
 def available_methods(model) -> list[str]:
-    return [m for m, meta in REGISTRY.items() if not (meta.needs_conv and model.conv is None)
-            and not m.startswith("_")]
+    return explainers.available_methods(model)
 
 
 def default_methods(model) -> list[str]:

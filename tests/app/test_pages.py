@@ -129,7 +129,7 @@ def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
         loaders.clip_for(saved)
     with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
         uploads.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
-    monkeypatch.setattr(state, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 1)
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
         uploads.save_upload(Upload("big.mp4", b"x" * (2 << 20)), "video", (".mp4",))
     at = _app()  # the app is still up and still works
@@ -259,26 +259,32 @@ def test_a_session_expires_and_a_disabled_account_is_out_at_once(app_env, monkey
     assert any("expired" in i.value for i in at.info)
 
 
-PAGES = {"pages/review.py": ("auditor", "may not review clips"),
-         "pages/model.py": ("auditor", "may not open the Model page"),
-         "pages/compare.py": ("auditor", "may not compare explanations"),
-         "pages/temporal.py": ("auditor", "may not review clips"),
-         "pages/report.py": ("auditor", "may not draft reports"),
-         "pages/countersign.py": ("approver", "may not countersign decisions"),
-         "pages/dataset.py": ("auditor", "may not open dataset audits"),
-         "pages/queue.py": ("auditor", "may not work through the review queue"),
-         "pages/audit_log.py": ("viewer", "")}
-ROLE_ORDER = ["viewer", "auditor", "approver", "admin"]
+def _refusals():
+    """Every (role, page) the navigation table forbids: below the role the page's permission needs."""
+    from crnnaudit.evidence.accounts import PERMISSIONS, ROLES
+    from crnnaudit.ui.navigation import PAGES
+    return [(role, spec) for spec in PAGES for role in ROLES
+            if ROLES.index(role) < ROLES.index(PERMISSIONS[spec.permission])]
 
 
-@pytest.mark.parametrize("role,page", [(r, p) for p, (need, _) in PAGES.items() for r in ROLE_ORDER
-                                       if ROLE_ORDER.index(r) < ROLE_ORDER.index(need)])
-def test_each_role_is_refused_every_page_it_may_not_use(app_env, role, page):
+def test_the_navigation_table_names_every_page_and_each_page_guards_itself_by_it():
+    from crnnaudit.ui.navigation import PAGES
+    assert sorted(p.path for p in PAGES) == sorted(f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py"))
+    for spec in PAGES:
+        assert f'auth.require_page("{spec.id}")' in (ROOT / spec.path).read_text(encoding="utf-8"), spec.path
+    # by hand: a viewer is refused the 8 pages beyond the audit log, an auditor the Countersign page
+    assert sorted((r, s.id) for r, s in _refusals() if r == "auditor") == [("auditor", "countersign")]
+    assert len(_refusals()) == 9
+
+
+@pytest.mark.parametrize("role,spec", _refusals(), ids=lambda x: getattr(x, "id", x))
+def test_each_role_is_refused_every_page_it_may_not_use(app_env, role, spec):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     signed_in(at, f"someone {role}", role)
-    at.switch_page(page).run()
+    at.switch_page(spec.path).run()
     assert not at.exception
-    assert any(PAGES[page][1] in e.value and f"({role})" in e.value for e in at.error), [e.value for e in at.error]
+    assert any(f"may not {spec.what}" in e.value and f"({role})" in e.value for e in at.error), \
+        [e.value for e in at.error]
     assert not at.get("plotly_chart") and not at.get("imgs") and not at.get("image") and not at.selectbox
 
 
