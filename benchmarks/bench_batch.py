@@ -52,8 +52,7 @@ def forward_fps(model, batch: int = 32, repeats: int = 5) -> float:
 
 
 def throughput(args, work: Path) -> list[str]:
-    from crnnaudit.dataset.runner import run_batch
-    from crnnaudit.dataset.ray_engine import run_batch_ray
+    from crnnaudit.dataset.engines import run_batch
     from crnnaudit.demo import synthesize
     from crnnaudit.demo.model import ensure_demo
     from crnnaudit.model import load_model
@@ -66,7 +65,7 @@ def throughput(args, work: Path) -> list[str]:
     rows = [f"| local, 1 process | {args.clips / local_s:.2f} | {frames / local_s:.1f} | "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} (this process) |"]
     for w in args.workers:
-        ray_s, s = timed(lambda: run_batch_ray(path, [str(work / "clips")], work / f"ray{w}", workers=w))
+        ray_s, s = timed(lambda: run_batch(path, [str(work / "clips")], work / f"ray{w}", engine="ray", workers=w))
         peaks = ", ".join(f"{v['peak_rss_mb']:.0f}" for v in s["workers"].values())
         rows.append(f"| ray, {w} actor(s) | {args.clips / ray_s:.2f} | {frames / ray_s:.1f} | {peaks} |")
     overhead = 1 - (frames / local_s) / ref

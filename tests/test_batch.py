@@ -11,7 +11,7 @@ import pytest
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.dataset.runner import run_batch
+from crnnaudit.dataset.engines import run_batch
 from crnnaudit.cli.main import main
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.model import AuditedModel

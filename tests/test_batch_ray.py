@@ -12,7 +12,7 @@ import ray
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.dataset.runner import run_batch
+from crnnaudit.dataset.engines import run_batch
 from crnnaudit.cli.main import main
 from crnnaudit.model import load_model
 
@@ -38,10 +38,9 @@ def setup(tmp_path_factory):
 
 
 def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
-    from crnnaudit.dataset.ray_engine import run_batch_ray
     folder, path = setup
     local = run_batch(load_model(path), [str(folder / "clips")], tmp_path / "local", explain="all")
-    got = run_batch_ray(path, [str(folder / "clips")], tmp_path / "ray", explain="all", workers=2)
+    got = run_batch(path, [str(folder / "clips")], tmp_path / "ray", engine="ray", explain="all", workers=2)
     assert got["engine"] == "ray" and got["scored_this_run"] == 6 and len(got["workers"]) == 2
     a = pd.read_parquet(tmp_path / "local" / "windows.parquet").sort_values(["sha256", "window"])
     b = pd.read_parquet(tmp_path / "ray" / "windows.parquet").sort_values(["sha256", "window"])
@@ -55,7 +54,7 @@ def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
             np.testing.assert_allclose(x["map__gradcam"], y["map__gradcam"], atol=1e-5)
     # killed during one clip: only that clip is done again
     next((tmp_path / "ray" / "clips").glob("*.json")).unlink()
-    again = run_batch_ray(path, [str(folder / "clips")], tmp_path / "ray", workers=1)
+    again = run_batch(path, [str(folder / "clips")], tmp_path / "ray", engine="ray", workers=1)
     assert again["scored_this_run"] == 1 and again["clips"] == 6
 
 

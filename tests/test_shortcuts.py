@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crnnaudit import ModelCard
-from crnnaudit.dataset.runner import run_batch
+from crnnaudit.dataset.engines import run_batch
 from crnnaudit.model import AuditedModel
 from crnnaudit.dataset.shortcuts import describe_cluster, spectral_clusters
 from conftest import write_video

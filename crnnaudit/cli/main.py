@@ -10,6 +10,7 @@ from pathlib import Path
 from ..config import quiet_tensorflow
 from .admin import _signed_in, add_admin_commands
 from ..vocabulary import DECISIONS
+from ..dataset.engines import ENGINES
 
 
 def _model(args):
@@ -60,20 +61,15 @@ def cmd_score(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from ..dataset.runner import run_batch
+    from ..dataset.engines import run_batch
 
     def progress(done, total, rate):
         left = (total - done) / rate if rate > 0 else 0
         print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
               end="" if done < total else "\n", file=sys.stderr, flush=True)
-    if args.engine == "ray":
-        from ..dataset.ray_engine import run_batch_ray
-        summary = run_batch_ray(args.model, args.sources, args.out, card=args.card, labels=args.labels,
-                                explain=args.explain, methods=args.methods, address=args.address,
-                                workers=args.workers, progress=progress)
-    else:
-        summary = run_batch(_model(args), args.sources, args.out, labels=args.labels, progress=progress,
-                            explain=args.explain, methods=args.methods)
+    summary = run_batch(args.model, args.sources, args.out, engine=args.engine, workers=args.workers,
+                        address=args.address, card=args.card, labels=args.labels, explain=args.explain,
+                        methods=args.methods, progress=progress)
     if args.report:
         from ..dataset.report import write_run_report
         print(f"run report: {write_run_report(args.out)}", file=sys.stderr)
@@ -256,10 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explain the windows over the threshold, or every window (default: none)")
     s.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="explanation methods (default: gradcam frame_occlusion temporal_ig prefix_score)")
-    s.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="local: one process; ray: a Ray Data pipeline of model-holding actors")
-    s.add_argument("--address", help="Ray cluster address (auto, ray://head:10001); default: a local Ray")
-    s.add_argument("--workers", type=_positive_int, default=2, help="Ray actors, one model each (default 2)")
+    s.add_argument("--engine", choices=list(ENGINES), default="local",
+                   help="local: this process; ray: a Ray Data pipeline of model-holding actors")
+    s.add_argument("--address", help="the engine's cluster (Ray: auto, ray://head:10001); default: one started here")
+    s.add_argument("--workers", type=_positive_int, help="workers, one model each (ray: default 2)")
     s.add_argument("--no-report", dest="report", action="store_false", help="skip RUN/report.html")
     s.set_defaults(fn=cmd_batch)
     s = sub.add_parser("calibrate", help="statistics of the per-frame features of clips like the training "

@@ -1,9 +1,11 @@
 """Dataset audits: a whole archive of clips through the model and its explanations.
 
-- :mod:`.runner`: :class:`~.runner.ClipProcessor` (one clip: score, explain, record), the
-  local engine :func:`~.runner.run_batch`, and :func:`~.runner.gather` (the run's tables and
-  summary);
+- :mod:`.engines`: the one driver (:func:`~.engines.run_batch`) and the engine interface;
+  the local engine; where a new engine goes;
+- :mod:`.runner`: :class:`~.runner.ClipProcessor` (one clip: score, explain, record) and
+  :func:`~.runner.gather` (the run's tables and summary);
 - :mod:`.ray_engine`: the same per-clip work on a Ray Data pipeline of model-holding actors;
+- :mod:`.figures`: ROC-AUC and other figures of labelled clips (the demo's evaluation uses them);
 - :mod:`.explained`: what each explained window keeps, and the run's figures over them;
 - :mod:`.shortcuts`: the shortcut screen (spectral relevance analysis);
 - :mod:`.report`: the self-contained HTML run report.

@@ -1,7 +1,7 @@
-"""Dataset audits: a whole archive of clips through the model, one record per clip, resumable.
+"""Dataset audits: what happens to one clip, and the run's tables gathered from every clip.
 
-``crnnaudit batch MODEL SOURCE... --out RUN`` streams clips through one process (the ``local``
-engine) or a Ray Data pipeline of model-holding actors (``ray``, :mod:`.ray_engine`); both run
+``crnnaudit batch MODEL SOURCE... --out RUN`` hands the clips to an engine (:mod:`.engines`:
+this process, or a Ray Data pipeline of model-holding actors); every engine runs
 :class:`ClipProcessor` on each clip. ``--explain flagged|all`` also explains windows
 (:mod:`.explained`, :mod:`.shortcuts`). For each clip it writes
 ``RUN/clips/<sha256>.json`` once the clip is done (atomically), so a rerun skips every clip
@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import json
 import os
+import stat
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,12 @@ from ..vocabulary import VIDEO_SUFFIXES
 
 
 def expand_sources(sources: Iterable[str]) -> list[Path]:
-    """Clip files from folders (recursively), globs and files, sorted, each once.
+    """Everything named like a clip in folders (recursively, never following links into
+    folders, so a link loop cannot trap the walk), globs and files, sorted, each once.
+
+    What is named like a clip is listed whatever it is: a directory called ``x.mp4``, a named
+    pipe, a link loop or an unreadable file becomes a failed clip with its reason when the
+    run reaches it (:class:`ClipProcessor`), and the run goes on.
 
     Raises:
         CrnnauditError: a source that names nothing, or no clip at all.
@@ -44,16 +50,40 @@ def expand_sources(sources: Iterable[str]) -> list[Path]:
     for source in sources:
         path = Path(source).expanduser()
         if path.is_dir():
-            hits = [p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES]
-        elif path.is_file():
+            hits = [Path(folder) / name for folder, dirs, files in os.walk(path) for name in dirs + files
+                    if Path(name).suffix.lower() in VIDEO_SUFFIXES]
+        elif path.is_symlink() or path.exists():
             hits = [path]
         else:
             hits = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).suffix.lower() in VIDEO_SUFFIXES]
         if not hits:
             raise CrnnauditError(f"{source}: no clip there ({', '.join(VIDEO_SUFFIXES)})")
         for p in sorted(hits):
-            found.setdefault(p.resolve(), None)
+            found.setdefault(_absolute(p), None)
     return list(found)
+
+
+def _absolute(path: Path) -> Path:
+    """The path with its links resolved, or (a link loop, a dangling link) as it is, made absolute."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's "Symlink loop"
+        return path.absolute()
+
+
+def not_a_readable_clip(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a clip without risk (opening a named pipe or a device
+    blocks, and a folder is no file), or ``None``. Only regular files are ever opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+            "not a regular file")
+    return f"is {kind}, not a video file; skipped"
 
 
 def read_labels(csv_path: str | Path | None) -> dict[str, str]:
@@ -112,12 +142,33 @@ class ClipProcessor:
         return self.out / "clips" / f"{sha}.json"
 
     def __call__(self, path: str | Path, sha: str | None = None) -> bool:
-        """Process one clip unless its record exists; whether it was processed now."""
-        from ..video import open_clip, sha256_file
+        """Process one clip unless its record exists; whether it was processed now. A path
+        that is not a readable regular file is recorded as a failed clip with its reason."""
+        from ..video import sha256_file
         path = Path(path)
-        sha = sha or sha256_file(path)
+        problem = not_a_readable_clip(path)
+        if problem is None and sha is None:
+            try:
+                sha = sha256_file(path)
+            except OSError as e:
+                problem = f"cannot be read ({e.strerror or e})"
+        if problem is not None:
+            return self._failed(path, problem)
         if self.record_path(sha).exists():  # resumable: done clips are skipped by content
             return False
+        return self._process(path, sha)
+
+    def _failed(self, path: Path, problem: str) -> bool:
+        """Record a path that could not be read (keyed by the path: it has no content hash)."""
+        key = hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
+        if self.record_path(key).exists():
+            return False
+        record = {"clip": path.name, "path": str(path), "sha256": None, "error": f"{path.name}: {problem}"}
+        _write_atomic(self.record_path(key), {"record": record, "windows": []})
+        return True
+
+    def _process(self, path: Path, sha: str) -> bool:
+        from ..video import open_clip
         try:
             clip = open_clip(path)
             timeline, explained = self._score_and_explain(clip)
@@ -146,22 +197,6 @@ class ClipProcessor:
         chosen = [] if self.explain == "none" else (
             t["window"].tolist() if self.explain == "all" else t.loc[t["decision"] == ANOMALY, "window"].tolist())
         return timeline, list(explain_clip(self.model, clip, self.methods, windows=chosen)) if chosen else []
-
-
-def run_batch(model, sources: Iterable[str], out: str | Path, labels: str | Path | None = None,
-              progress: Callable[[int, int, float], None] | None = None, explain: str = "none",
-              methods: Iterable[str] | None = None) -> dict:
-    """Score (and explain) every clip of ``sources`` with ``model`` (an AuditedModel) into the
-    folder ``out`` in this process; returns the summary. Clips that cannot be read are
-    recorded with their error, not fatal."""
-    clips = expand_sources(sources)
-    process = ClipProcessor(model, out, read_labels(labels), explain, methods)
-    t0, done_now = time.perf_counter(), 0
-    for i, path in enumerate(clips):
-        done_now += process(path)
-        if progress:
-            progress(i + 1, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
-    return dict(gather(Path(out), model), scored_this_run=done_now, engine="local")
 
 
 def _record(model, clip, timeline, given: dict[str, str]) -> tuple[dict, list[dict]]:

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from crnnaudit import AuditLog
-from crnnaudit.dataset.runner import run_batch
+from crnnaudit.dataset.engines import run_batch
 from crnnaudit.config import runs_dir
 from crnnaudit.model import load_model
 from tests.app.test_pages import APP, TIMEOUT, signed_in

@@ -1,0 +1,183 @@
+"""Where a dataset run's clips are processed: one interface, one driver.
+
+:func:`run_batch` is the only driver. It lists the clips, checks the options, hands a
+:class:`Job` to the engine named, reports progress from the :class:`Outcome` each clip yields,
+and gathers the run's tables (:func:`~.runner.gather`). Every engine runs the same per-clip
+work (:class:`~.runner.ClipProcessor`), so the records are the same whichever ran them.
+
+    local   this process, one clip after another
+    ray     a Ray Data pipeline of model-holding actors (:mod:`.ray_engine`)
+
+**Adding an engine** (Dask, Spark, a job queue) is one file: a subclass of :class:`Engine`
+with a ``name`` and a ``run(job)`` that yields one :class:`Outcome` per clip, each clip handed
+to ``job.processor(job.load_model())`` wherever it runs, plus one line in :data:`ENGINES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ClassVar, Iterable, Iterator
+
+from ..errors import CrnnauditError
+
+# The runner (pandas, the model) is imported where it is used: the command line reads
+# ENGINES while building its parser, which must stay quick.
+
+#: Engine name -> "module:Class", imported only when chosen (Ray is heavy to import).
+ENGINES = {"local": "crnnaudit.dataset.engines:LocalEngine",
+           "ray": "crnnaudit.dataset.ray_engine:RayEngine"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything an engine needs, and nothing engine-specific.
+
+    Attributes:
+        model: the model file (each worker loads it as the app does: sandbox, card, feature
+            statistics) or, for an engine that runs in this process, an AuditedModel.
+        card: the card file beside the model file to use instead of its sidecar.
+        clips: the clip files, each once.
+        out: the run folder (reachable under the same path from every worker).
+        labels: clip file name -> label.
+        explain, methods: which windows to explain, and how (see :class:`ClipProcessor`).
+        env: the driver's ``CRNNAUDIT_*`` settings, for workers in other processes.
+    """
+
+    model: object
+    card: str | None
+    clips: tuple[str, ...]
+    out: Path
+    labels: dict
+    explain: str
+    methods: tuple[str, ...] | None
+    env: dict = field(default_factory=dict)
+
+    def model_path(self, engine: str) -> str:
+        if not isinstance(self.model, (str, Path)):
+            raise CrnnauditError(f"the {engine} engine loads the model in each of its workers: give the "
+                                 "model's file, not a model held in memory")
+        return str(Path(self.model).resolve())
+
+    def load_model(self):
+        """The job's model, loaded here when it is a file."""
+        if isinstance(self.model, (str, Path)):
+            from ..model import load_model
+            return load_model(self.model, card=self.card)
+        return self.model
+
+    def processor(self, model):
+        """The per-clip work (:class:`~.runner.ClipProcessor`) for ``model``."""
+        from .runner import ClipProcessor
+        return ClipProcessor(model, self.out, self.labels, self.explain, self.methods)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One clip, done: whether it was processed now (False: its record existed), by which
+    worker, and that worker's peak resident memory so far."""
+
+    path: str
+    done_now: bool
+    worker: str
+    peak_rss_mb: float
+
+
+class Engine(ABC):
+    """A way to run :class:`~.runner.ClipProcessor` over a job's clips.
+
+    Args:
+        workers: how many workers (each holds the model); ``None``: the engine's default.
+        address: where the engine's cluster is (``None``: start one here), if it has one.
+        threads: TensorFlow intra-op threads per worker; 0 leaves TensorFlow's choice.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, workers: int | None = None, address: str | None = None, threads: int = 0):
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise CrnnauditError(f"--workers must be a whole number >= 1, got {workers!r}")
+        self.workers, self.address, self.threads = workers, address, int(threads)
+
+    @abstractmethod
+    def run(self, job: Job) -> Iterator[Outcome]:
+        """Process every clip of ``job``, yielding one outcome per clip as it finishes."""
+
+    def describe(self) -> dict:
+        """What the run's summary records about the engine (beyond its name and workers)."""
+        return {}
+
+
+class LocalEngine(Engine):
+    """This process, one clip after another."""
+
+    name = "local"
+
+    def run(self, job: Job) -> Iterator[Outcome]:
+        if self.workers not in (None, 1) or self.address:
+            raise CrnnauditError("the local engine runs in this process: --workers and --address are "
+                                 "for an engine with workers (--engine ray)")
+        process = job.processor(job.load_model())
+        for path in job.clips:
+            yield Outcome(path, bool(process(path)), str(os.getpid()), peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def engine_named(name: str, **options) -> Engine:
+    """The engine called ``name`` (see :data:`ENGINES`), built with ``options``."""
+    if name not in ENGINES:
+        raise CrnnauditError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**options)
+
+
+def run_batch(model, sources: Iterable[str], out: str | Path, *, engine: str = "local", workers: int | None = None,
+              address: str | None = None, threads: int = 0, card: str | None = None,
+              labels: str | Path | None = None, explain: str = "none", methods: Iterable[str] | None = None,
+              progress: Callable[[int, int, float], None] | None = None) -> dict:
+    """Score (and explain) every clip of ``sources`` into the run folder ``out``; the one
+    driver of every engine. Clips already recorded (by content) are skipped; a clip that
+    cannot be read is recorded with its error and the run goes on.
+
+    Args:
+        model: the model file, or (local engine only) an AuditedModel.
+        sources: folders (searched recursively), globs or clip files.
+        engine: a name in :data:`ENGINES`; ``workers``, ``address`` and ``threads`` go to it.
+        labels: a CSV with columns ``clip`` and ``label`` (else ``<clip>.truth.json``).
+        explain: ``none``, ``flagged`` (windows over the threshold) or ``all``.
+        progress: ``progress(done, total, clips_per_second)`` after each clip.
+
+    Returns:
+        The run's summary (``RUN/summary.json``) with ``scored_this_run``, ``engine`` and
+        ``workers`` (each worker's peak resident memory).
+
+    Raises:
+        CrnnauditError: no clip, an unknown engine, mode or method, or options the engine
+            cannot take.
+    """
+    from .runner import ClipProcessor, RunModel, expand_sources, gather, read_labels
+    runner = engine_named(engine, workers=workers, address=address, threads=threads)
+    clips = tuple(str(p) for p in expand_sources(sources))
+    ClipProcessor.check_options(explain, methods)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    job = Job(model, card, clips, out, read_labels(labels), explain, tuple(methods) if methods else None,
+              {k: v for k, v in os.environ.items() if k.startswith("CRNNAUDIT_")})
+    t0, seen, done_now, per_worker = time.perf_counter(), 0, 0, {}
+    for outcome in runner.run(job):
+        seen += 1
+        done_now += outcome.done_now
+        per_worker[outcome.worker] = max(per_worker.get(outcome.worker, 0.0), outcome.peak_rss_mb)
+        if progress:
+            progress(seen, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
+    summary = gather(out, RunModel(out))  # model.json: written by whichever worker loaded the model
+    return dict(summary, scored_this_run=done_now, engine=runner.name, **runner.describe(),
+                workers={w: {"peak_rss_mb": round(v, 1)} for w, v in per_worker.items()})
