@@ -18,10 +18,10 @@ import yaml
 
 from .config import read_at_most
 from .errors import CardError
+from .limits import MAX_CARD_BYTES
 from .vocabulary import CARD_SUFFIXES
 
 #: Largest model card read (a full one is 5 kB; its feature statistics live in their own file).
-MAX_CARD_BYTES = 1 << 20
 
 PREPROCESSING = ("vgg19", "unit", "none")
 _SIDECAR_SUFFIXES = tuple(".card" + s for s in CARD_SUFFIXES)

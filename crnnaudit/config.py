@@ -1,24 +1,121 @@
-"""Where crnnaudit keeps its data and finds its sample clips, and the process set-up that the
-entry points (the command line, the app) do once.
+"""Every setting crnnaudit reads from the environment, in one table, and the process set-up
+that the entry points (the command line, the app) do once.
 
-    CRNNAUDIT_HOME     data folder: demo model, uploads, explanation cache, audit log, reports
-    CRNNAUDIT_SAMPLES  folder of sample clips the app offers (default: ./sample_videos)
+Nothing else in crnnaudit reads ``os.environ`` (a test holds the code to it); each setting is
+read when it is used, so a changed environment takes effect at once. The README's table of
+variables is :data:`SETTINGS` (a test compares them).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import CrnnauditError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None  # the value used when unset; None: see ``unset``
+    meaning: str
+    unset: str = ""  # what an unset setting without a default value means
+
+    @property
+    def shown_default(self) -> str:
+        return f"`{self.default}`" if self.default is not None else self.unset
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CRNNAUDIT_HOME", None, "data folder: demo model, uploads, explanation cache, reports, audit log",
+            "`~/.cache/crnnaudit`"),
+    Setting("CRNNAUDIT_MODEL", None, "the model the app opens on", "the demo model"),
+    Setting("CRNNAUDIT_MODELS_DIR", None, "folders (`:`-separated) the Model page offers models from; no page "
+            "opens any other path", "the demo model's folder"),
+    Setting("CRNNAUDIT_SAMPLES", None, "folder of sample clips the Review page offers", "`./sample_videos`"),
+    Setting("CRNNAUDIT_RUNS_DIR", None, "dataset-audit runs the Dataset and Queue pages open",
+            "`CRNNAUDIT_HOME/runs`"),
+    Setting("CRNNAUDIT_MAX_UPLOAD_MB", "200", "largest upload the app accepts; `make app` passes it to the server "
+            "as `server.maxUploadSize`, which refuses a larger file while it streams in"),
+    Setting("CRNNAUDIT_MAX_FRAME_PIXELS", str(7680 * 4320), "largest frame (width x height) a clip may have "
+            "(8K UHD)"),
+    Setting("CRNNAUDIT_MAX_CONFIG_MB", "16", "largest model config read (`config.json`, `model_config`)"),
+    Setting("CRNNAUDIT_MODEL_MEMORY_MB", "2048", "memory limit of the sandbox that first loads a model file "
+            "(more for files over 170 MB: 1 GB + 6 x the file)"),
+    Setting("CRNNAUDIT_MODEL_TIMEOUT_S", "45", "time limit of that sandbox"),
+    Setting("CRNNAUDIT_SIGNING_KEY", None, "key for the reports' HMAC-SHA256 signature", "unsigned (SHA-256 only)"),
+    Setting("CRNNAUDIT_LOG_KEY", None, "the audit log's HMAC key, as text", "`CRNNAUDIT_LOG_KEY_FILE`"),
+    Setting("CRNNAUDIT_LOG_KEY_FILE", None, "a file holding the audit log's HMAC key",
+            "made on first use in `CRNNAUDIT_HOME/keys/`"),
+    Setting("CRNNAUDIT_LOG_CHECKPOINT", None, "where the log's signed checkpoint is kept",
+            "`CRNNAUDIT_HOME/checkpoints/`"),
+    Setting("CRNNAUDIT_AUDIT_DB", None, "the audit log's database (SQLAlchemy URL; PostgreSQL via "
+            "`postgresql+psycopg://…`)", "SQLite in `CRNNAUDIT_HOME`"),
+    Setting("CRNNAUDIT_RETENTION_DAYS", "30", "how long uploads and what was derived from them are kept"),
+    Setting("CRNNAUDIT_SESSION_MINUTES", "480", "how long a sign-in lasts"),
+    Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),
+    Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
+    Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),
+    Setting("CRNNAUDIT_NEW_PASSWORD", None, "the password of `user add`, for scripts", "a prompt"),
+    Setting("CRNNAUDIT_FONT_DIRS", None, "extra folders (`:`-separated) to find the PDF's Noto fonts in",
+            "Debian's font folders"),
+    Setting("CRNNAUDIT_DEBUG", None, "`1`: a command's unexpected failure shows its traceback", "off"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> str | None:
+    """The value of a setting: the environment's when set and not empty, else its default."""
+    value = os.environ.get(_BY_NAME[name].name)  # KeyError: a setting missing from the table
+    return value if value else _BY_NAME[name].default
+
+
+def number(name: str) -> float:
+    """A numeric setting.
+
+    Raises:
+        CrnnauditError: the value is not a finite number; the message names the variable.
+    """
+    text = setting(name)
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CrnnauditError(f"{name} must be a number, got {text!r}")
+    return value
+
+
+def folders(name: str) -> list[Path] | None:
+    """A ``:``-separated list of folders, or None when the setting is unset."""
+    text = setting(name)
+    return [Path(p).expanduser() for p in text.split(":") if p] if text else None
+
+
+def crnnaudit_environment() -> dict[str, str]:
+    """The ``CRNNAUDIT_*`` variables set in this process, for workers in other processes."""
+    return {k: v for k, v in os.environ.items() if k.startswith("CRNNAUDIT_")}
+
+
+def adopt(env: dict[str, str]) -> None:
+    """Take a driver's ``CRNNAUDIT_*`` settings in a worker process."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("CRNNAUDIT_")})
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment with ``overrides``, for a child process (the sandbox)."""
+    return dict(os.environ, **overrides)
 
 
 def home() -> Path:
     """The data folder (demo model, clips, explanation cache, audit log); created on use."""
-    base = os.environ.get("CRNNAUDIT_HOME")
+    base = setting("CRNNAUDIT_HOME")
     if base:
         path = Path(base).expanduser()
     else:
-        cache = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+        cache = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")  # the platform's, not ours
         path = Path(cache) / "crnnaudit"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -27,7 +124,7 @@ def home() -> Path:
 def runs_dir() -> Path:
     """Where the Dataset and Queue pages find dataset-audit runs (``crnnaudit batch --out``):
     ``CRNNAUDIT_RUNS_DIR``, else ``runs`` in the data folder. No page opens a run elsewhere."""
-    configured = os.environ.get("CRNNAUDIT_RUNS_DIR")
+    configured = setting("CRNNAUDIT_RUNS_DIR")
     return Path(configured).expanduser() if configured else home() / "runs"
 
 
@@ -35,7 +132,12 @@ def samples_dir() -> Path:
     """The folder of sample clips: ``CRNNAUDIT_SAMPLES``, else ``sample_videos`` in the
     working folder (where ``make app`` and ``streamlit run app.py`` start). An installed
     package does not guess where a checkout lies."""
-    return Path(os.environ.get("CRNNAUDIT_SAMPLES") or Path.cwd() / "sample_videos").expanduser()
+    return Path(setting("CRNNAUDIT_SAMPLES") or Path.cwd() / "sample_videos").expanduser()
+
+
+def audit_db_url() -> str:
+    """The audit log's database: ``CRNNAUDIT_AUDIT_DB``, else SQLite in the data folder."""
+    return setting("CRNNAUDIT_AUDIT_DB") or f"sqlite:///{home() / 'audit.sqlite'}"
 
 
 def read_at_most(path: Path, limit: int, error: type, what: str) -> bytes:

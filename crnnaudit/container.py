@@ -7,7 +7,6 @@ that the rules on what crnnaudit opens sit in one short file.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,15 +14,11 @@ import av
 import numpy as np
 
 from .errors import VideoError
+from .limits import max_frame_pixels
 
 #: FFmpeg demuxers crnnaudit opens: real video containers only.
 CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi")
 _OPEN_OPTIONS = {"format_whitelist": ",".join(CONTAINERS), "protocol_whitelist": "file"}
-#: Largest frame accepted (width x height, as coded): 8K UHD.
-MAX_FRAME_PIXELS = int(os.environ.get("CRNNAUDIT_MAX_FRAME_PIXELS", 7680 * 4320))
-#: Frames are scaled in the decoder to at most this many pixels a side (aspect kept), which
-#: is more than the model (112-224) and the overlays need, and bounds a frame to 5 MB.
-MAX_DECODE_SIDE = 1280
 
 
 def check_path(path: Path) -> int:
@@ -69,9 +64,9 @@ def probe(path: Path) -> dict:
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise VideoError(f"{path}: the video stream has no frame size; the file looks corrupt")
-        if width * height > MAX_FRAME_PIXELS:
+        if width * height > max_frame_pixels():
             raise VideoError(f"{path}: frames of {width} x {height} pixels are over the limit of "
-                             f"{MAX_FRAME_PIXELS} pixels (CRNNAUDIT_MAX_FRAME_PIXELS)")
+                             f"{max_frame_pixels()} pixels (CRNNAUDIT_MAX_FRAME_PIXELS)")
         out = {"container": container.format.name, "codec": stream.codec_context.name,
                "width": width, "height": height, "container_frames": int(stream.frames or 0),
                "container_fps": float(stream.average_rate or stream.guessed_rate or 0),

@@ -10,7 +10,7 @@ Every clip is hostile until proven otherwise:
 - only real video containers are opened (:data:`CONTAINERS`: MP4/MOV, Matroska/WebM, AVI),
   read from the local file alone: no playlists, concat lists, image files, raw streams or
   network protocols, so the SHA-256 that names a clip covers every byte that is decoded;
-- a frame size above :data:`MAX_FRAME_PIXELS` is refused before any frame is decoded, and
+- a frame size above :func:`~crnnaudit.limits.max_frame_pixels` is refused before any frame is decoded, and
   frames are scaled in the decoder to at most :data:`MAX_DECODE_SIDE` pixels a side;
 - the display rotation is applied, as a player would;
 - a file that declares more than it holds (a cut-off download) is flagged ``truncated``.
@@ -33,8 +33,8 @@ import av
 import cv2
 import numpy as np
 
-from .container import (CONTAINERS, MAX_DECODE_SIDE, MAX_FRAME_PIXELS, av_open,  # noqa: F401
-                        check_path, check_tail, first_frame, probe)
+from .container import CONTAINERS, av_open, check_path, check_tail, first_frame, probe  # noqa: F401
+from .limits import MAX_DECODE_SIDE, max_frame_pixels
 from .errors import VideoError
 from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
 
@@ -178,9 +178,9 @@ class Clip:
     def _pixels(self, frame) -> np.ndarray:
         """RGB at most MAX_DECODE_SIDE a side (scaled by the decoder), turned upright."""
         w, h = frame.width, frame.height
-        if w * h > MAX_FRAME_PIXELS:
+        if w * h > max_frame_pixels():
             raise VideoError(f"{self.path}: a frame of {w} x {h} pixels is over the limit of "
-                             f"{MAX_FRAME_PIXELS} pixels (CRNNAUDIT_MAX_FRAME_PIXELS)")
+                             f"{max_frame_pixels()} pixels (CRNNAUDIT_MAX_FRAME_PIXELS)")
         scale = min(1.0, MAX_DECODE_SIDE / max(w, h))
         if scale < 1.0:
             img = frame.to_ndarray(format="rgb24", width=max(2, round(w * scale)),

@@ -3,17 +3,18 @@ command signs in (``--as USER``). Split from ``cli.py`` to keep each file short.
 
 from __future__ import annotations
 
+from ..config import setting
+
 
 
 def _signed_in(username: str | None, permission: str, what: str, accounts=None):
     """The account the command runs as (``--as``): its password from CRNNAUDIT_PASSWORD or a
     prompt; refused unless its role allows ``permission``."""
     import getpass
-    import os
     from ..evidence.accounts import AccessError, Accounts
     if not username:
         raise AccessError(f"to {what}, name the account the command runs as: --as USER")
-    password = os.environ.get("CRNNAUDIT_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    password = setting("CRNNAUDIT_PASSWORD") or getpass.getpass(f"password for {username}: ")
     who = (accounts or Accounts()).authenticate(username, password)
     who.require(permission, what)
     return who
@@ -21,7 +22,6 @@ def _signed_in(username: str | None, permission: str, what: str, accounts=None):
 
 def cmd_user(args) -> int:
     import getpass
-    import os
     from ..evidence.accounts import Accounts
     accounts = Accounts(args.db)
     bootstrap = args.action == "add" and accounts.count() == 0
@@ -38,7 +38,7 @@ def cmd_user(args) -> int:
         from ..errors import CrnnauditError
         raise CrnnauditError(f"user {args.action} needs a NAME")
     if args.action == "add":
-        password = os.environ.get("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+        password = setting("CRNNAUDIT_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
         who = accounts.add(args.name, password, args.role or ("admin" if bootstrap else "auditor"), by=by)
         print(f"account {who.username} added as {who.role}")
     elif args.action == "disable":

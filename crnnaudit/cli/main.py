@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import quiet_tensorflow
+from ..config import quiet_tensorflow, setting
 from .admin import _signed_in, add_admin_commands
 from ..vocabulary import DECISIONS
 from ..dataset.engines import ENGINES
@@ -319,7 +319,6 @@ def main(argv=None) -> int:
     """Run one command. Every failure ends in one line on stderr and exit status 2: the
     message of a crnnaudit error, else a short notice (``CRNNAUDIT_DEBUG=1`` shows the
     traceback of an unexpected failure instead)."""
-    import os
     from ..errors import CrnnauditError
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
@@ -332,7 +331,7 @@ def main(argv=None) -> int:
         print(f"crnnaudit: error: {args.command}: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - one line, never a traceback, unless debugging
-        if os.environ.get("CRNNAUDIT_DEBUG"):
+        if setting("CRNNAUDIT_DEBUG"):
             raise
         print(f"crnnaudit: error: {args.command} failed unexpectedly ({type(e).__name__}: "
               f"{_one_line(e)}); run with CRNNAUDIT_DEBUG=1 for the traceback and report it",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Iterator
 
+from ..config import crnnaudit_environment
 from ..errors import CrnnauditError
 
 # The runner (pandas, the model) is imported where it is used: the command line reads
@@ -170,7 +171,7 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, engine: str = "
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     job = Job(model, card, clips, out, read_labels(labels), explain, tuple(methods) if methods else None,
-              {k: v for k, v in os.environ.items() if k.startswith("CRNNAUDIT_")})
+              crnnaudit_environment())
     t0, seen, done_now, per_worker = time.perf_counter(), 0, 0, {}
     for outcome in runner.run(job):
         seen += 1

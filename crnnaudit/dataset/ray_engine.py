@@ -23,6 +23,7 @@ import os
 from dataclasses import replace
 from typing import Iterator
 
+from ..config import adopt
 from ..errors import CrnnauditError
 from .engines import Engine, Job, Outcome, peak_rss_mb
 
@@ -31,7 +32,7 @@ class ClipWorker:
     """A Ray Data actor: one model, loaded once, for every batch of clip paths it is given."""
 
     def __init__(self, job, threads: int):
-        os.environ.update(job.env)  # the driver's CRNNAUDIT_* settings: data folder, limits, models
+        adopt(job.env)  # the driver's CRNNAUDIT_* settings: data folder, limits, models
         import tensorflow as tf
         if threads:  # a cap asked for explicitly (TensorFlow's own choice was the fastest measured)
             tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_WINDOWS = 1500  # per class; above, a seeded sample is screened (the affinity is n x n)
+from ..limits import MAX_SHORTCUT_WINDOWS
 
 
 def spectral_clusters(x: np.ndarray, max_clusters: int = 6, neighbours: int = 10, seed: int = 0) -> np.ndarray:
@@ -89,8 +89,8 @@ def screen(maps: np.ndarray, targets: np.ndarray, rows: list[dict], classes: lis
         idx = np.flatnonzero(targets == k)
         if len(idx) < min_clips:
             continue
-        if len(idx) > MAX_WINDOWS:
-            idx = np.sort(rng.choice(idx, MAX_WINDOWS, replace=False))
+        if len(idx) > MAX_SHORTCUT_WINDOWS:
+            idx = np.sort(rng.choice(idx, MAX_SHORTCUT_WINDOWS, replace=False))
         labels = spectral_clusters(maps[idx].reshape(len(idx), -1).astype(np.float64), max_clusters, seed=seed)
         for j in range(labels.max() + 1):
             members = idx[labels == j]

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from ..errors import AccessError, CrnnauditError
+from ..errors import AccessError
 
 ROLES = ("viewer", "auditor", "approver", "admin")
 PERMISSIONS = {

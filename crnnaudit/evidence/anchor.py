@@ -25,7 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..config import home
+from ..config import home, setting
 from ..errors import AuditLogError
 
 
@@ -35,10 +35,10 @@ def canonical(obj) -> str:
 
 def log_key() -> bytes:
     """The audit log's HMAC key (see the module's docstring for where it comes from)."""
-    text = os.environ.get("CRNNAUDIT_LOG_KEY")
+    text = setting("CRNNAUDIT_LOG_KEY")
     if text:
         return text.encode()
-    path = Path(os.environ.get("CRNNAUDIT_LOG_KEY_FILE") or home() / "keys" / "audit-log.key")
+    path = Path(setting("CRNNAUDIT_LOG_KEY_FILE") or home() / "keys" / "audit-log.key")
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def log_id(url: str) -> str:
 
 
 def checkpoint_path(url: str) -> Path:
-    override = os.environ.get("CRNNAUDIT_LOG_CHECKPOINT")
+    override = setting("CRNNAUDIT_LOG_CHECKPOINT")
     return Path(override) if override else home() / "checkpoints" / f"{log_id(url)}.json"
 
 

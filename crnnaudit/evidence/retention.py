@@ -8,21 +8,16 @@ clip's hash, never its content. And the Art. 30-style record of processing.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-from ..config import home
+from ..config import home, number
 from ..errors import CrnnauditError
 
-DEFAULT_RETENTION_DAYS = 30.0
 
 
 def retention_days() -> float:
-    try:
-        days = float(os.environ.get("CRNNAUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-    except ValueError as e:
-        raise CrnnauditError(f"CRNNAUDIT_RETENTION_DAYS must be a number of days ({e})") from e
+    days = number("CRNNAUDIT_RETENTION_DAYS")
     if days <= 0:
         raise CrnnauditError(f"CRNNAUDIT_RETENTION_DAYS must be above 0, got {days:g}")
     return days
@@ -79,7 +74,7 @@ def apply_retention(days: float | None = None, now: float | None = None, log=Non
 def record_of_processing(card=None) -> dict:
     """The Art. 30 GDPR-style record of processing, from the model card and the configuration."""
     from .anchor import checkpoint_path
-    from .log import default_url
+    from .store import default_url
     card = card.to_dict() if card is not None else {}
     url = default_url()
     return {

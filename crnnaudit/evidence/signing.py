@@ -11,22 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from pathlib import Path
 
 from .anchor import canonical
-from ..config import read_at_most
+from ..config import read_at_most, setting
 from ..errors import ReportError
+from ..limits import MAX_REPORT_BYTES
 
 KEY_ENV = "CRNNAUDIT_SIGNING_KEY"
-#: A report is a few MB (its key frames); anything far larger is not one.
-MAX_REPORT_BYTES = 256 << 20
 _HTML_MARK = b"\n<!-- crnnaudit-integrity "
 _PDF_MARK = b"\n%crnnaudit-integrity "
 
 
 def _key() -> bytes | None:
-    key = os.environ.get(KEY_ENV)
+    key = setting(KEY_ENV)
     return key.encode() if key else None
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..limits import EXPLANATION_CACHE_BYTES
 from .base import Explanation
 
 
@@ -23,7 +24,7 @@ class ExplanationCache:
 
     _defaults: dict[Path, "ExplanationCache"] = {}
 
-    def __init__(self, folder: str | Path, max_bytes: int = 512 * 1024 * 1024):
+    def __init__(self, folder: str | Path, max_bytes: int = EXPLANATION_CACHE_BYTES):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_bytes = int(max_bytes)

@@ -2,14 +2,13 @@
 
 Nothing named by a model file is imported or run: Lambda layers and classes from outside
 Keras are refused from the config before Keras sees the file. The config's size and nesting
-are checked before it is parsed (:data:`MAX_CONFIG_BYTES`, :data:`MAX_CONFIG_DEPTH`), and a
+are checked before it is parsed (limits in :mod:`crnnaudit.limits`), and a
 file is first loaded in a child process with memory and time limits (``sandbox.py``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -18,18 +17,12 @@ import numpy as np
 
 from ..card import ModelCard, sidecar_path
 from ..errors import ModelError, UnsafeModelError
+from ..limits import MAX_CONFIG_DEPTH, MAX_ZIP_RATIO, ZIP_BOMB_FLOOR_BYTES, max_config_bytes
 from ..video import sha256_file
 from ..vocabulary import MODEL_SUFFIXES
 from .audited import AuditedModel
 from .statistics import FeatureStats
 
-#: Largest model config read (a VGG19 + GRU's is 40 kB).
-MAX_CONFIG_BYTES = int(float(os.environ.get("CRNNAUDIT_MAX_CONFIG_MB", "16")) * (1 << 20))
-#: Deepest nesting of lists and objects in a config (Keras configs nest about 10 deep).
-MAX_CONFIG_DEPTH = 200
-#: A ``.keras`` archive whose members unpack to more than this many times its size, and to
-#: more than 256 MB, is refused as a zip bomb (trained weights barely compress).
-MAX_ZIP_RATIO = 100
 
 
 def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
@@ -156,21 +149,21 @@ def _zip_config(path: Path) -> bytes:
     with zipfile.ZipFile(path) as z:
         infos = z.infolist()
         unpacked = sum(i.file_size for i in infos)
-        if unpacked > max(256 << 20, MAX_ZIP_RATIO * path.stat().st_size):
+        if unpacked > max(ZIP_BOMB_FLOOR_BYTES, MAX_ZIP_RATIO * path.stat().st_size):
             raise ModelError(f"{path}: refused: its {path.stat().st_size >> 10} kB unpack to "
                              f"{unpacked >> 20} MB (over {MAX_ZIP_RATIO} times its size): a zip bomb")
         info = z.getinfo("config.json")
         _check_config_size(path, info.file_size)
         with z.open(info) as f:  # the header may lie: never read past the limit
-            raw = f.read(MAX_CONFIG_BYTES + 1)
+            raw = f.read(max_config_bytes() + 1)
         _check_config_size(path, len(raw))
         return raw
 
 
 def _check_config_size(path: Path, size: int) -> None:
-    if size > MAX_CONFIG_BYTES:
+    if size > max_config_bytes():
         raise ModelError(f"{path}: refused: its config takes {size / (1 << 20):.1f} MB, over the "
-                         f"{MAX_CONFIG_BYTES >> 20} MB limit for a model config (CRNNAUDIT_MAX_CONFIG_MB)")
+                         f"{max_config_bytes() >> 20} MB limit for a model config (CRNNAUDIT_MAX_CONFIG_MB)")
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')

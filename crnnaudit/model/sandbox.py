@@ -21,28 +21,25 @@ a model is vetted once per machine, not once per load.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .. import errors
-from ..config import home
+from ..config import child_environment, home
+from ..limits import SANDBOX_POLL_S, model_memory_mb, model_timeout_s
 
 _VETTED: set[str] = set()
-_POLL_S = 0.02
 
 
 def memory_limit_mb(size_bytes: int) -> int:
-    """The child's memory limit: the configured base (2 GB), or 1 GB plus six times the file
-    for model files large enough to need more (a full VGG19 with its top is 550 MB)."""
-    base = int(os.environ.get("CRNNAUDIT_MODEL_MEMORY_MB", "2048"))
-    return max(base, 1024 + 6 * (size_bytes >> 20))
+    """The child's memory limit (see :func:`crnnaudit.limits.model_memory_mb`)."""
+    return model_memory_mb(size_bytes)
 
 
 def timeout_s() -> float:
-    return float(os.environ.get("CRNNAUDIT_MODEL_TIMEOUT_S", "45"))
+    return model_timeout_s()
 
 
 def _marker(sha256: str) -> Path:
@@ -89,7 +86,7 @@ def vet(path: Path, sha256: str) -> None:
 
 
 def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env = child_environment(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.Popen([sys.executable, "-m", "crnnaudit.model.sandbox_child", str(path), str(limit_mb)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     t0, peak = time.monotonic(), 0
@@ -103,7 +100,7 @@ def _run_child(path: Path, limit_mb: int, limit_s: float) -> dict:
             if time.monotonic() - t0 > limit_s:
                 proc.kill()
                 return over_limit(path, f"it took more than {limit_s:g} s (CRNNAUDIT_MODEL_TIMEOUT_S)")
-            time.sleep(_POLL_S)
+            time.sleep(SANDBOX_POLL_S)
         out = proc.stdout.read().decode("utf-8", "replace").strip().splitlines()
     finally:
         if proc.poll() is None:

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..evidence.accounts import AccessError, Identity
-from ..evidence.log import AuditLog, payload_or_raw
+from ..evidence.chain import payload_or_raw
+from ..evidence.log import AuditLog
 from ..config import home
 
 

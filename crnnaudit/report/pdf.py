@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import functools
 import io
-import os
 from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
+
+from ..config import folders
 
 FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/opentype/noto",
              "/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts")
@@ -40,7 +41,7 @@ MISSING_FONTS = ("This machine has no Unicode fonts (install fonts-noto-core, fo
 @functools.lru_cache(maxsize=1)
 def font_files() -> dict[str, tuple[Path, Path]]:
     """The Noto fonts found on this machine, by family."""
-    dirs = [Path(d) for d in os.environ.get("CRNNAUDIT_FONT_DIRS", "").split(":") if d] + [Path(d) for d in FONT_DIRS]
+    dirs = (folders("CRNNAUDIT_FONT_DIRS") or []) + [Path(d) for d in FONT_DIRS]
     found = {}
     for family, names in FONTS.items():
         paths = []

@@ -16,13 +16,13 @@ page itself checks).
 
 from __future__ import annotations
 
-import os
 import time
 
 import streamlit as st
 
 from ..evidence.accounts import ROLES, Accounts, Identity
-from ..evidence.log import default_url
+from ..evidence.store import default_url
+from ..config import number, setting
 from ..errors import CrnnauditError
 from . import navigation
 
@@ -30,7 +30,7 @@ KEY = "identity"
 
 
 def session_minutes() -> float:
-    return float(os.environ.get("CRNNAUDIT_SESSION_MINUTES", "480"))
+    return number("CRNNAUDIT_SESSION_MINUTES")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -56,7 +56,7 @@ def sign_out(notice: str | None = None) -> None:
 
 
 def oidc_provider() -> str | None:
-    return os.environ.get("CRNNAUDIT_OIDC_PROVIDER") or None
+    return setting("CRNNAUDIT_OIDC_PROVIDER")
 
 
 def _oidc_identity() -> Identity | None:
@@ -64,7 +64,7 @@ def _oidc_identity() -> Identity | None:
     if not oidc_provider() or not st.user.is_logged_in:
         return None
     claims = st.user.to_dict()
-    claim = os.environ.get("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role")
+    claim = setting("CRNNAUDIT_OIDC_ROLE_CLAIM")
     given = claims.get(claim)
     roles = [r for r in (given if isinstance(given, list) else [given]) if r in ROLES]
     name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")

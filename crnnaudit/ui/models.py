@@ -3,25 +3,24 @@ models folders, an admin's card edits as logged rows."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
+from ..config import folders, setting
 from ..model import AuditedModel
 
 
 def configured_model() -> str:
     """The model the app opens on: ``CRNNAUDIT_MODEL``, else the demo model (built on first use)."""
-    return os.environ.get("CRNNAUDIT_MODEL") or ensure_demo_model()
+    return setting("CRNNAUDIT_MODEL") or ensure_demo_model()
 
 
 def model_folders() -> list[Path]:
     """Where the Model page finds models: ``CRNNAUDIT_MODELS_DIR`` (``:``-separated), else the
     demo model's folder. No page opens any other server path; admins may also upload."""
     from ..demo.paths import demo_dir
-    configured = os.environ.get("CRNNAUDIT_MODELS_DIR")
-    return [Path(p).expanduser() for p in configured.split(":") if p] if configured else [demo_dir()]
+    return folders("CRNNAUDIT_MODELS_DIR") or [demo_dir()]
 
 
 def model_choices() -> list[Path]:

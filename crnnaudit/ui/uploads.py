@@ -12,20 +12,18 @@ from pathlib import Path
 import streamlit as st
 
 from ..config import home
+from ..limits import max_upload_mb
 from ..errors import CrnnauditError, VideoError
 
 
-MAX_UPLOAD_MB = float(os.environ.get("CRNNAUDIT_MAX_UPLOAD_MB", "200"))
 
 
 _CHUNK = 1 << 20
 
 
 def upload_limit_mb() -> int:
-    """The upload limit in force: CRNNAUDIT_MAX_UPLOAD_MB, which the server's own
-    ``server.maxUploadSize`` must follow (``make app`` passes it) so that a larger file is
-    refused while it streams in, before it is held in memory."""
-    return max(1, int(MAX_UPLOAD_MB))
+    """The upload limit in force (see :func:`crnnaudit.limits.max_upload_mb`)."""
+    return max_upload_mb()
 
 
 def server_limit_mismatch() -> str | None:

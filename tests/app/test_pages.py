@@ -129,7 +129,7 @@ def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
         loaders.clip_for(saved)
     with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
         uploads.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
-    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setenv("CRNNAUDIT_MAX_UPLOAD_MB", "1")
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
         uploads.save_upload(Upload("big.mp4", b"x" * (2 << 20)), "video", (".mp4",))
     at = _app()  # the app is still up and still works

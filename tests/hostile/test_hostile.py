@@ -185,7 +185,7 @@ def test_upload_names_never_reach_the_file_system(name, tmp_path):
 
 def test_upload_limit_is_checked_while_copying(tmp_path, monkeypatch):
     from crnnaudit.ui import uploads
-    monkeypatch.setattr(uploads, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setenv("CRNNAUDIT_MAX_UPLOAD_MB", "1")
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
         uploads.save_upload(_Upload("big.mp4", bytes(3 << 20)), "video", (".mp4",))
     assert not list((Path(os.environ["CRNNAUDIT_HOME"]) / "uploads").iterdir())  # nothing left behind
@@ -216,8 +216,7 @@ def test_cli_failures_are_one_line_and_exit_2(argv, says, capsys):
 
 
 def test_a_clip_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
-    import crnnaudit.container as container
-    monkeypatch.setattr(container, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+    monkeypatch.setenv("CRNNAUDIT_MAX_FRAME_PIXELS", str(64 * 48 - 1))
     with pytest.raises(VideoError, match="over the limit of 3071 pixels"):
         open_any("clip", cases.write_clip(tmp_path / "small.mp4"))
 

@@ -1,0 +1,59 @@
+"""Every size, time and count limit crnnaudit holds untrusted input to, in one place.
+
+A file a user hands in (a model, a clip, a card, a report, an upload) is bounded here before it
+is parsed. The limits an operator may change are settings (:mod:`.config`), read when used; the
+others are constants, each with the reason for its value.
+"""
+
+from __future__ import annotations
+
+from .config import number
+
+#: A model card is a few kB; a larger one is refused before it is parsed.
+MAX_CARD_BYTES = 1 << 20
+#: A report is a few MB (its key frames); anything far larger is not one.
+MAX_REPORT_BYTES = 256 << 20
+#: Deepest nesting of lists and objects in a model config (Keras configs nest about 10 deep).
+MAX_CONFIG_DEPTH = 200
+#: A ``.keras`` archive whose members unpack to more than this many times its size, and to
+#: more than :data:`ZIP_BOMB_FLOOR_BYTES`, is a zip bomb (trained weights barely compress).
+MAX_ZIP_RATIO = 100
+ZIP_BOMB_FLOOR_BYTES = 256 << 20
+#: Frames are scaled by the decoder to at most this many pixels a side: more than the model
+#: and the overlays need, and a bound on each decoded frame's memory.
+MAX_DECODE_SIDE = 1280
+#: How often the sandbox's parent checks its child's memory and time.
+SANDBOX_POLL_S = 0.02
+#: The explanation cache's size on disk; the oldest entries go first.
+EXPLANATION_CACHE_BYTES = 512 << 20
+#: Windows per class the shortcut screen clusters (its affinity matrix is n x n); above, a
+#: seeded sample is screened.
+MAX_SHORTCUT_WINDOWS = 1500
+
+
+def max_frame_pixels() -> int:
+    """Largest frame (width x height) a clip may have (``CRNNAUDIT_MAX_FRAME_PIXELS``, 8K UHD)."""
+    return int(number("CRNNAUDIT_MAX_FRAME_PIXELS"))
+
+
+def max_config_bytes() -> int:
+    """Largest model config read (``CRNNAUDIT_MAX_CONFIG_MB``, 16 MB; a VGG19 + GRU's is 40 kB)."""
+    return int(number("CRNNAUDIT_MAX_CONFIG_MB") * (1 << 20))
+
+
+def max_upload_mb() -> int:
+    """The upload limit (``CRNNAUDIT_MAX_UPLOAD_MB``, 200), which the Streamlit server's
+    ``server.maxUploadSize`` must follow (``make app`` passes it)."""
+    return max(1, int(number("CRNNAUDIT_MAX_UPLOAD_MB")))
+
+
+def model_memory_mb(size_bytes: int) -> int:
+    """The model sandbox's memory limit: ``CRNNAUDIT_MODEL_MEMORY_MB`` (2 GB), or 1 GB plus six
+    times the file for model files large enough to need more (a full VGG19 with its top is 550 MB)."""
+    return max(int(number("CRNNAUDIT_MODEL_MEMORY_MB")), 1024 + 6 * (size_bytes >> 20))
+
+
+def model_timeout_s() -> float:
+    """The model sandbox's time limit (``CRNNAUDIT_MODEL_TIMEOUT_S``, 45 s: with TensorFlow's
+    start, the verdict comes within a minute)."""
+    return number("CRNNAUDIT_MODEL_TIMEOUT_S")
