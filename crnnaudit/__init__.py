@@ -6,7 +6,7 @@ use, so ``crnnaudit.evidence`` or the video tools do not pay for importing Tenso
 
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,15 +28,5 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crnnaudit' has no attribute {name!r}")
-    attr = "verify_file" if name == "verify_report" else name
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, {k: "." + v for k, v in _EXPORTS.items()},
+                                    {"verify_report": "verify_file"}, globals())

@@ -12,7 +12,7 @@ registry registers the built-in methods when it is first read.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 _EXPORTS = {"DEFAULT_METHODS": ".base", "REGISTRY": ".base", "Explanation": ".base",
             "ExplanationSet": ".base", "Method": ".base", "available_methods": ".base", "register": ".base",
@@ -20,14 +20,4 @@ _EXPORTS = {"DEFAULT_METHODS": ".base", "REGISTRY": ".base", "Explanation": ".ba
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crnnaudit.explainers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, namespace=globals())

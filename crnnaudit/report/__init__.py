@@ -13,7 +13,7 @@ Names are imported on first use, so that verifying a report never imports Tensor
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 _EXPORTS = {"DECISIONS": "..vocabulary", "LEGAL": ".legal", "build_report": ".build",
             "render_html": ".files", "write_report": ".files", "render_pdf": ".pdf",
@@ -21,14 +21,4 @@ _EXPORTS = {"DECISIONS": "..vocabulary", "LEGAL": ".legal", "build_report": ".bu
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crnnaudit.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, namespace=globals())
