@@ -45,10 +45,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_MODEL_MEMORY_MB", "2048", "memory limit of the sandbox that first loads a model file "
             "(more for files over 170 MB: 1 GB + 6 x the file)"),
     Setting("CRNNAUDIT_MODEL_TIMEOUT_S", "45", "time limit of that sandbox"),
-    Setting("CRNNAUDIT_SIGNING_KEY", None, "key for the reports' HMAC-SHA256 signature", "unsigned (SHA-256 only)"),
-    Setting("CRNNAUDIT_LOG_KEY", None, "the audit log's HMAC key, as text", "`CRNNAUDIT_LOG_KEY_FILE`"),
-    Setting("CRNNAUDIT_LOG_KEY_FILE", None, "a file holding the audit log's HMAC key",
-            "made on first use in `CRNNAUDIT_HOME/keys/`"),
+    Setting("CRNNAUDIT_SIGNING_KEY", None, "the installation's Ed25519 private key as PEM text (how a secret "
+            "store hands it over); it signs log rows, checkpoints, reports and countersignatures",
+            "`CRNNAUDIT_SIGNING_KEY_FILE`"),
+    Setting("CRNNAUDIT_SIGNING_KEY_FILE", None, "a PEM file holding that key (`crnnaudit keys init` makes it; "
+            "a missing key is an error, never replaced silently)", "`CRNNAUDIT_HOME/keys/signing.pem`"),
+    Setting("CRNNAUDIT_TRUSTED_KEYS", None, "fingerprints (SHA-256 of the public key, hex; comma- or "
+            "space-separated) a verifier trusts; any other signing key fails verification",
+            "nothing pinned (verification says so)"),
+    Setting("CRNNAUDIT_WITNESS", None, "a folder on another mount, or a separate database's URL, that keeps "
+            "every signed checkpoint of the log", "no witness (verification says so)"),
     Setting("CRNNAUDIT_LOG_CHECKPOINT", None, "where the log's signed checkpoint is kept",
             "`CRNNAUDIT_HOME/checkpoints/`"),
     Setting("CRNNAUDIT_AUDIT_DB", None, "the audit log's database (SQLAlchemy URL; PostgreSQL via "

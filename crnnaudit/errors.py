@@ -15,6 +15,7 @@ and show the message; nothing is lost.
     │   └── Cancelled            the user cancelled long work
     ├── ReportError          report cannot be built, read or verified
     ├── AuditLogError        the audit log cannot be written or read
+    ├── SigningKeyError      the installation's signing key is missing, unreadable or not Ed25519
     └── AccessError          sign-in failed, or the account's role does not allow the action
 """
 
@@ -59,6 +60,10 @@ class ReportError(CrnnauditError):
 
 class AuditLogError(CrnnauditError):
     """The audit log cannot be written, read or verified."""
+
+
+class SigningKeyError(CrnnauditError):
+    """The installation's signing key is missing, unreadable or of the wrong kind."""
 
 
 class AccessError(CrnnauditError):

@@ -8,6 +8,7 @@ others are constants, each with the reason for its value.
 from __future__ import annotations
 
 from .config import number
+from .errors import CrnnauditError
 
 #: A model card is a few kB; a larger one is refused before it is parsed.
 MAX_CARD_BYTES = 1 << 20
@@ -57,3 +58,26 @@ def model_timeout_s() -> float:
     """The model sandbox's time limit (``CRNNAUDIT_MODEL_TIMEOUT_S``, 45 s: with TensorFlow's
     start, the verdict comes within a minute)."""
     return number("CRNNAUDIT_MODEL_TIMEOUT_S")
+
+
+#: A retention period is a whole day at least and a century at most: less erases what was just
+#: written (``--days 0`` or ``-1`` used to erase everything), more is a typo.
+MIN_DAYS, MAX_DAYS = 1.0, 36500.0
+#: The AI Act asks deployers to keep a high-risk system's logs at least six months (Art. 19(1),
+#: 26(6)); a shorter log retention needs --force and a reason, which the purge row records.
+AI_ACT_LOG_DAYS = 183.0
+
+
+def checked_days(days, what: str = "--days") -> float:
+    """A retention period in days, from 1 to 36,500.
+
+    Raises:
+        CrnnauditError: not a number (NaN included), or out of that range; names ``what``.
+    """
+    try:
+        value = float(days)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not MIN_DAYS <= value <= MAX_DAYS:  # also False for NaN
+        raise CrnnauditError(f"{what} must be a number of days from {MIN_DAYS:g} to {MAX_DAYS:,.0f}, got {days!r}")
+    return value

@@ -16,10 +16,23 @@ from architectures import ARCHITECTURES  # noqa: E402
 VTEST = ROOT / "tests" / "data" / "vtest.avi"  # OpenCV sample data; see tests/data/README.md
 
 
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory):
+    """The installation's Ed25519 key for the suite, made the way an operator makes one."""
+    from crnnaudit.evidence.keys import init_key
+    path = tmp_path_factory.mktemp("keys") / "signing.pem"
+    init_key(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    """Every test gets its own data folder (cache, audit log)."""
+def _home(tmp_path, monkeypatch, signing_key_file):
+    """Every test gets its own data folder (cache, audit log), and the suite's signing key,
+    kept outside it as an operator would; no witness and nothing pinned unless a test says so."""
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(signing_key_file))
+    for name in ("CRNNAUDIT_SIGNING_KEY", "CRNNAUDIT_TRUSTED_KEYS", "CRNNAUDIT_WITNESS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,8 @@ def test_inserted_row_is_named(tmp_path):
               "prev_hash": rows[1]["row_hash"]}
     forged["row_hash"] = row_hash(forged["seq"], forged["ts"], forged["kind"], forged["payload"], forged["prev_hash"])
     with sqlite3.connect(tmp_path / "audit.sqlite") as db:
-        db.execute("INSERT INTO audit_log VALUES (:seq, :ts, :kind, :payload, :prev_hash, :row_hash)", forged)
+        db.execute("INSERT INTO audit_log (seq, ts, kind, payload, prev_hash, row_hash) "
+                       "VALUES (:seq, :ts, :kind, :payload, :prev_hash, :row_hash)", forged)
     # the renumbered rows now fail their own hashes; the first failure named is row 4 (old 3)
     res = log.verify()
     assert not res.ok and res.first_bad_seq in (3, 4)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from crnnaudit.evidence.anchor import canonical, checkpoint_path
+from crnnaudit.errors import AuditLogError, SigningKeyError
 from crnnaudit.evidence.log import AuditLog
 from crnnaudit.cli.main import main
 
@@ -37,7 +38,8 @@ def _sql(url: str, statement: str, **params):
 
 
 def _attacker_hash(seq, ts, kind, payload, prev):
-    """What someone who can edit the database but lacks the key can compute."""
+    """What someone who can edit the database but lacks the private key can compute: the hash,
+    not the signature."""
     return hashlib.sha256(canonical([seq, ts, kind, payload, prev]).encode()).hexdigest()
 
 
@@ -138,7 +140,7 @@ def test_the_checkpoint_cannot_be_deleted_or_forged(log_url):
     doc = json.loads(cp.read_text())
     doc["checkpoint"]["seq"] = 3
     cp.write_text(json.dumps(doc))
-    assert "not signed with the log's key" in AuditLog(db).verify().message
+    assert "does not match its signature: it was forged or altered" in AuditLog(db).verify().message
     cp.unlink()
     assert "checkpoint is missing" in AuditLog(db).verify().message
 
@@ -162,89 +164,232 @@ def test_a_writer_killed_between_commit_and_checkpoint_leaves_a_valid_log(log_ur
     assert AuditLog(db).verify().ok  # the log is ahead of its checkpoint: nothing was removed
 
 
-def test_the_key_lives_outside_the_database(log_url, monkeypatch):
+def test_the_key_lives_outside_the_database_and_verifying_needs_none(log_url, monkeypatch, capsys):
     log, db = _log(log_url, n=2)
-    key = Path(os.environ["CRNNAUDIT_HOME"]) / "keys" / "audit-log.key"
-    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
-    secret = key.read_text().strip()
-    assert not any(secret in str(v) for r in log.rows() for v in r.values())
-    monkeypatch.setenv("CRNNAUDIT_LOG_KEY", "another key entirely, 32 chars")
-    assert "row 1 was altered or forged" in AuditLog(db).verify().message  # the chain is bound to its key
+    key = Path(os.environ["CRNNAUDIT_SIGNING_KEY_FILE"])
+    assert oct(key.stat().st_mode & 0o777) == "0o600" and not key.is_relative_to(os.environ["CRNNAUDIT_HOME"])
+    secret = key.read_text()
+    assert not any(line in str(v) for r in log.rows() for v in r.values()
+                   for line in secret.splitlines()[1:-1]), "no private key material in the database"
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(key.parent / "deleted.pem"))  # the key file is gone
+    assert AuditLog(db).verify().ok, "checking needs no secret"
+    with pytest.raises(SigningKeyError, match="no signing key.*keys init.*restored from its backup"):
+        AuditLog(db).append({"report_id": "after the key went"})
+    assert not (key.parent / "deleted.pem").exists(), "a missing key is never made silently"
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+
+
+# -- someone with write access to the data folder ------------------------------------------
+
+
+def _other_key(tmp_path):
+    from crnnaudit.evidence.keys import init_key
+    path = tmp_path / "attacker.pem"
+    return path, init_key(path)
+
+
+def _resign_everything(url, tmp_path, monkeypatch):
+    """A key swap: a new key, every row re-signed (a decision changed on the way), a fresh
+    checkpoint in the data folder: everything someone with write access there can do."""
+    from crnnaudit.evidence.anchor import make_checkpoint, write_checkpoint
+    from crnnaudit.evidence.chain import pack_signature
+    path, key = _other_key(tmp_path)
+    _sql(url, "UPDATE audit_log SET payload = replace(payload, 'confirm', 'escalate')")
+    _rehash_from(url, 1)
+    for seq, h in _sql(url, "SELECT seq, row_hash FROM audit_log ORDER BY seq"):
+        _sql(url, "UPDATE audit_log SET signature = :s WHERE seq = :q", s=pack_signature(key.sign(h.encode())), q=seq)
+    seq, ts, h = _sql(url, "SELECT seq, ts, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
+    checkpoint_path(url).unlink()
+    write_checkpoint(url, make_checkpoint(url, key, seq, h, ts))
+    return key
+
+
+def test_a_key_swap_passes_the_data_folder_but_not_a_pinned_key_or_the_witness(log_url, tmp_path, monkeypatch):
+    from crnnaudit.evidence.keys import load_signing_key
+    genuine = load_signing_key().fingerprint
+    monkeypatch.setenv("CRNNAUDIT_WITNESS", str(tmp_path / "witness"))
+    log, db = _log(log_url)
+    _resign_everything(db, tmp_path, monkeypatch)
+    monkeypatch.delenv("CRNNAUDIT_WITNESS")
+    alone = AuditLog(db).verify()
+    assert alone.ok and "not pinned" in alone.message, "without anything outside the data folder, nothing can tell"
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", genuine)
+    pinned = AuditLog(db).verify()
+    assert not pinned.ok and "not among CRNNAUDIT_TRUSTED_KEYS" in pinned.message, pinned.message
+    monkeypatch.delenv("CRNNAUDIT_TRUSTED_KEYS")
+    monkeypatch.setenv("CRNNAUDIT_WITNESS", str(tmp_path / "witness"))
+    witnessed = AuditLog(db).verify()
+    assert not witnessed.ok and "a key swap" in witnessed.message and "witness" in witnessed.message, witnessed.message
+
+
+def test_a_rollback_with_an_older_checkpoint_put_back_is_named_by_the_witness(log_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CRNNAUDIT_WITNESS", str(tmp_path / "witness"))
+    log, db = _log(log_url, n=3)
+    old_checkpoint = checkpoint_path(log.url).read_bytes()
+    for i in range(3):
+        log.append({"report_id": f"later {i}", "decision": "override"})
+    _delete_last(db, 3)
+    checkpoint_path(log.url).write_bytes(old_checkpoint)  # genuine, signed, and three rows old
+    result = AuditLog(db).verify()
+    assert not result.ok and "rows 4..6 are missing" in result.message and "witness" in result.message, result.message
+    assert main(["audit", "verify", "--db", str(db)]) == 1
+    monkeypatch.delenv("CRNNAUDIT_WITNESS")
+    blind = AuditLog(db).verify()
+    assert blind.ok and "no witness" in blind.message, "without a witness the rollback passes, and verify says so"
+
+
+def test_a_witness_in_a_separate_postgresql_database(postgres, tmp_path, monkeypatch):
+    witness_url = postgres()  # a database of its own, apart from the log's
+    monkeypatch.setenv("CRNNAUDIT_WITNESS", witness_url)
+    log, db = _log(f"sqlite:///{tmp_path / 'audit.sqlite'}", n=4)
+    assert "head matches its witness's checkpoint (row 4)" in log.verify().message
+    seqs = [r[0] for r in _sql(witness_url, "SELECT seq FROM crnnaudit_witness ORDER BY seq")]
+    assert seqs == [1, 2, 3, 4], "every checkpoint kept, none replaced"
+    _delete_last(db, 2)
+    assert "rows 3..4 are missing" in AuditLog(db).verify().message
+
+
+@pytest.mark.parametrize("where,says", [("inside", "lies inside the data folder"),
+                                        ("same", "the audit log's own database"),
+                                        ("http", "an HTTP witness is not supported")])
+def test_a_witness_that_is_none_is_refused(where, says, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    value = {"inside": str(Path(os.environ["CRNNAUDIT_HOME"]) / "w"), "same": url, "http": "https://w.example.org"}
+    monkeypatch.setenv("CRNNAUDIT_WITNESS", value[where])
+    with pytest.raises(AuditLogError, match=says):
+        AuditLog(url)
+
+
+def test_a_rotated_key_is_announced_by_the_old_one(tmp_path, monkeypatch, capsys):
+    import shutil
+    from crnnaudit.evidence.keys import load_signing_key
+    key = tmp_path / "signing.pem"
+    shutil.copy(os.environ["CRNNAUDIT_SIGNING_KEY_FILE"], key)
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(key))
+    old = load_signing_key().fingerprint
+    monkeypatch.setenv("CRNNAUDIT_NEW_PASSWORD", "an admin password")
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "an admin password")
+    assert main(["user", "add", "root"]) == 0
+    assert main(["keys", "rotate", "--as", "root"]) == 0
+    new = load_signing_key().fingerprint
+    assert new != old and f"signed by the old key {old}" in capsys.readouterr().out
+    assert list(tmp_path.glob(f"signing.retired-{old[:16]}.pem")), "the old key is kept, not lost"
+    AuditLog().append({"report_id": "after rotation"})
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", old)  # a verifier that knew only the old key
+    result = AuditLog().verify()
+    assert result.ok and result.signers == [old, new], result.message
 
 
 # -- reports ------------------------------------------------------------------------------
 
 
-def _minimal_report(tmp_path, log, monkeypatch, key: str | None):
-    """A real sealed report of the three kinds, written and logged by write_report."""
+def _minimal_report(tmp_path, log, monkeypatch, body=None, folder="report"):
+    """A real sealed report of the three kinds, written, signed and logged by write_report."""
     from crnnaudit.report import files
-    if key:
-        monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", key)
-    else:
-        monkeypatch.delenv("CRNNAUDIT_SIGNING_KEY", raising=False)
     monkeypatch.setattr(files, "render_pdf", lambda body: b"%PDF-1.4\n% body " + canonical(body).encode() + b"\n%%EOF")
     monkeypatch.setattr(files, "render_html", lambda body: "<html>" + canonical(body) + "</html>")
-    body = {"report_id": "R1", "created": "2026-11-27T00:00:00+00:00", "clip": {"sha256": "c" * 64, "file": "c.mp4"},
-            "model": {"sha256": "m" * 64, "name": "m"}, "output": {"window": 0, "anomaly_score": 0.9,
-                                                               "model_decision": "anomaly"},
-            "human": {"decision": "confirm", "reason": "", "reviewer": "A", "second_reviewer": None},
-            "privacy": {"faces_blurred": True}}
-    return files.write_report(body, tmp_path / "report", log=log)
+    body = body or {"report_id": "R1", "created": "2026-11-27T00:00:00+00:00", "clip": {"sha256": "c" * 64, "file": "c.mp4"},
+                    "model": {"sha256": "m" * 64, "name": "m"}, "output": {"window": 0, "anomaly_score": 0.9,
+                                                                       "model_decision": "anomaly"},
+                    "human": {"decision": "confirm", "reason": "", "reviewer": "A", "second_reviewer": None},
+                    "privacy": {"faces_blurred": True}}
+    return files.write_report(body, tmp_path / folder, log=log)
 
 
-def _strip_and_rehash(path: Path, edit: bool = True, keep_hmac: bool = False):
-    """Edit a report, recompute its SHA-256, and drop (or keep, stale) its HMAC."""
+def _edit(path: Path, signature: str = "drop", key=None, edit=lambda b: b.replace(b"confirm", b"override")):
+    """Edit a report as someone without the installation key would: recompute its SHA-256, and
+    drop its signature, keep the old one (stale), or sign with ``key`` (their own)."""
     from crnnaudit.evidence import signing
     if path.suffix == ".json":
         doc = json.loads(path.read_text())
-        if edit:
-            doc["report"]["human"]["decision"] = "override"
-        seal = {"sha256": hashlib.sha256(canonical(doc["report"]).encode()).hexdigest()}
-        if keep_hmac:
-            seal["hmac_sha256"] = doc["integrity"]["hmac_sha256"]
-        path.write_text(json.dumps({"report": doc["report"], "integrity": seal}))
-        return
-    data = path.read_bytes()
-    mark = signing._HTML_MARK if path.suffix == ".html" else signing._PDF_MARK
-    at = data.rfind(mark)
-    body = data[:at].replace(b"confirm", b"override") if edit else data[:at]
-    old = json.loads(data[at + len(mark):].strip().removesuffix(b"-->").strip())
-    seal = {"sha256": hashlib.sha256(body).hexdigest()}
-    if keep_hmac:
-        seal["hmac_sha256"] = old["hmac_sha256"]
-    tail = b" -->\n" if path.suffix == ".html" else b"\n"
-    path.write_bytes(body + mark + json.dumps(seal).encode() + tail)
+        body = json.loads(edit(canonical(doc["report"]).encode()))
+        payload = canonical(body).encode()
+    else:
+        data = path.read_bytes()
+        mark = signing._HTML_MARK if path.suffix == ".html" else signing._PDF_MARK
+        at = data.rfind(mark)
+        old = json.loads(data[at + len(mark):].strip().removesuffix(b"-->").strip())
+        payload = edit(data[:at])
+    seal = {"sha256": hashlib.sha256(payload).hexdigest()}
+    if signature == "stale":
+        seal.update({k: (doc["integrity"] if path.suffix == ".json" else old)[k] for k in ("public_key", "signature")})
+    elif signature == "own":
+        seal.update(key.sign(payload))
+    if path.suffix == ".json":
+        path.write_text(json.dumps({"report": body, "integrity": seal}))
+    else:
+        tail = b" -->\n" if path.suffix == ".html" else b"\n"
+        path.write_bytes(payload + mark + json.dumps(seal).encode() + tail)
 
 
 @pytest.mark.parametrize("kind", ["html", "pdf", "json"])
-def test_with_a_key_an_unsigned_rehashed_report_fails(kind, tmp_path, monkeypatch, capsys):
-    log, _ = _log(f"sqlite:///{tmp_path / 'audit.sqlite'}", n=1)
-    out = _minimal_report(tmp_path, log, monkeypatch, key="s3cret-signing-key")
-    assert main(["report", "verify", str(out[kind])]) == 0
-    _strip_and_rehash(out[kind])
-    assert main(["report", "verify", str(out[kind])]) == 1
-    assert "has no signature" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("kind", ["html", "pdf", "json"])
-def test_without_the_key_a_stale_signature_is_not_proof(kind, tmp_path, monkeypatch, capsys):
+def test_an_edited_report_fails_whatever_is_done_to_its_signature(kind, tmp_path, monkeypatch, capsys):
+    from crnnaudit.evidence.keys import load_signing_key
     log, db = _log(f"sqlite:///{tmp_path / 'audit.sqlite'}", n=1)
-    out = _minimal_report(tmp_path, log, monkeypatch, key="s3cret-signing-key")
-    monkeypatch.delenv("CRNNAUDIT_SIGNING_KEY")
-    assert main(["report", "verify", str(out[kind])]) == 1  # cannot be checked here: says so
-    assert "cannot be checked" in capsys.readouterr().out
-    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 0  # the log vouches for it
-    assert "recorded in audit log row 2" in capsys.readouterr().out
-    _strip_and_rehash(out[kind], keep_hmac=True)
+    out = _minimal_report(tmp_path, log, monkeypatch)
+    assert main(["report", "verify", str(out[kind])]) == 0
+    assert "signature is valid" in capsys.readouterr().out
+    genuine = load_signing_key().fingerprint
+    for how, says in (("drop", "has no signature"), ("stale", "signature does not match its content")):
+        out = _minimal_report(tmp_path, log, monkeypatch, folder=how)
+        _edit(out[kind], how)
+        assert main(["report", "verify", str(out[kind])]) == 1
+        assert says in capsys.readouterr().out
+    _, attacker = _other_key(tmp_path)
+    out = _minimal_report(tmp_path, log, monkeypatch, folder="own")
+    _edit(out[kind], "own", attacker)
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", genuine)  # the organisation pinned its key
     assert main(["report", "verify", str(out[kind])]) == 1
-    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 1
-    assert "holds no record of this file" in capsys.readouterr().out
+    # JSON: the body still names the genuine key, so the swap shows before the pinning is asked
+    assert ("names key" if kind == "json" else "NOT among CRNNAUDIT_TRUSTED_KEYS") in capsys.readouterr().out
+    monkeypatch.delenv("CRNNAUDIT_TRUSTED_KEYS")
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", f"{genuine},{attacker.fingerprint}")  # even trusting both keys,
+    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 1  # the log does not know the file
+    assert ("names key" if kind == "json" else "holds no record of this file") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf", "json"])
+def test_the_log_vouches_for_the_file_it_recorded(kind, tmp_path, monkeypatch, capsys):
+    from crnnaudit.evidence.keys import load_signing_key
+    log, db = _log(f"sqlite:///{tmp_path / 'audit.sqlite'}", n=1)
+    out = _minimal_report(tmp_path, log, monkeypatch)
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", load_signing_key().fingerprint)
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(tmp_path / "no-key-here.pem"))  # verifiers hold no secret
+    assert main(["report", "verify", str(out[kind]), "--log", str(db)]) == 0
+    said = capsys.readouterr().out
+    assert "recorded in audit log row 2" in said and "pinned in CRNNAUDIT_TRUSTED_KEYS" in said
+
+
+def test_a_countersignature_copied_onto_another_report_fails(tmp_path, monkeypatch, capsys):
+    from crnnaudit.evidence.keys import load_signing_key
+    from crnnaudit.evidence.signing import countersignature, verify_file
+    log, db = _log(f"sqlite:///{tmp_path / 'audit.sqlite'}", n=1)
+    a = json.loads(_minimal_report(tmp_path, log, monkeypatch)["json"].read_text())["report"]
+    b_body = dict(a, report_id="R2", human=dict(a["human"], decision="escalate"))
+    b_body.pop("signing_key"), b_body.pop("audit_log_head")
+    b = _minimal_report(tmp_path, log, monkeypatch, body=b_body, folder="b")["json"]
+    signed_a = countersignature(a, "Pat", "2026-11-28T10:00:00+00:00", load_signing_key())
+
+    def paste(raw: bytes) -> bytes:
+        body = json.loads(raw)
+        body["countersignature"] = signed_a
+        body["human"] = dict(body["human"], second_reviewer="Pat", second_signed_at=signed_a["at"], status="final")
+        return canonical(body).encode()
+    _edit(b, "stale", edit=paste)  # pasted and re-hashed, no key: the file's signature breaks
+    assert not verify_file(b)["ok"]
+    b2 = _minimal_report(tmp_path, log, monkeypatch, body=json.loads(paste(canonical(b_body).encode())), folder="b2")
+    result = verify_file(b2["json"])  # even signed by the installation itself, the binding says no
+    assert not result["ok"] and "belongs to another report" in result["message"], result["message"]
+    assert "report_id" in result["message"] and "decision" in result["message"]
+    good = json.loads(paste(canonical(a).encode()))  # on its own report it holds
+    good.pop("signing_key"), good.pop("audit_log_head")
+    assert verify_file(_minimal_report(tmp_path, log, monkeypatch, body=good, folder="a2")["json"])["ok"]
 
 
 def test_a_report_carries_the_log_head_at_its_time(log_url, tmp_path, monkeypatch):
     log, db = _log(log_url, n=3)
     head = log.head()
-    out = _minimal_report(tmp_path, log, monkeypatch, key=None)
+    out = _minimal_report(tmp_path, log, monkeypatch)
     body = json.loads(out["json"].read_text())["report"]
     assert body["audit_log_head"] == head == {"seq": 3, "row_hash": log.rows()[2]["row_hash"]}
     assert out["log_row"] == 4

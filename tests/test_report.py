@@ -87,7 +87,6 @@ def test_pdf_renders_to_non_blank_pages(reviewed, tmp_path):
 
 @pytest.mark.parametrize("kind", ["html", "pdf", "json"])
 def test_tampering_is_detected(reviewed, tmp_path, kind, monkeypatch, capsys):
-    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", "s3cret")
     model, clip, window, es = reviewed
     out = write_report(build_report(model, clip, window, es, decision="confirm", reviewer="A",
                                     faithfulness=False, sanity=False), tmp_path / "t", log=False)
@@ -106,10 +105,11 @@ def test_tampering_is_detected(reviewed, tmp_path, kind, monkeypatch, capsys):
     res = verify_file(path)
     assert not res["ok"] and "altered" in res["message"]
     assert main(["report", "verify", str(path)]) == 1
-    # a forger who re-hashes without the key is caught by the signature
+    # the intact file, checked where only another organisation's key is trusted
     path.write_bytes(data)
-    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY", "wrong")
-    assert not verify_file(path)["ok"]
+    assert verify_file(path)["ok"]
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", "0" * 64)
+    assert not verify_file(path)["ok"] and "NOT among" in verify_file(path)["message"]
 
 
 def test_verify_rejects_non_reports(tmp_path):

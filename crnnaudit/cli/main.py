@@ -172,8 +172,12 @@ def cmd_audit(args) -> int:
         print(res.message)
         return 0 if res.ok else 1
     if args.action == "retention":
+        from ..limits import checked_days
+        from .admin import confirm_all
+        days = checked_days(args.days)
         _signed_in(args.as_user, "retention", "purge the audit log")
-        row = log.apply_retention(args.days)
+        confirm_all(*log.retention_plan(days), "rows of the audit log", args.yes)
+        row = log.apply_retention(days, force=args.force, reason=args.reason or "")
         print("nothing expired" if row is None else f"removed {row['payload']} as row {row['seq']}")
         return 0
     text = log.export(args.format)
@@ -306,7 +310,10 @@ def _add_review_and_admin_commands(sub) -> None:
     s = sub.add_parser("audit", help="verify or export the audit log")
     s.add_argument("action", choices=["verify", "export", "retention"])
     s.add_argument("--format", choices=["json", "csv"], default="json"), s.add_argument("--out")
-    s.add_argument("--days", type=float, default=365.0, help="retention period (retention)")
+    s.add_argument("--days", default="365", help="(retention) retention period in days, 1 to 36,500 (default 365)")
+    s.add_argument("--force", action="store_true", help="(retention) purge below the AI Act's six months")
+    s.add_argument("--reason", help="(retention) why; required with --force, recorded in the purge row")
+    s.add_argument("--yes", action="store_true", help="(retention) purge even when that is every row")
     s.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: CRNNAUDIT_AUDIT_DB, else "
                                 "CRNNAUDIT_HOME/audit.sqlite)")
     s.add_argument("--card", help="(export) the model card the record of processing names")

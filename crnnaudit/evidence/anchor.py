@@ -1,16 +1,12 @@
-"""What keeps the audit log honest from outside the database: its key and its checkpoint.
+"""What keeps the audit log honest from outside the database: its signed checkpoint.
 
-- **The key.** Every row's hash is an HMAC-SHA256 under a key that is not in the database, so
-  whoever can edit the database cannot re-hash a chain they changed or forge a row (a retention
-  row included). ``CRNNAUDIT_LOG_KEY`` (text), else the file ``CRNNAUDIT_LOG_KEY_FILE``, else a
-  key made on first use in ``CRNNAUDIT_HOME/keys/audit-log.key`` (mode 600). In production keep
-  it elsewhere than the database's host (a secret store, a mounted secret).
-- **The checkpoint.** Every append also writes, outside the database, a signed note of the row
-  count and the chain's head: ``CRNNAUDIT_LOG_CHECKPOINT``, else
-  ``CRNNAUDIT_HOME/checkpoints/<log id>.json``. Deleting the tail, emptying or deleting the log,
-  or rewriting it from some row on leaves the database behind its checkpoint, and
-  :meth:`crnnaudit.evidence.log.AuditLog.verify` says so. Put it on storage the database's
-  administrators cannot rewrite (another host, write-once storage) for the strongest guarantee.
+Every append also writes, outside the database, a note of the row count and the chain's head,
+signed with the installation key (:mod:`.keys`): ``CRNNAUDIT_LOG_CHECKPOINT``, else
+``CRNNAUDIT_HOME/checkpoints/<log id>.json``. Deleting the tail, emptying or deleting the log,
+or rewriting it from some row on leaves the database behind its checkpoint, and
+:meth:`crnnaudit.evidence.log.AuditLog.verify` says so. Whoever can write the data folder can
+put an older checkpoint back, though: the same note also goes to a witness outside it
+(:mod:`.witness`), which is what defeats a rollback.
 
 Kept free of heavy imports: ``crnnaudit audit verify`` starts in well under a second.
 """
@@ -19,10 +15,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import hmac
 import json
 import os
-import secrets
 from pathlib import Path
 
 from ..config import home, setting
@@ -31,32 +25,6 @@ from ..errors import AuditLogError
 
 def canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def log_key() -> bytes:
-    """The audit log's HMAC key (see the module's docstring for where it comes from)."""
-    text = setting("CRNNAUDIT_LOG_KEY")
-    if text:
-        return text.encode()
-    path = Path(setting("CRNNAUDIT_LOG_KEY_FILE") or home() / "keys" / "audit-log.key")
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        key = path.read_text().strip()
-    except FileExistsError:  # another process made it between the check and the open
-        key = path.read_text().strip()
-    except OSError as e:
-        raise AuditLogError(f"{path}: cannot read or create the audit log's key ({e.strerror or e})") from e
-    if len(key) < 16:
-        raise AuditLogError(f"{path}: the audit log's key is too short (at least 16 characters)")
-    return key.encode()
-
-
-def keyed_hash(key: bytes, fields: list) -> str:
-    return hmac.new(key, canonical(fields).encode(), hashlib.sha256).hexdigest()
 
 
 def log_id(url: str) -> str:
@@ -70,8 +38,35 @@ def checkpoint_path(url: str) -> Path:
     return Path(override) if override else home() / "checkpoints" / f"{log_id(url)}.json"
 
 
-def read_checkpoint(url: str, key: bytes) -> dict | None:
-    """The signed checkpoint of the log at ``url``, or None when none was ever written.
+def make_checkpoint(url: str, key, seq: int, head_hash: str, ts: str) -> dict:
+    """A signed note of the chain's head: ``{"checkpoint", "public_key", "signature"}``."""
+    note = {"log": log_id(url), "seq": int(seq), "head_hash": head_hash, "ts": ts}
+    return {"checkpoint": note, **key.sign(canonical(note).encode())}
+
+
+def open_checkpoint(doc, where: str) -> dict:
+    """The note of a signed checkpoint document, with the key that signed it
+    (``public_key``), once its signature verifies.
+
+    Raises:
+        AuditLogError: unreadable, or its signature does not match (forged or altered).
+    """
+    from .keys import verify
+    try:
+        note, public, signature = doc["checkpoint"], doc["public_key"], doc["signature"]
+        int(note["seq"]), str(note["head_hash"]), str(note["ts"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise AuditLogError(f"{where}: the audit log's checkpoint is unreadable ({e}); it was damaged "
+                            "or replaced") from e
+    if not verify(public, signature, canonical(note).encode()):
+        raise AuditLogError(f"{where}: the audit log's checkpoint does not match its signature: it was "
+                            "forged or altered")
+    return dict(note, public_key=public)
+
+
+def read_checkpoint(url: str) -> dict | None:
+    """The data folder's signed checkpoint of the log at ``url`` (see :func:`open_checkpoint`),
+    or None when none was ever written.
 
     Raises:
         AuditLogError: the checkpoint is unreadable or its signature does not match.
@@ -81,31 +76,25 @@ def read_checkpoint(url: str, key: bytes) -> dict | None:
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        note, mac = doc["checkpoint"], doc["hmac_sha256"]
-        int(note["seq"]), str(note["head_hash"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError) as e:
         raise AuditLogError(f"{path}: the audit log's checkpoint is unreadable ({e}); it was damaged "
                             "or replaced") from e
-    if not hmac.compare_digest(keyed_hash(key, [note]), str(mac)):
-        raise AuditLogError(f"{path}: the audit log's checkpoint is not signed with the log's key: "
-                            "it was forged or altered")
-    return note
+    return open_checkpoint(doc, str(path))
 
 
-def write_checkpoint(url: str, key: bytes, seq: int, head_hash: str, ts: str) -> None:
-    """Record ``seq``/``head_hash`` unless a later head is already recorded (writers may finish
+def write_checkpoint(url: str, doc: dict) -> None:
+    """Record a signed checkpoint unless a later head is already recorded (writers may finish
     out of order); under a file lock, replaced atomically."""
     path = checkpoint_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            current = read_checkpoint(url, key)
+            current = read_checkpoint(url)
         except AuditLogError:
             return  # a damaged or forged checkpoint stays as evidence: verify keeps saying so
-        if current is not None and int(current["seq"]) >= seq:
+        if current is not None and int(current["seq"]) >= int(doc["checkpoint"]["seq"]):
             return
-        note = {"log": log_id(url), "seq": int(seq), "head_hash": head_hash, "ts": ts}
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"checkpoint": note, "hmac_sha256": keyed_hash(key, [note])}), encoding="utf-8")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(tmp, path)

@@ -24,10 +24,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..errors import AuditLogError
-from .anchor import log_key, read_checkpoint, write_checkpoint
+from .anchor import make_checkpoint, read_checkpoint, write_checkpoint
 from .chain import (GENESIS, RETENTION_FIELDS, Verification, against_checkpoint, new_row, parse_payload,  # noqa: F401
                     payload_or_raw, row_hash, walk)
+from .keys import load_signing_key, trusted_fingerprints
 from .store import SqlStore, as_url, default_url  # noqa: F401  (default_url: where the log is)
+from .witness import configured_witness
 
 
 class AuditLog:
@@ -36,19 +38,36 @@ class AuditLog:
 
     def __init__(self, url: str | Path | None = None):
         self.url = as_url(url)
-        self.key = log_key()
         self.store = SqlStore(self.url)
         self.engine = self.store.engine
+        self.witness = configured_witness(self.url)
+
+    def _anchor(self, row: dict, key) -> None:
+        """The signed checkpoint, in the data folder and at the witness."""
+        doc = make_checkpoint(self.url, key, row["seq"], row["row_hash"], row["ts"])
+        write_checkpoint(self.url, doc)
+        if self.witness is not None:
+            try:
+                self.witness.record(self.url, doc)
+            except AuditLogError as e:
+                raise AuditLogError(f"audit log row {row['seq']} was written, but {e}") from e
 
     def append(self, payload: dict, kind: str = "review", now: datetime | None = None) -> dict:
-        """Append one row in one transaction, then move the checkpoint to it; returns the row."""
+        """Append one row, signed, in one transaction, then move the checkpoint (and the
+        witness's) to it; returns the row.
+
+        Raises:
+            SigningKeyError: no signing key (nothing is written). AuditLogError: the database
+                or the witness cannot be written.
+        """
+        key = load_signing_key()
         try:
             with self.store.locked() as tx:
-                row = new_row(tx.head(), kind, payload, self.key, now)
+                row = new_row(tx.head(), kind, payload, key, now)
                 tx.insert(row)
         except sa.exc.SQLAlchemyError as e:
             raise AuditLogError(f"audit log {self.url}: cannot append ({e})") from e
-        write_checkpoint(self.url, self.key, row["seq"], row["row_hash"], row["ts"])
+        self._anchor(row, key)
         return row
 
     def head(self) -> dict | None:
@@ -58,10 +77,30 @@ class AuditLog:
     def rows(self) -> list[dict]:
         return self.store.rows()
 
-    def apply_retention(self, days: float, now: datetime | None = None) -> dict | None:
-        """Remove reviews older than ``days``, recording the purge as a chained row."""
+    def retention_plan(self, days: float, now: datetime | None = None) -> tuple[int, int]:
+        """``(rows a purge at ``days`` would remove, rows in the log)``: to ask before purging all."""
+        from ..limits import checked_days
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=checked_days(days))).isoformat()
+        rows = self.rows()
+        return sum(r["ts"] < cutoff for r in rows), len(rows)
+
+    def apply_retention(self, days: float, now: datetime | None = None, *, force: bool = False,
+                        reason: str = "") -> dict | None:
+        """Remove reviews older than ``days``, recording the purge (and its reason) as a chained row.
+
+        Raises:
+            CrnnauditError: days not from 1 to 36,500. AuditLogError: below the six months the AI
+                Act asks for (:data:`~.retention.AI_ACT_LOG_DAYS`) without ``force`` and a reason.
+        """
+        from ..limits import AI_ACT_LOG_DAYS, checked_days
+        days = checked_days(days)
+        if days < AI_ACT_LOG_DAYS and not (force and reason.strip()):
+            raise AuditLogError(f"a log retention of {days:g} days is below the six months the EU AI Act asks "
+                                "deployers to keep logs (Art. 19(1), 26(6)); to purge anyway give --force and "
+                                "--reason, which the purge row records")
         now = now or datetime.now(timezone.utc)
         cutoff = (now - timedelta(days=days)).isoformat()
+        key = load_signing_key()
         with self.store.locked() as tx:
             old = tx.older_than(cutoff)
             if not old:
@@ -81,25 +120,37 @@ class AuditLog:
             tx.delete_through(upto)
             row = new_row(head, "retention", {"removed_from": first, "removed_through": upto,
                                               "count": upto - first + 1, "anchor_hash": anchor,
-                                              "retention_days": days, "cutoff": cutoff}, self.key, now)
+                                              "retention_days": days, "cutoff": cutoff,
+                                              "forced": bool(force), "reason": reason}, key, now)
             tx.insert(row)
-        write_checkpoint(self.url, self.key, row["seq"], row["row_hash"], row["ts"])
+        self._anchor(row, key)
         return row
 
     def verify(self) -> Verification:
-        """Walk the chain under the log's key, then hold its head against the checkpoint kept
-        outside the database; name the first altered, inserted or deleted row, or say that the
-        tail, or the whole log, is gone. A hand-edited database gives a message, never a
-        traceback."""
+        """Walk the chain (hashes, links, signatures, the key in force; with
+        ``CRNNAUDIT_TRUSTED_KEYS``, pinned keys only), then hold its head against the signed
+        checkpoint in the data folder and the witness's latest one. Names the first altered,
+        inserted, deleted or foreign-signed row, or says that the tail, or the whole log, is
+        gone. Needs no secret; a hand-edited database gives a message, never a traceback."""
         rows = self.rows()
-        result = walk(rows, self.key)
+        result = walk(rows, trusted_fingerprints())
         if not result.ok:
             return result
-        try:
-            checkpoint = read_checkpoint(self.url, self.key)
-        except AuditLogError as e:
-            return Verification(False, len(rows), str(e))
-        return against_checkpoint(rows, checkpoint)
+        said = [result.message]
+        for where, read in (("checkpoint", lambda: read_checkpoint(self.url)),
+                            ("witness's checkpoint", lambda: self.witness.latest(self.url) if self.witness else None)):
+            if where.startswith("witness") and self.witness is None:
+                said.append("no witness (CRNNAUDIT_WITNESS): a rollback by someone who can write the data folder "
+                            "cannot be ruled out")
+                continue
+            try:
+                check = against_checkpoint(rows, read(), where, result.signer_at)
+            except AuditLogError as e:
+                return Verification(False, len(rows), str(e))
+            if not check.ok:
+                return check
+            said.append(check.message)
+        return Verification(True, len(rows), "; ".join(said), None, result.signers, result.signer_at)
 
     def export(self, fmt: str = "json") -> str:
         """The whole log as JSON or CSV text, for a regulator."""

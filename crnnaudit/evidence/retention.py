@@ -13,14 +13,18 @@ from pathlib import Path
 
 from ..config import home, number
 from ..errors import CrnnauditError
-
-
+from ..limits import AI_ACT_LOG_DAYS, MAX_DAYS, MIN_DAYS, checked_days  # noqa: F401  (re-exported)
 
 def retention_days() -> float:
-    days = number("CRNNAUDIT_RETENTION_DAYS")
-    if days <= 0:
-        raise CrnnauditError(f"CRNNAUDIT_RETENTION_DAYS must be above 0, got {days:g}")
-    return days
+    """How long uploads are kept: ``CRNNAUDIT_RETENTION_DAYS`` (30)."""
+    return checked_days(number("CRNNAUDIT_RETENTION_DAYS"), "CRNNAUDIT_RETENTION_DAYS")
+
+
+def uploads_older_than(days: float, now: float | None = None) -> tuple[int, int]:
+    """``(how many uploads a purge at ``days`` would erase, how many there are)``."""
+    cutoff = (now or time.time()) - checked_days(days) * 86400
+    files = [p for p in _uploads().iterdir() if p.is_file()] if _uploads().is_dir() else []
+    return sum(p.stat().st_mtime < cutoff for p in files), len(files)
 
 
 def _uploads() -> Path:
@@ -59,7 +63,7 @@ def erase_clip(clip_sha256: str, reason: str = "request", log=None, also: tuple 
 def apply_retention(days: float | None = None, now: float | None = None, log=None) -> list[dict]:
     """Erase every upload older than ``days`` (default: CRNNAUDIT_RETENTION_DAYS), one
     logged erasure per clip."""
-    days = retention_days() if days is None else float(days)
+    days = retention_days() if days is None else checked_days(days)
     cutoff = (now or time.time()) - days * 86400
     if not _uploads().is_dir():
         return []

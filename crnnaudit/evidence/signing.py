@@ -1,73 +1,85 @@
-"""Integrity of exported reports: SHA-256 always, HMAC-SHA256 when a key is configured.
+"""Integrity of exported reports: a SHA-256 and an Ed25519 signature by the installation key.
 
-JSON reports carry ``integrity`` beside the ``report`` body (hash over the canonical body).
-HTML and PDF files end with a trailer of comment lines holding the hash (and HMAC) of every
-byte before it: ``<!-- crnnaudit-integrity ... -->`` in HTML, ``%crnnaudit-integrity ...`` after
-the PDF's ``%%EOF`` (readers ignore it). Set ``CRNNAUDIT_SIGNING_KEY`` to sign.
+JSON reports carry ``integrity`` beside the ``report`` body (over the canonical body). HTML and
+PDF files end with a trailer of comment lines holding the hash and signature of every byte
+before it: ``<!-- crnnaudit-integrity ... -->`` in HTML, ``%crnnaudit-integrity ...`` after the
+PDF's ``%%EOF`` (readers ignore it). The public key travels in the seal, and its fingerprint is
+printed in the report: anyone can verify a report without any secret, and
+``CRNNAUDIT_TRUSTED_KEYS`` says whose key to accept.
+
+A countersignature is bound to the report it countersigns: it signs the report's id, the
+content hash of the report as its author wrote it, and the decision, so a countersignature
+copied onto another report fails verification.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from pathlib import Path
 
-from .anchor import canonical
-from ..config import read_at_most, setting
+from ..config import read_at_most
 from ..errors import ReportError
 from ..limits import MAX_REPORT_BYTES
+from . import keys
+from .anchor import canonical
 
-KEY_ENV = "CRNNAUDIT_SIGNING_KEY"
 _HTML_MARK = b"\n<!-- crnnaudit-integrity "
 _PDF_MARK = b"\n%crnnaudit-integrity "
+#: What a countersignature signs, besides who and when.
+COUNTERSIGNED_FIELDS = ("report_id", "report_sha256", "decision", "reviewer")
 
 
-def _key() -> bytes | None:
-    key = setting(KEY_ENV)
-    return key.encode() if key else None
+def _seal(data: bytes, key) -> dict:
+    return {"sha256": hashlib.sha256(data).hexdigest(), **key.sign(data)}
 
 
-def _seal(data: bytes) -> dict:
-    key = _key()
-    out = {"sha256": hashlib.sha256(data).hexdigest()}
-    if key:
-        out["hmac_sha256"] = hmac.new(key, data, hashlib.sha256).hexdigest()
-    return out
-
-
-def seal_json(body: dict) -> bytes:
-    integrity = _seal(canonical(body).encode())
+def seal_json(body: dict, key) -> bytes:
+    integrity = _seal(canonical(body).encode(), key)
     return (json.dumps({"report": body, "integrity": integrity}, indent=1, ensure_ascii=False,
                        sort_keys=True) + "\n").encode()
 
 
-def seal_bytes(data: bytes, kind: str) -> bytes:
+def seal_bytes(data: bytes, kind: str, key) -> bytes:
     mark = _HTML_MARK if kind == "html" else _PDF_MARK
     tail = b" -->\n" if kind == "html" else b"\n"
-    return data + mark + json.dumps(_seal(data), sort_keys=True).encode() + tail
+    return data + mark + json.dumps(_seal(data, key), sort_keys=True).encode() + tail
+
+
+def body_sha256(body: dict) -> str:
+    """The content hash of a report body (what its JSON seal's ``sha256`` is)."""
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def countersignature(body: dict, approver: str, at: str, key) -> dict:
+    """The countersignature of the report ``body`` (as its author wrote it) by ``approver``."""
+    fields = {"report_id": body["report_id"], "report_sha256": body_sha256(body),
+              "decision": body["human"]["decision"], "reviewer": body["human"]["reviewer"]}
+    signed = dict(fields, by=approver, at=at)
+    return dict(signed, **key.sign(canonical(signed).encode()))
 
 
 def verify_file(path: str | Path, log=None) -> dict:
-    """Whether a report file is intact and authentic.
+    """Whether a report file is intact and signed by a key that may be trusted here.
 
-    - With ``CRNNAUDIT_SIGNING_KEY`` set, a report passes only with a valid HMAC: an unsigned
-      file, or one whose signature was removed or does not match, fails and says why.
-    - Without the key, a signed report cannot be checked (an edited copy, re-hashed, keeping
-      its old HMAC, looks the same): it fails unless the log vouches for it.
-    - ``log`` (an :class:`~crnnaudit.evidence.log.AuditLog`): the file's SHA-256 must be recorded in a
-      review row of that log, whose keyed, anchored chain must verify. A file the log vouches
-      for is authentic whatever the key situation here.
+    - The SHA-256 must match and the Ed25519 signature verify under the public key in the
+      seal; a file without a signature fails (every crnnaudit report is signed).
+    - With ``CRNNAUDIT_TRUSTED_KEYS`` set, the signing key must be pinned there; without it, the
+      result says whose key signed and that nothing is pinned.
+    - A JSON report's countersignature must be bound to this report (id, decision, author).
+    - ``log`` (an :class:`~crnnaudit.evidence.log.AuditLog`): the file's SHA-256 must also be
+      recorded in a review row of that log, whose chain must verify.
 
     Returns:
-        ``{"ok", "sha256", "signed", "signature_ok", "log_row", "message"}``.
+        ``{"ok", "sha256", "signed", "signature_ok", "fingerprint", "trusted", "log_row", "message"}``.
 
     Raises:
         ReportError: the file is missing or is not a crnnaudit report.
     """
     path = Path(path)
     data = read_at_most(path, MAX_REPORT_BYTES, ReportError, "crnnaudit report")
-    if path.suffix == ".json":
+    body = None
+    if path.suffix.lower() == ".json":
         try:
             doc = json.loads(data)
             body, seal = doc["report"], doc["integrity"]
@@ -75,57 +87,85 @@ def verify_file(path: str | Path, log=None) -> dict:
             raise ReportError(f"{path}: not a crnnaudit JSON report ({e})") from e
         payload = canonical(body).encode()
     else:
-        mark = _HTML_MARK if path.suffix in (".html", ".htm") else _PDF_MARK
-        at = data.rfind(mark)
-        if at < 0:
-            raise ReportError(f"{path}: no crnnaudit integrity trailer; not a crnnaudit report")
-        payload = data[:at]
-        raw = data[at + len(mark):].strip()
-        raw = raw[:-3].strip() if raw.endswith(b"-->") else raw
-        try:
-            seal = json.loads(raw)
-        except ValueError as e:
-            raise ReportError(f"{path}: damaged integrity trailer ({e})") from e
+        payload, seal = _trailer(path, data)
     if not isinstance(seal, dict):
         raise ReportError(f"{path}: damaged integrity seal (not a mapping)")
-    result = _check_seal(path, payload, seal)
-    if log is not None:
+    result = _check_seal(path, payload, seal, body if isinstance(body, dict) else None)
+    if log is not None and result["ok"]:
         _check_log(path, data, log, result)
     return result
 
 
-def _check_seal(path: Path, payload: bytes, seal: dict) -> dict:
-    digest = hashlib.sha256(payload).hexdigest()
-    hashed = digest == seal.get("sha256")
-    signed = "hmac_sha256" in seal
-    result = {"ok": False, "sha256": seal.get("sha256"), "signed": signed, "signature_ok": None, "log_row": None}
-    key = _key()
-    if not hashed:
+def _trailer(path: Path, data: bytes) -> tuple[bytes, dict]:
+    mark = _HTML_MARK if path.suffix.lower() in (".html", ".htm") else _PDF_MARK
+    at = data.rfind(mark)
+    if at < 0:
+        raise ReportError(f"{path}: no crnnaudit integrity trailer; not a crnnaudit report")
+    raw = data[at + len(mark):].strip()
+    raw = raw[:-3].strip() if raw.endswith(b"-->") else raw
+    try:
+        return data[:at], json.loads(raw)
+    except ValueError as e:
+        raise ReportError(f"{path}: damaged integrity trailer ({e})") from e
+
+
+def _check_seal(path: Path, payload: bytes, seal: dict, body: dict | None) -> dict:
+    result = {"ok": False, "sha256": seal.get("sha256"), "signed": "signature" in seal, "signature_ok": None,
+              "fingerprint": None, "trusted": None, "log_row": None}
+    if hashlib.sha256(payload).hexdigest() != seal.get("sha256"):
         result["message"] = f"{path.name} was altered: its content does not match its SHA-256"
-    elif key is not None and not signed:
-        result["message"] = (f"{path.name} has no signature, but {KEY_ENV} is set here and every report "
-                             "written with it is signed: the signature was removed, or the file was made elsewhere")
-    elif key is not None:
-        result["signature_ok"] = hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).hexdigest(),
-                                                     str(seal["hmac_sha256"]))
-        result["ok"] = result["signature_ok"]
-        result["message"] = (f"{path.name} is intact and its signature is valid" if result["ok"] else
-                             f"{path.name} was altered: its HMAC signature does not match (wrong key, or "
-                             "altered and re-hashed)")
-    elif signed:
-        result["message"] = (f"{path.name}: signed, but {KEY_ENV} is not set here, so the signature cannot "
-                             "be checked, and an altered copy with its SHA-256 recomputed would look the same: "
-                             "verify with the key, or against the audit log (--log)")
-    else:
-        result["ok"] = True
-        result["message"] = (f"{path.name} matches its SHA-256 (unsigned: anyone can re-hash an altered copy; "
-                             "check it against the audit log with --log)")
+        return result
+    if not result["signed"]:
+        result["message"] = (f"{path.name} has no signature: every crnnaudit report is signed, so the signature "
+                             "was removed or the file was made elsewhere")
+        return result
+    public = str(seal.get("public_key", ""))
+    result["signature_ok"] = keys.verify(public, str(seal["signature"]), payload)
+    if not result["signature_ok"]:
+        result["message"] = (f"{path.name} was altered: its signature does not match its content (edited and "
+                             "re-hashed, or signed with another key than the one it carries)")
+        return result
+    fp = result["fingerprint"] = keys.fingerprint(public)
+    problem = _body_problem(body, fp) if body is not None else None
+    if problem:
+        result["message"] = f"{path.name}: {problem}"
+        return result
+    result["trusted"], note = keys.trust_note(fp, keys.trusted_fingerprints())
+    result["ok"] = result["trusted"]
+    result["message"] = f"{path.name} is intact and its signature is valid; {note}"
     return result
+
+
+def _body_problem(body: dict, fp: str) -> str | None:
+    """What in a JSON report's body contradicts its seal: the key it names, or a
+    countersignature that belongs to another report."""
+    named = (body.get("signing_key") or {}).get("fingerprint")
+    if named and named != fp:
+        return f"it names key {named[:16]}… but was signed by key {fp[:16]}…"
+    cs = body.get("countersignature")
+    if not cs:
+        return None
+    try:
+        signed = {k: cs[k] for k in (*COUNTERSIGNED_FIELDS, "by", "at")}
+        valid = keys.verify(cs["public_key"], cs["signature"], canonical(signed).encode())
+    except (KeyError, TypeError):
+        return "its countersignature is incomplete"
+    if not valid:
+        return "its countersignature does not match its signature: it was altered"
+    mine = {"report_id": body.get("report_id"), "decision": (body.get("human") or {}).get("decision"),
+            "reviewer": (body.get("human") or {}).get("reviewer")}
+    wrong = [k for k, v in mine.items() if cs.get(k) != v]
+    if wrong:
+        return (f"its countersignature belongs to another report ({', '.join(wrong)} differ: report "
+                f"{cs.get('report_id')}): copied onto this one")
+    if (body.get("human") or {}).get("second_reviewer") != cs.get("by"):
+        return "its second reviewer is not the one who countersigned"
+    return None
 
 
 def _check_log(path: Path, data: bytes, log, result: dict) -> None:
     """Find the file's SHA-256 in a review row of a log whose chain verifies."""
-    from .log import payload_or_raw
+    from .chain import payload_or_raw
     check = log.verify()
     if not check.ok:
         result["ok"] = False
@@ -138,7 +178,6 @@ def _check_log(path: Path, data: bytes, log, result: dict) -> None:
         result["ok"] = False
         result["message"] += "; the audit log holds no record of this file (SHA-256 " + digest[:16] + "…)"
         return
-    result["log_row"] = int(row["seq"])  # the very bytes the log recorded: authentic
-    result["ok"] = True
+    result["log_row"] = int(row["seq"])  # the very bytes the log recorded
     result["message"] = (f"{path.name} is the file recorded in audit log row {row['seq']} ({row['ts']}); "
-                         f"the log's chain verifies ({check.message})")
+                         f"{result['message'].split('; ', 1)[1]}; the log verifies ({check.message})")

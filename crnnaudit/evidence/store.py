@@ -33,6 +33,7 @@ ROWS = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("row_hash", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(200), nullable=True),  # "ed25519:<public key>:<signature>"
 )
 #: Dialect -> the statement that takes the write lock inside a transaction (None: the
 #: transaction's own BEGIN takes it, see _sqlite_write_lock).
@@ -105,6 +106,7 @@ class SqlStore:
             _sqlite_write_lock(self.engine)
         try:
             _META.create_all(self.engine)
+            _add_signature_column(self.engine)
         except sa.exc.SQLAlchemyError as e:
             raise AuditLogError(f"audit log {_safe(url)}: cannot open or create ({e})") from e
 
@@ -131,6 +133,14 @@ class SqlStore:
     @staticmethod
     def columns() -> list[str]:
         return [c.name for c in ROWS.columns]
+
+
+def _add_signature_column(engine) -> None:
+    """A log made before rows were signed lacks the column: add it (its old rows stay unsigned,
+    and verify names them)."""
+    if "signature" not in {c["name"] for c in sa.inspect(engine).get_columns("audit_log")}:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_log ADD COLUMN signature VARCHAR(200)")
 
 
 def _sqlite_write_lock(engine) -> None:

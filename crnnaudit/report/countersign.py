@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ..evidence.accounts import AccessError, Identity
 from ..evidence.chain import payload_or_raw
+from ..evidence.keys import load_signing_key
 from ..evidence.log import AuditLog
+from ..evidence.signing import countersignature
 from ..config import home
 
 
@@ -71,8 +73,10 @@ def countersign(report: str | Path, approver: Identity, log: AuditLog | None = N
         raise AccessError(f"report {report_id}: the stored report does not verify ({check['message']})")
     body = json.loads(path.read_text(encoding="utf-8"))["report"]
     at = (now or datetime.now(timezone.utc)).isoformat()
+    seal = countersignature(body, approver.username, at, load_signing_key())  # bound to this report's content
     body["human"] = dict(body["human"], second_reviewer=approver.username, second_signed_at=at, status="final")
     body["countersigns_log_row"] = waiting[report_id]["seq"]
+    body["countersignature"] = seal
     return write_report(body, path.parent / "countersigned", log=log, kind="countersign")
 
 

@@ -10,6 +10,7 @@ import jinja2
 from ..evidence.log import AuditLog
 from ..errors import ReportError
 from .pdf import render_pdf
+from ..evidence.keys import load_signing_key
 from ..evidence.signing import seal_bytes, seal_json
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("crnnaudit.report", "."),
@@ -26,7 +27,14 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
 
     Returns:
         ``{"html", "pdf", "json": paths, "sha256": {...}, "log_row": seq or None}``.
+
+    Raises:
+        SigningKeyError: no signing key (nothing is written). ReportError: the folder cannot
+            be made.
     """
+    key = load_signing_key()
+    body = dict(body, signing_key={"fingerprint": key.fingerprint, "public_key": key.public_b64,
+                                   "algorithm": "Ed25519"})
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -35,9 +43,9 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
     if log:
         log = AuditLog() if log is True else log
         body = dict(body, audit_log_head=log.head())  # the log's head when this was written
-    files = {"html": seal_bytes(render_html(body).encode(), "html"),
-             "pdf": seal_bytes(render_pdf(body), "pdf"),
-             "json": seal_json(body)}
+    files = {"html": seal_bytes(render_html(body).encode(), "html", key),
+             "pdf": seal_bytes(render_pdf(body), "pdf", key),
+             "json": seal_json(body, key)}
     paths, digests = {}, {}
     for ext, data in files.items():
         path = out / f"report.{ext}"

@@ -124,7 +124,16 @@ def _decision_and_facts(w: _Writer, r: dict) -> None:
     w.p(f"Human decision: {hm['decision'].upper()} (model output: {out['model_decision']}, anomaly score "
         f"{out['anomaly_score']:.3f}, threshold {out['threshold']:.2f})")
     w.p(f"Reviewer: {hm['reviewer']} at {hm['reviewed_at']}")
-    w.p(f"Second reviewer: {hm['second_reviewer'] or 'none'}")
+    w.p(f"Second reviewer: {hm['second_reviewer'] or 'none'}"
+        + (f" at {hm['second_signed_at']}" if hm.get("second_signed_at") else ""))
+    if r.get("signing_key"):
+        w.p(f"Signed with the installation's Ed25519 key, fingerprint {r['signing_key']['fingerprint']}: anyone "
+            "can check this file with `crnnaudit report verify`; compare the fingerprint with the one the "
+            "organisation publishes.")
+    if r.get("countersignature"):
+        cs = r["countersignature"]
+        w.p(f"Countersigned by {cs['by']} at {cs['at']}, bound to report {cs['report_sha256'][:16]}... "
+            "(the content hash of the report it countersigns).")
     w.p(f"Reasons: {hm['reason'] or 'none given'}")
     w.h("Contesting this decision")
     w.p(hm["contest_channel"])

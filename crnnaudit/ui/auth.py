@@ -20,6 +20,7 @@ import time
 
 import streamlit as st
 
+from ..evidence import keys
 from ..evidence.accounts import ROLES, Accounts, Identity
 from ..evidence.store import default_url
 from ..config import number, setting
@@ -127,7 +128,7 @@ def _sign_in_form() -> None:
         go = st.form_submit_button("Sign in", type="primary")
     if go:
         try:
-            sign_in(accounts().authenticate(name, password))
+            sign_in(accounts().authenticate(name, password, client=f"app:{st.context.ip_address or 'unknown'}"))
             st.rerun()
         except CrnnauditError as e:
             st.error(str(e))
@@ -136,6 +137,11 @@ def _sign_in_form() -> None:
 def _first_admin_form() -> None:
     st.write("No account exists yet. Create the first admin account; the admin then adds the "
              "others (`crnnaudit user add NAME --role auditor`).")
+    new_key = not keys.has_signing_key()
+    if new_key:
+        st.info(f"This installation has no signing key yet. Creating the admin also creates it (Ed25519, at "
+                f"`{keys.key_path()}`): it signs every log row and report. Back it up, move it to a secret "
+                "store (CRNNAUDIT_SIGNING_KEY_FILE or CRNNAUDIT_SIGNING_KEY), and publish its fingerprint.")
     with st.form("first_admin"):
         name = st.text_input("Admin user name", key="first_user")
         password = st.text_input("Password (at least 10 characters)", type="password", key="first_password")
@@ -146,6 +152,8 @@ def _first_admin_form() -> None:
             st.error("The two passwords differ.")
             return
         try:
+            if new_key and not keys.has_signing_key():
+                st.session_state["auth_notice"] = f"Signing key created: fingerprint {keys.init_key().fingerprint}"
             sign_in(accounts().first_admin(name, password))
             st.rerun()
         except CrnnauditError as e:

@@ -224,9 +224,13 @@ def test_an_unexpected_failure_on_a_page_is_a_message_not_a_traceback(app_env, c
     assert not at.error
 
 
-def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_env):
+def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_env, monkeypatch, tmp_path):
+    from crnnaudit.evidence.keys import load_signing_key
+    key = tmp_path / "fresh-install" / "signing.pem"  # a new installation: no signing key yet
+    monkeypatch.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(key))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not at.exception
+    assert not at.exception and not key.exists(), "showing the form makes no key"
+    assert any("no signing key yet" in i.value and str(key) in i.value for i in at.info)
     assert [f.key for f in at.text_input] == ["first_user", "first_password", "first_again"]
     assert not at.selectbox and not at.get("plotly_chart")  # no clip, no model, no figure
     at.text_input(key="first_user").input("Root")
@@ -235,6 +239,8 @@ def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_
     at.button[0].click().run()
     assert not at.exception and at.session_state["identity"]["role"] == "admin"
     assert "Review" in [t.value for t in at.title]
+    assert oct(key.stat().st_mode & 0o777) == "0o600", "the admin's explicit act made the key"
+    assert AuditLog().verify().ok and AuditLog().verify().signers == [load_signing_key().fingerprint]
     assert at.button(key="sign_out")  # (AppTest reruns a page without app.py: the browser test clicks it)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # another session: an account exists now
     assert [f.key for f in at.text_input] == ["signin_user", "signin_password"]

@@ -154,9 +154,10 @@ def test_the_sandbox_time_limit_holds(tmp_path, monkeypatch):
 
 
 def test_verify_commands_start_without_tensorflow(tmp_path):
+    from crnnaudit.evidence.keys import load_signing_key
     from crnnaudit.evidence.signing import seal_json
     report = tmp_path / "r.json"
-    report.write_bytes(seal_json({"report_id": "x", "human": {"decision": "confirm"}}))
+    report.write_bytes(seal_json({"report_id": "x", "human": {"decision": "confirm"}}, load_signing_key()))
     for argv in (["report", "verify", str(report)], ["audit", "verify", "--db", str(tmp_path / "a.sqlite")]):
         code = (f"import sys\nfrom crnnaudit.cli import main\nrc = main({argv!r})\n"
                 "print('TF' if 'tensorflow' in sys.modules else 'NO-TF', rc)")
