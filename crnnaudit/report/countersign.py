@@ -52,7 +52,7 @@ def countersign(report: str | Path, approver: Identity, log: AuditLog | None = N
     approver.require("countersign", "countersign decisions")
     log = log or AuditLog()
     path = Path(report)
-    if path.suffix != ".json":
+    if path.suffix.lower() != ".json":
         path = reports_dir() / str(report) / "report.json"
     if not path.is_file():
         raise AccessError(f"{report}: no such report (give its report.json, or the id of a report the app wrote)")
