@@ -20,6 +20,8 @@ from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 who = auth.gate()  # nothing below shows before sign-in
+if notice := st.session_state.pop("auth_notice", None):
+    st.toast(notice)
 uploads.daily_housekeeping(str(config.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
 # A role sees only the pages it may use (one table: crnnaudit/ui/navigation.py).

@@ -121,7 +121,7 @@ class ModelCard:
             CardError: the file is missing, not JSON/YAML, or a field is invalid.
         """
         path = Path(path)
-        kind = "JSON" if path.suffix == ".json" else "YAML"
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         raw = read_at_most(path, MAX_CARD_BYTES, CardError, "model card")
         try:
             text = raw.decode("utf-8")

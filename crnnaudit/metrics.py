@@ -6,6 +6,9 @@ nothing is read off the maps alone.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
@@ -99,16 +102,53 @@ def temporal_deletion(model: AuditedModel, window: Window, frame_scores: np.ndar
             "curve": ranked.tolist(), "random_curve": randoms.tolist()}
 
 
+_MEMO: OrderedDict = OrderedDict()
+_MEMO_SIZE = 256
+
+
+def _memo(key: tuple, compute):
+    """Figures already computed for the same model, window, method and explanation (keyed by
+    content: hashes, never object identity) are served again: the Compare page's figures and
+    the report's are one computation."""
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    value = compute()
+    _MEMO[key] = value
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return value
+
+
+def _content(model: AuditedModel, window: Window, *arrays) -> tuple:
+    digest = hashlib.sha256(np.ascontiguousarray(window.indices).tobytes())
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return model.sha256, window.clip_sha256, window.index, window.stride, digest.hexdigest()
+
+
+def faithfulness(model: AuditedModel, window: Window, expset: ExplanationSet, method: str) -> dict:
+    """The faithfulness figures of one method of an explanation set: deletion/insertion AUC of
+    a spatial map (5 steps), or deletion AUC against a random frame order for temporal
+    contributions. Computed once per content (see :func:`_memo`)."""
+    e = expset[method]
+    if e.maps is not None:
+        return _memo(("faithfulness", method, expset.target, *_content(model, window, e.maps)),
+                     lambda: deletion_insertion(model, window, e.maps, expset.target, steps=5))
+    return _memo(("faithfulness", method, expset.target, *_content(model, window, e.frame_scores)),
+                 lambda: temporal_deletion(model, window, e.frame_scores, expset.target))
+
+
 def faithfulness_table(model: AuditedModel, window: Window, expset: ExplanationSet) -> list[dict]:
     """One row per method: deletion/insertion AUC for spatial maps (5 steps), deletion AUC
     against a random frame order for temporal contributions."""
     rows = []
     for m in expset.spatial():
-        f = deletion_insertion(model, window, expset[m].maps, expset.target, steps=5)
+        f = faithfulness(model, window, expset, m)
         rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
                      "insertion AUC (higher is better)": f["insertion_auc"]})
     for m in expset.temporal(contributions_only=True):
-        f = temporal_deletion(model, window, expset[m].frame_scores, expset.target)
+        f = faithfulness(model, window, expset, m)
         rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
                      "random order AUC": f["random_auc"]})
     return rows
@@ -155,10 +195,16 @@ def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam"
     ``threshold`` once every layer is random does not depend on what the model learned: it
     is flagged. The user's model is never touched.
     """
-    import keras
-    methods = [m for m in methods if REGISTRY[m].unavailable_on(model) is None]
+    methods = tuple(m for m in methods if REGISTRY[m].unavailable_on(model) is None)
     if not methods:
         raise ExplanationError("no spatial method to check on this model")
+    return _memo(("sanity", methods, checkpoints, seed, threshold, *_content(model, window)),
+                 lambda: _randomise(model, window, methods, checkpoints, seed, threshold))
+
+
+def _randomise(model: AuditedModel, window: Window, methods: tuple, checkpoints: int, seed: int,
+               threshold: float) -> dict:
+    import keras
     clone = keras.models.clone_model(model.model)
     clone.set_weights(model.model.get_weights())
     copy = AuditedModel(clone, model.card, sha256=model.sha256 + ":randomised",

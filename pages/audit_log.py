@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
-from crnnaudit.evidence.log import payload_or_raw
+from crnnaudit.evidence.chain import in_words, payload_or_raw
 from crnnaudit.ui import auth
 from crnnaudit.vocabulary import DECISIONS
 
@@ -23,8 +23,9 @@ except CrnnauditError as e:
 if not rows:
     st.info("No review has been recorded yet.")
     st.stop()
-table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"], "kind": r["kind"], **payload_or_raw(r),
-                       "row_hash": r["row_hash"][:16]} for r in rows])
+table = pd.DataFrame([{"seq": r["seq"], "time": r["ts"][:19].replace("T", " "), "kind": r["kind"],
+                       "what happened": in_words(r), **payload_or_raw(r), "row_hash": r["row_hash"][:16]}
+                      for r in rows])
 c1, c2 = st.columns(2)
 reviewers = sorted(table["reviewer"].dropna().unique()) if "reviewer" in table else []
 pick = c1.multiselect("Reviewer", reviewers, key="f_reviewer")
@@ -34,9 +35,9 @@ if pick:
     shown = shown[shown["reviewer"].isin(pick)]
 if decisions:
     shown = shown[shown["decision"].isin(decisions)]
-cols = [c for c in ("seq", "time", "kind", "decision", "reviewer", "second_reviewer", "clip", "model",
-                    "anomaly_score", "model_decision", "reason", "row_hash") if c in shown]
-st.dataframe(shown[cols], hide_index=True, width="stretch")
+cols = [c for c in ("seq", "time", "kind", "what happened", "reason", "row_hash") if c in shown]
+st.dataframe(shown[cols].rename(columns={"seq": "row", "row_hash": "row hash"}), hide_index=True, width="stretch",
+             column_config={"what happened": st.column_config.TextColumn(width="large")})
 c1, c2 = st.columns(2)
 c1.download_button("Export JSON", log.export("json"), file_name="audit_log.json", key="export_json")
 c2.download_button("Export CSV", log.export("csv"), file_name="audit_log.csv", key="export_csv")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from crnnaudit import CrnnauditError, explain, metrics, render
+from crnnaudit import CrnnauditError, metrics, render
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
@@ -20,18 +20,24 @@ top = list(np.argsort(-es[es.ranking()].frame_scores, kind="stable")[:4])
 frames = st.multiselect("Frames (default: the frames that contribute most)", list(range(window.length)),
                         sorted(int(t) for t in top), key="compare_frames",
                         format_func=lambda t: f"frame {int(window.indices[t])}")
-shared = st.toggle("One colour scale per method across the grid", value=True, key="shared_scale")
-for m in spatial:
-    maps = es[m].maps
-    lo, hi = (float(maps[frames].min()), float(maps[frames].max())) if frames and shared else (None, None)
-    cols = st.columns(max(1, len(frames)) + 1)
-    cols[0].markdown(f"**{m}**")
-    for col, t in zip(cols[1:], frames):
-        src = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
-        col.image(render.overlay(src, maps[t], 0.6, vmin=lo, vmax=hi), caption=f"frame {int(window.indices[t])}",
-                  width="stretch")
-st.image(render.heatmap(np.linspace(0, 1, 256)[None].repeat(12, 0)), caption="low → high (per method)",
-         width=300)
+style = widgets.current_style()
+st.caption(f"Colours: {style.cmap}, {render.SCALINGS[style.scaling]} (the Review page's settings; each map "
+           "carries its colour bar with the values it spans).")
+
+
+def grid(expset, win, label: str = "") -> None:
+    """Methods x the chosen frames, in the one style."""
+    for m in expset.spatial():
+        cols = st.columns(max(1, len(frames)) + 1)
+        cols[0].markdown(f"**{label}{m}**")
+        for col, t in zip(cols[1:], frames):
+            if t < win.length:
+                src = loaders.cached_frame(str(clip.path), clip.sha256, int(win.indices[t]))
+                col.image(render.show_map(src, expset[m].maps, t, style, shown=frames),
+                          caption=f"frame {int(win.indices[t])}", width="stretch")
+
+
+grid(es, window)
 
 st.subheader("Where the methods agree")
 agree = metrics.agreement(es)
@@ -64,20 +70,14 @@ if review.sanity is not None:
             + (" — barely changed: these maps may not depend on the model" if s["flagged"].get(m) else ""))
 
 st.subheader("Model A vs model B")
-other = st.text_input("Path of a second model (same clip, same window)", key="model_b")
+other = widgets.model_picker("Model B (same clip, same window)", key="model_b")
 if other:
     try:
         model_b = loaders.model_for(other)
         wb = clip.window(window.index, model_b.window_length, model_b.card.stride, model_b.frame_size)
-        es_b = explain(model_b, wb, [m for m in spatial if m in widgets.available_methods(model_b)])
-        for m in es_b:
-            cols = st.columns(max(1, len(frames)) + 1)
-            cols[0].markdown(f"**B · {m}**")
-            maps = es_b[m].maps
-            for col, t in zip(cols[1:], frames):
-                if t < wb.length:
-                    src = loaders.cached_frame(str(clip.path), clip.sha256, int(wb.indices[t]))
-                    col.image(render.overlay(src, maps[t], 0.6, vmin=float(maps.min()), vmax=float(maps.max())),
-                              width="stretch")
+        methods_b = [m for m in spatial if m in widgets.available_methods(model_b)]
+        es_b = widgets.explain_with_progress(model_b, wb, methods_b, "explaining model B")
+        grid(es, window, "A · ")
+        grid(es_b, wb, "B · ")
     except CrnnauditError as e:
         st.error(str(e))

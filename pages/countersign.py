@@ -4,7 +4,7 @@ import streamlit as st
 
 from crnnaudit import CrnnauditError
 from crnnaudit.report.countersign import countersign, pending
-from crnnaudit.ui import auth
+from crnnaudit.ui import auth, widgets
 
 who = auth.require_page("countersign")
 
@@ -21,10 +21,13 @@ if not waiting:
     st.stop()
 for item in waiting:
     with st.container(border=True):
-        st.write(f"**{item['decision'].upper()}** by {item['reviewer']} at {item['ts'][:19]} · clip "
-                 f"{item['clip']} · model {item['model']} · score {item['anomaly_score']:.3f}")
-        if item.get("reason"):
-            st.caption(f"Reasons: {item['reason']}")
+        st.write(f"**{item['decision'].upper()}** by {item['reviewer']} at {item['ts'][:19].replace('T', ' ')} · "
+                 f"clip {item['clip']} · model {item['model']} · score {item['anomaly_score']:.3f}")
+        st.caption(f"Reasons: {item.get('reason') or 'none given'}")
+        try:
+            widgets.report_evidence(item["report_id"])  # what is being countersigned, before the button
+        except CrnnauditError as e:
+            st.error(f"The stored report cannot be shown: {e}")
         mine = item["reviewer"] == who.username
         if st.button("Countersign", key=f"cs_{item['report_id']}", disabled=mine,
                      help="You wrote this decision: another approver countersigns it" if mine else None):

@@ -1,7 +1,6 @@
 """Report: record the human decision and export the signed justification report."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from crnnaudit import CrnnauditError
 from crnnaudit.config import home
@@ -18,7 +17,7 @@ review = Review.current()
 model, clip, window, es = widgets.require_explanation(
     "Explain a window on the Review page first: the report documents that review.")
 score = float(model.anomaly_score(es.probabilities[None])[0])
-st.write(f"{clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
+st.write(f"{review.clip_name or clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
          f"model says **{decide(score, model.card.threshold)}** "
          f"(score {score:.3f}, threshold {model.card.threshold:.2f}).")
 
@@ -33,17 +32,21 @@ with st.form("decision"):
     checks = st.checkbox("Include faithfulness and sanity figures (re-runs the model)", value=True, key="checks")
     submitted = st.form_submit_button("Build the report", type="primary")
 if submitted:
+    bar = st.progress(0.0, text="building the report…")
     try:
-        with st.spinner("building the report…"):
-            timeline = widgets.timeline_for(model, clip)
-            body = build_report(model, clip, window, es, decision=decision, reviewer=who.username, reason=reason,
-                                timeline=timeline, contest_channel=contest,
-                                blur=blur, faithfulness=checks, sanity=checks)
-            out = write_report(body, home() / "reports" / body["report_id"])
+        timeline = widgets.timeline_for(model, clip)
+        body = build_report(model, clip, window, es, decision=decision, reviewer=who.username, reason=reason,
+                            timeline=timeline, contest_channel=contest, blur=blur, faithfulness=checks,
+                            sanity=checks, view=review.view, shown_name=review.clip_name,
+                            progress=lambda i, n, what: bar.progress(i / (n + 1), text=f"step {i + 1} of {n + 1}: {what}"))
+        bar.progress(0.9, text="rendering, signing and logging HTML, PDF and JSON…")
+        out = write_report(body, home() / "reports" / body["report_id"])
         review.report = (body, out)
         st.success(f"Report {body['report_id']} written and logged as audit row {out['log_row']}.")
     except CrnnauditError as e:
         st.error(str(e))
+    finally:
+        bar.empty()
 if review.report is not None:
     body, out = review.report
     c1, c2, c3 = st.columns(3)
@@ -52,4 +55,5 @@ if review.report is not None:
         col.download_button(f"Download {kind.upper()}", out[kind].read_bytes(), file_name=f"report.{kind}",
                             mime=mime, key=f"dl_{kind}")
     st.caption("SHA-256: " + ", ".join(f"{k} `{v[:16]}…`" for k, v in out["sha256"].items()))
-    components.html(render_html(body), height=900, scrolling=True)
+    with st.container(height=900):  # the report as it was signed, sanitised (no script runs)
+        st.html(render_html(body))

@@ -7,7 +7,7 @@ import streamlit as st
 from crnnaudit import render
 from crnnaudit.model.statistics import familiarity_statement
 from crnnaudit.ui import auth, loaders, widgets
-from crnnaudit.ui.session import Review
+from crnnaudit.ui.session import Review, bound
 
 who = auth.require_page("review")
 
@@ -26,7 +26,7 @@ facts = clip.facts()
 cols = st.columns(6)
 for col, key in zip(cols, ("duration_s", "fps", "frames", "width", "height", "codec")):
     col.metric(key.replace("_s", " (s)"), facts[key])
-st.caption(f"{clip.name} · SHA-256 `{clip.sha256}`"
+st.caption(f"{review.clip_name or clip.name} · SHA-256 `{clip.sha256}`"
            + (f" · turned {clip.rotation}° as the file asks" if clip.rotation else "")
            + (" · variable frame rate" if clip.variable_frame_rate else ""))
 for warning in clip.warnings():
@@ -38,15 +38,16 @@ if timeline is None:
 table = timeline.table
 n = len(table)
 if review.window_index is None or review.window_index >= n:
-    review.use_window(timeline.top_window())
-event = st.plotly_chart(render.timeline_figure(timeline, review.window_index), on_select="rerun",
-                        selection_mode="points", key="timeline_chart", width="stretch")
+    review.use_window(timeline.top_window())  # a new clip opens on its most anomalous window
+event = st.session_state.get("timeline_chart")  # a click, read before anything is drawn
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 if points and "customdata" in points[0]:
     picked = points[0]["customdata"]
-    picked = int(picked[0] if isinstance(picked, list) else picked)
-    review.pick_on_chart(picked)
-review.use_window(int(st.number_input("Window", 0, n - 1, value=review.window_index, key="window_input")))
+    review.pick_on_chart(int(picked[0] if isinstance(picked, list) else picked))
+st.plotly_chart(render.timeline_figure(timeline, review.window_index), on_select="rerun",
+                selection_mode="points", key="timeline_chart", width="stretch")
+st.number_input("Window", 0, n - 1, key=bound("window_input", review.window_index),
+                on_change=lambda: review.use_window(int(st.session_state["window_input"])))
 k = review.window_index
 row = table.loc[k]
 st.write(f"Window {k}: frames {int(row['first_frame'])}-{int(row['last_frame'])} "
@@ -80,32 +81,32 @@ if not spatial:
 @st.fragment
 def scrubber() -> None:
     """Only this part reruns when the reviewer scrubs: the page above stays as it is."""
-    c1, c2, c3 = st.columns([2, 2, 1])
-    method = c1.selectbox("Overlay", spatial, key="overlay_method")
-    view = c2.radio("View", ["heatmap", "contour", "side_by_side"], horizontal=True, key="view")
-    alpha = c3.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
+    style, method = widgets.map_controls(spatial)
     T = window.length
     b1, b2, b3, _ = st.columns([1, 1, 1, 6])
-    if b1.button("◀", key="prev"):
-        review.jump_to_frame(max(0, review.frame_pos - 1))
-    if b2.button("▶", key="next"):
-        review.jump_to_frame(min(T - 1, review.frame_pos + 1))
+    b1.button("◀", key="prev", on_click=review.step_frame, args=(-1, T))
+    b2.button("▶", key="next", on_click=review.step_frame, args=(1, T))
     play = b3.button("Play", key="play")
-    review.frame_pos = pos = st.slider("Frame", 0, T - 1, value=min(review.frame_pos, T - 1), key="frame_slider")
+    review.frame_pos = pos = min(review.frame_pos, T - 1)
+    st.slider("Frame", 0, T - 1, key=bound("frame_slider", pos),
+              on_change=lambda: review.jump_to_frame(st.session_state["frame_slider"]))
     exp = es[method]
-    lo, hi = float(exp.maps.min()), float(exp.maps.max())  # one scale for the whole window
+    review.view = dict(style.as_dict(), method=method, frame=int(window.indices[pos]))
     holder = st.empty()
 
     def show(p: int) -> None:
         src = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[p]))
-        img = render.render(src, exp.maps[p], view, alpha, lo, hi)
-        holder.image(img, caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
-                                  f"contribution {exp.frame_scores[p]:.3g}", width="stretch")
+        holder.image(render.show_map(src, exp.maps, p, style),
+                     caption=f"frame {int(window.indices[p])} · {window.times[p]:.2f} s · {method} · "
+                             f"contribution {exp.frame_scores[p]:.3g} · colours {render.SCALINGS[style.scaling]}",
+                     width=style.width + 70)
 
     if play:
         for p in range(T):
             show(p)
             time.sleep(1.0 / max(clip.fps, 1))
+        review.jump_to_frame(T - 1)  # play ends on the last frame: the slider and caption follow
+        st.rerun(scope="fragment")
     else:
         show(pos)
 

@@ -58,10 +58,12 @@ def test_calibrate_matches_an_independent_computation(model_path, synthetic):
     assert stats.frames == 6 * 24
 
 
-def test_calibrated_card_flags_unlike_footage_and_survives_no_tampering(model_path, synthetic, vtest, tmp_path, capsys):
+def test_calibrated_card_flags_unlike_footage_and_survives_no_tampering(model_path, synthetic, vtest, tmp_path, capsys,
+                                                                      monkeypatch):
     folder = tmp_path / "m"
     shutil.copytree(model_path.parent, folder)
     path = folder / "m.keras"
+    monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(folder))  # calibrate writes the card: a model from there
     assert main(["calibrate", str(path), str(synthetic[0].parent)]) == 0
     assert "threshold" in capsys.readouterr().out
     card = ModelCard.read(folder / "m.card.yaml")

@@ -150,7 +150,7 @@ def test_an_intact_log_matches_its_checkpoint_also_after_retention(log_url):
     log, db = _log(log_url)
     result = log.verify()
     assert result.ok and "head matches its checkpoint (row 6)" in result.message
-    row = log.apply_retention(0, now=datetime.now(timezone.utc) + timedelta(days=1))
+    row = log.apply_retention(1, now=datetime.now(timezone.utc) + timedelta(days=2), force=True, reason="a test")
     assert row["kind"] == "retention"
     result = AuditLog(db).verify()
     assert result.ok and result.rows == 1 and "(row 7)" in result.message

@@ -149,6 +149,16 @@ def test_cli_report_end_to_end(tmp_path, capsys, sample_clips, monkeypatch):
     ModelCard(classes=["normal", "fight", "fire", "shooting"], stride=8).write(tmp_path / "m.card.json")
     out = tmp_path / "rep"
     monkeypatch.setenv("CRNNAUDIT_PASSWORD", "auditor password")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(elsewhere))  # the model is not where models may come from
+    (elsewhere / "link.keras").symlink_to(path)
+    for given in (path, elsewhere / ".." / "m.keras", elsewhere / "link.keras"):
+        assert main(["report", str(given), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
+                     "--out", str(out)]) == 2
+        assert "load only from the models folders" in capsys.readouterr().err
+    assert not out.exists(), "nothing written from a model from elsewhere"
+    monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(tmp_path))
     assert main(["report", str(path), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
                  "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "report.json"}

@@ -13,9 +13,12 @@ from ..vocabulary import DECISIONS
 from ..dataset.engines import ENGINES
 
 
-def _model(args):
+def _model(args, evidence: bool = False):
+    """The model the command names; one whose output is signed or logged must come from where
+    models may come (:mod:`crnnaudit.model.places`)."""
     from ..model import load_model
-    return load_model(args.model, card=getattr(args, "card", None))
+    from ..model.places import allowed_model
+    return load_model(allowed_model(args.model) if evidence else args.model, card=getattr(args, "card", None))
 
 
 def cmd_info(args) -> int:
@@ -79,7 +82,8 @@ def cmd_batch(args) -> int:
 
 def cmd_calibrate(args) -> int:
     from ..model.calibration import calibrate_card
-    card_path, entry = calibrate_card(args.model, args.clips, card=args.card, percentile=args.percentile,
+    from ..model.places import allowed_model
+    card_path, entry = calibrate_card(allowed_model(args.model), args.clips, card=args.card, percentile=args.percentile,
                                       progress=_progress("calibrating"))
     print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "
           f"{card_path.with_name(entry['file'])}; threshold {entry['threshold']:.3g} "
@@ -151,7 +155,7 @@ def cmd_report(args) -> int:
     if not args.clip or not args.decision or not args.as_user or not args.out:
         raise ReportError("report MODEL CLIP needs --decision, --as and --out")
     who = _signed_in(args.as_user, "draft_report", "draft reports")
-    model = _model(args)
+    model = _model(args, evidence=True)
     clip = open_clip(args.clip)
     window, timeline = _window_for(model, clip, args.window)
     es = run_explain(model, window, progress=_progress("explaining"))

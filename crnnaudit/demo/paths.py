@@ -20,7 +20,8 @@ RECIPE_VERSION = 8  # a demo built by an older recipe is rebuilt
 
 
 def demo_dir() -> Path:
-    return home() / "demo"
+    from ..model.places import default_models_dir
+    return default_models_dir()
 
 
 def demo_model_path() -> Path:

@@ -216,3 +216,52 @@ def against_checkpoint(rows: list[dict], cp: dict | None, where: str = "checkpoi
         return Verification(False, n, f"row {cp['seq']} is not the row the {where} recorded: the chain "
                             "was rewritten from there", cp["seq"])
     return Verification(True, n, f"head matches its {where} (row {cp['seq']})")
+
+
+def in_words(row: dict) -> str:
+    """What a row records, in a sentence an auditor reads (the Audit log page, exports)."""
+    p = payload_or_raw(row)
+    if "unreadable_payload" in p:
+        return "an unreadable row (edited by hand)"
+    kind, a = row["kind"], p.get("action", "")
+    if kind == "review":
+        return (f"{p.get('reviewer')} decided {p.get('decision')} on {p.get('clip')} (window {p.get('window')}; "
+                f"the model said {p.get('model_decision')}, score {_num(p.get('anomaly_score'))})")
+    if kind == "countersign":
+        return (f"{p.get('second_reviewer')} countersigned {p.get('reviewer')}'s decision ({p.get('decision')}) on "
+                f"{p.get('clip')} at {p.get('second_signed_at')}")
+    if kind == "account":
+        return _account_words(a, p)
+    if kind == "card":
+        return (f"{p.get('by')} edited the card {p.get('card_file')} (version {p.get('card_version')}, SHA-256 "
+                f"{str(p.get('card_sha256'))[:12]}…) of model {str(p.get('model_sha256'))[:12]}…")
+    if kind == "erasure":
+        return (f"erased clip {str(p.get('clip_sha256'))[:12]}… ({p.get('reason')}): {p.get('uploads_removed')} "
+                f"upload(s), {p.get('explanations_removed')} cached explanation(s)")
+    if kind == "retention":
+        why = f"; forced: {p.get('reason')}" if p.get("forced") else ""
+        return (f"purged rows {p.get('removed_from')}..{p.get('removed_through')} ({p.get('count')}) older than "
+                f"{p.get('retention_days')} days{why}")
+    if kind == "key":
+        return (f"signing key rotated: {str(p.get('previous_fingerprint'))[:16]}… → {str(p.get('fingerprint'))[:16]}…"
+                if p.get("previous_fingerprint") else f"signing key {str(p.get('fingerprint'))[:16]}… announced")
+    return f"{kind}: " + ", ".join(f"{k} {v}" for k, v in p.items())
+
+
+def _account_words(action: str, p: dict) -> str:
+    who, name = p.get("by"), p.get("username")
+    if action == "account added":
+        return f"{who} added the account {name} as {p.get('role')}"
+    if action == "account disabled":
+        return f"{who} disabled the account {name}"
+    if action == "role changed":
+        return f"{who} changed {name}'s role to {p.get('role')}"
+    if action in ("sign-in throttled", "sign-in locked"):
+        return f"{action} for {p.get('key')} after {p.get('failures')} failures (from {p.get('client')})"
+    if action == "sign-in lock lifted":
+        return f"{who} lifted the sign-in lock on {name}"
+    return f"{action}: {name} by {who}"
+
+
+def _num(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else str(value)

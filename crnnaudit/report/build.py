@@ -29,14 +29,21 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
                  decision: str, reviewer: str, reason: str = "", timeline: Timeline | None = None,
                  second_reviewer: str | None = None, contest_channel: str | None = None,
                  blur: bool = True, key_frames: int = 3, faithfulness: bool = True,
-                 sanity: bool = True, now: datetime | None = None) -> dict:
+                 sanity: bool = True, now: datetime | None = None, view: dict | None = None,
+                 progress=None, shown_name: str | None = None) -> dict:
     """Build the report body for one reviewed window.
 
     Args:
         decision: ``confirm``, ``override`` or ``escalate``; ``reason`` is required to override.
         reviewer: who took the decision; ``second_reviewer`` signs off (four eyes).
         blur: blur faces in exported frames (on by default; turning it off is stated).
-        faithfulness, sanity: compute those figures (they re-run the model).
+        faithfulness, sanity: compute those figures (they re-run the model; figures already
+            computed for the same window and explanation are reused).
+        view: the map settings the auditor had on screen (method, view, opacity, colour map,
+            scaling, frame), recorded beside the window, frames, methods and class.
+        progress: ``progress(step, steps, what)`` before each step.
+        shown_name: the clip's name as the user gave it (an upload's own name); the stored
+            name is kept beside it.
 
     Raises:
         ReportError: a missing reviewer, an unknown decision, an override without reasons, or
@@ -44,12 +51,19 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     """
     _check_decision(decision, reviewer, reason)
     now = now or datetime.now(timezone.utc)
-    frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur)
+    step = _Steps(progress, 3)
+    step("key frames and their maps")
+    style = render.MapStyle.from_dict(dict(view or {}, width=480, view="heatmap"))  # the auditor's colours and scale
+    frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur, style)
+    step("faithfulness and sanity figures")
+    trust = _trust(model, window, expset, faithfulness, sanity)
+    step("the report's body")
     body = {
         "schema": SCHEMA,
         "report_id": str(uuid.uuid4()),
         "created": now.isoformat(),
-        "clip": dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings()),
+        "clip": dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings(),
+                     **({"file": shown_name, "stored_as": clip.name} if shown_name else {})),
         "model": _model_section(model, window),
         "output": _output_section(model, window, expset),
         "timeline": _timeline_section(timeline),
@@ -57,7 +71,8 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
                          for m, e in expset.items()},
         "key_frames": frames_out,
         "temporal_plot": render.png_b64(render.temporal_plot(expset, window.indices), 720),
-        "trust": _trust(model, window, expset, faithfulness, sanity),
+        "trust": trust,
+        "view": _view_section(window, expset, view),
         "limitations": list(model.card.known_limitations) or ["The model card states no known limitations."],
         "human": {"decision": decision, "reason": reason, "reviewer": reviewer.strip(),
                   "reviewed_at": now.isoformat(), "second_reviewer": second_reviewer or None,
@@ -75,6 +90,26 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     return body
 
 
+class _Steps:
+    """Calls ``progress(step, steps, what)`` at the start of each step of a long build."""
+
+    def __init__(self, progress, steps: int):
+        self.progress, self.steps, self.done = progress, steps, 0
+
+    def __call__(self, what: str) -> None:
+        if self.progress:
+            self.progress(self.done, self.steps, what)
+        self.done += 1
+
+
+def _view_section(window: Window, expset: ExplanationSet, view: dict | None) -> dict:
+    """What the auditor had on screen when the report was asked for."""
+    return {"window": window.index, "frames": [int(window.indices[0]), int(window.indices[-1])],
+            "methods": list(expset), "explained_class": expset.target_name, "map_settings": dict(view or {}),
+            "statement": "This report documents the window, frames, methods, class and map settings the "
+                         "reviewer had on screen when they asked for it."}
+
+
 def _check_decision(decision: str, reviewer: str, reason: str) -> None:
     if decision not in DECISIONS:
         raise ReportError(f"decision {decision!r} is not one of {DECISIONS}")
@@ -84,7 +119,7 @@ def _check_decision(decision: str, reviewer: str, reason: str) -> None:
         raise ReportError("an override needs the reviewer's reasons")
 
 
-def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, blur: bool):
+def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, blur: bool, style):
     """The ``count`` frames the ranking method ranks first, each with every spatial overlay."""
     ranking = expset.ranking()
     if ranking is None:
@@ -97,7 +132,7 @@ def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, 
         if blur:
             src, n = blur_faces(src)
             faces_found += n
-        images = {m: render.png_b64(render.overlay(src, expset[m].maps[t])) for m in expset.spatial()}
+        images = {m: render.png_b64(render.show_map(src, expset[m].maps, t, style)) for m in expset.spatial()}
         images["original"] = render.png_b64(src)
         out.append({"position": t, "frame": int(window.indices[t]), "time_s": float(window.times[t]),
                     "contribution": float(scores[t]), "ranked_by": ranking, "images": images})
@@ -134,10 +169,8 @@ def _trust(model, window, expset: ExplanationSet, faithfulness: bool, sanity: bo
     faith, sane = {}, None
     spatial = expset.spatial()
     if faithfulness:
-        for m in expset.temporal(contributions_only=True):
-            faith[m] = metrics.temporal_deletion(model, window, expset[m].frame_scores, expset.target)
-        for m in spatial:
-            faith[m] = metrics.deletion_insertion(model, window, expset[m].maps, expset.target, steps=5)
+        for m in [*expset.temporal(contributions_only=True), *spatial]:
+            faith[m] = metrics.faithfulness(model, window, expset, m)  # what Compare computed, reused
     if sanity and spatial:
         sane = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
     return {"faithfulness": {m: {k: v for k, v in f.items() if "curve" not in k and k != "fractions"}

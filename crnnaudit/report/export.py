@@ -70,7 +70,7 @@ def _write_overlays(clip: Clip, window: Window, expset: ExplanationSet, out: Pat
         src = clip.frame(int(window.indices[t]))
         tiles = []
         for m in spatial:
-            img = render.overlay(src, expset[m].maps[t])
+            img = render.show_map(src, expset[m].maps, t, render.MapStyle(width=src.shape[1]))
             render.write_png(out / f"{m}_frame{int(window.indices[t]):05d}.png", img)
             tiles.append(img)
         video_frames.append(np.concatenate(tiles, axis=1))

@@ -198,6 +198,12 @@ def _trust_and_rights(w: _Writer, r: dict) -> None:
         w.p(f"{a['article']}: {a['topic']} (see: {a['where']})")
         w.pdf.set_font(w.family, "", 9.5)
         w.p(a["plain"])
+    if r.get("view"):
+        v = r["view"]
+        maps = ", ".join(f"{k} {val}" for k, val in v.get("map_settings", {}).items())
+        w.p(f"On screen when the report was asked for: window {v['window']} (frames {v['frames'][0]}-"
+            f"{v['frames'][1]}), methods {', '.join(v['methods'])}, explained class {v['explained_class']}"
+            + (f"; maps: {maps}" if maps else "") + ".")
     w.h("Reproduce")
     w.p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; "
         f"target {r['reproduce']['target']}")

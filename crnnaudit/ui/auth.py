@@ -102,6 +102,8 @@ def gate() -> Identity:
     who = current()
     if who is not None:
         return who
+    # Before sign-in nothing is listed: not the pages, not the previous session's navigation.
+    st.navigation([st.Page(_signed_out, title="Sign in", default=True)], position="hidden")
     st.title("crnnaudit")
     notice = st.session_state.pop("auth_notice", None)
     if notice:
@@ -118,6 +120,10 @@ def gate() -> Identity:
         st.stop()  # organisations sign in with their provider; no local admin is asked for
     (_first_admin_form if first else _sign_in_form)()
     st.stop()
+
+
+def _signed_out() -> None:
+    """The one page before sign-in (the form is drawn by :func:`gate`)."""
 
 
 def _sign_in_form() -> None:

@@ -7,6 +7,8 @@ never see each other's clips.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -52,12 +54,33 @@ def clip_for(path: str | Path) -> Clip:
     return cached_clip(str(path), _mtime(path))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_timeline(model_path: str, model_sha: str, clip_path: str, clip_sha: str, stride: int,
-                    card_path: str | None, card_digest: str):
-    """The score of every window, cached by content (the model, clip and card hashes)."""
-    del model_sha, clip_sha, card_digest
-    return model_for(model_path, card_path).score(clip_for(clip_path), stride=stride)
+@st.cache_resource(show_spinner=False)
+def _timelines() -> OrderedDict:
+    """Timelines computed by this server, by content: shared by every session."""
+    return OrderedDict()
+
+
+def timeline(model: AuditedModel, clip: Clip, card_digest: str, shown_name: str):
+    """The score of every window, by content (model, clip and card hashes), with a progress
+    bar (windows done of all, time left) the first time; served at once after that."""
+    key = (model.sha256, clip.sha256, int(model.card.stride), card_digest)
+    store = _timelines()
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    bar, t0 = st.progress(0.0, text=f"scoring {shown_name}…"), time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        left = (time.monotonic() - t0) / max(done, 1) * (total - done)
+        bar.progress(done / max(total, 1), text=f"scoring {shown_name}: window {done} of {total}, about {left:.0f} s left")
+    try:
+        result = model.score(clip, progress=progress)
+    finally:
+        bar.empty()
+    store[key] = result
+    while len(store) > 64:
+        store.popitem(last=False)
+    return result
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -86,6 +109,8 @@ def current_model() -> AuditedModel | None:
 
 def current_clip() -> Clip | None:
     review = Review.current()
+    if review.clip_path is None and review.refused_upload:
+        return None  # the picker said why; no other clip takes its place
     if review.clip_path is None:
         samples = sample_clips()
         if not samples:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..config import folders, setting
-from ..model import AuditedModel
+from ..config import setting
+from ..model import AuditedModel, places
 
 
 def configured_model() -> str:
@@ -17,16 +17,16 @@ def configured_model() -> str:
 
 
 def model_folders() -> list[Path]:
-    """Where the Model page finds models: ``CRNNAUDIT_MODELS_DIR`` (``:``-separated), else the
-    demo model's folder. No page opens any other server path; admins may also upload."""
-    from ..demo.paths import demo_dir
-    return folders("CRNNAUDIT_MODELS_DIR") or [demo_dir()]
+    """Where the Model page finds models (see :mod:`crnnaudit.model.places`)."""
+    return places.model_folders()
 
 
-def model_choices() -> list[Path]:
+def model_choices(with_uploads: bool = False) -> list[Path]:
+    """Model files in the models folders, and (``with_uploads``) those an admin uploaded: the
+    only models any page or evidence-writing command opens."""
     from ..vocabulary import MODEL_SUFFIXES
     out = []
-    for folder in model_folders():
+    for folder in model_folders() + ([places.uploads_dir()] if with_uploads else []):
         if folder.is_dir():
             out += sorted(p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES
                           and ".partial" not in p.name)

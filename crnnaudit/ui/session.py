@@ -8,7 +8,8 @@ figure computed for another window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -16,9 +17,16 @@ from ..explainers.base import ExplanationSet
 from ..video import Window
 
 _KEY = "review"
-# Widgets whose values belong to a window or a clip: dropped with them, so that a new
-# window does not open on the old one's frame.
-_WINDOW_WIDGETS = ("window_input", "frame_slider")
+
+
+def bound(key: str, value) -> str:
+    """Make the widget ``key`` show ``value`` (the review's) before it is drawn, whatever the
+    browser held: the review is the one source, and a widget never keeps its own copy. Call
+    just before the widget, which takes no ``value=`` and writes back only through its
+    ``on_change``. Returns the key."""
+    if st.session_state.get(key) != value:
+        st.session_state[key] = value
+    return key
 
 
 @dataclass
@@ -46,6 +54,9 @@ class Review:
         report: ``(body, files)`` of the report written for it (Report page).
         frame_pos: the scrubber's position within the window.
         last_pick: the last window clicked on the timeline chart.
+        shown_at: when the window on screen was first shown (for the time to decision).
+        view: the map settings on screen (method, view, opacity, colour map, scaling), which
+            the report records as what the auditor saw.
     """
 
     model_path: str | None = None
@@ -58,6 +69,10 @@ class Review:
     report: tuple[dict, dict] | None = None
     frame_pos: int = 0
     last_pick: int | None = None
+    shown_at: float | None = None
+    view: dict | None = None
+    refused_upload: str | None = None
+    names: dict = field(default_factory=dict)
 
     @classmethod
     def current(cls) -> "Review":
@@ -76,23 +91,41 @@ class Review:
         """The model was reloaded in place (its card was edited)."""
         self.forget_window()
 
-    def use_clip(self, path: str) -> None:
+    def use_clip(self, path: str, shown_name: str | None = None) -> None:
+        """A new clip; ``shown_name`` is the name the user gave it (an upload's own name, not
+        the stored one), which every page and the report show."""
+        self.refused_upload = None
+        if shown_name:
+            self.names[str(path)] = shown_name
         if path != self.clip_path:
             self.clip_path = path
             self.forget_window()
 
+    @property
+    def clip_name(self) -> str | None:
+        """The clip's name as the user knows it."""
+        if self.clip_path is None:
+            return None
+        return self.names.get(self.clip_path) or self.clip_path.replace("\\", "/").split("/")[-1]
+
     def use_window(self, k: int) -> None:
+        """The window on screen; the number box, the announced text, the timeline's shading,
+        every page and the report all read it from here."""
         if k != self.window_index:
-            self.window_index = k
+            self.window_index = int(k)
+            self.shown_at = time.time()
             self.forget_explanation()
 
     def pick_on_chart(self, k: int) -> None:
-        """A click on the timeline chart: a new click moves the window control (the chart
-        keeps reporting its last selection on every rerun, so only a change counts)."""
+        """A click on the timeline chart (the chart keeps reporting its last selection on
+        every rerun, so only a change counts)."""
         if k != self.last_pick:
             self.last_pick = k
-            st.session_state.pop("window_input", None)
             self.use_window(k)
+
+    def step_frame(self, step: int, length: int) -> None:
+        """Previous / next frame, kept inside the window."""
+        self.frame_pos = max(0, min(length - 1, self.frame_pos + int(step)))
 
     def hold(self, held: HeldExplanation) -> None:
         """A fresh explanation of ``held.window``: figures of any earlier one are dropped."""
@@ -102,20 +135,23 @@ class Review:
 
     def jump_to_frame(self, position: int) -> None:
         self.frame_pos = int(position)
-        st.session_state.pop("frame_slider", None)
 
     def forget_window(self) -> None:
         self.window_index = None
         self.last_pick = None
-        for key in _WINDOW_WIDGETS:
-            st.session_state.pop(key, None)
+        self.shown_at = None
         self.forget_explanation()
+
+    def refuse_upload(self, name: str) -> None:
+        """An upload was refused: no clip, so nothing of the previous one stays on screen
+        under the new name."""
+        self.clip_path, self.refused_upload = None, name
+        self.forget_window()
 
     def forget_explanation(self) -> None:
         self.explanation = None
         self.faithfulness = self.sanity = self.report = None
         self.frame_pos = 0
-        st.session_state.pop("frame_slider", None)
 
     # --- reading --------------------------------------------------------------------
     def explanation_for(self, model, clip) -> HeldExplanation | None:

@@ -92,3 +92,18 @@ def daily_housekeeping(home_folder: str) -> int:
         return len(apply_retention())
     except CrnnauditError:
         return 0  # a bad setting is reported by `crnnaudit housekeeping`; the app stays up
+
+
+def as_the_user_sees(message: str, stored: Path | None, name: str) -> str:
+    """A refusal in the user's terms: their file's name (no server path), no error numbers,
+    and what to do."""
+    shown = name[:120] + ("…" if len(name) > 120 else "")
+    if stored is not None:
+        message = message.replace(str(stored), shown)
+    message = re.sub(r"/\S*/uploads/\S+", shown, message)  # any other server path
+    message = re.sub(r"\s*\[Errno -?\d+\]\s*", " ", message)
+    message = re.sub(r"FFmpeg says\s*", "", message).strip()
+    if not message.startswith(shown):
+        message = f"{shown}: {message}"
+    return (message.rstrip(".") + ". Nothing was kept: upload a video file (MP4, MOV, MKV, WebM or AVI) "
+            "that plays in a video player, or pick a sample clip.")

@@ -9,36 +9,54 @@ from pathlib import Path
 import streamlit as st
 
 from ..errors import CrnnauditError
-from .. import explainers
+from .. import explainers, render
 from ..explainers import DEFAULT_METHODS
 from ..vocabulary import VIDEO_SUFFIXES
-from . import loaders, uploads
-from .session import HeldExplanation, Review
+from . import loaders, models, uploads
+from .session import HeldExplanation, Review, bound
 
 
 def clip_picker() -> None:
-    """Pick a sample clip or upload one; errors are shown, the previous clip stays."""
+    """Pick a sample clip or upload one. Every choice goes through the review (the widgets
+    show its state, and write back only through their callbacks); a refused upload is deleted,
+    named as the user named it, and leaves no clip on screen."""
     review = Review.current()
     samples = loaders.sample_clips()
-    names = [p.name for p in samples]
-    source = st.radio("Clip", ["Sample clip", "Upload"], horizontal=True, key="clip_source")
-    if source == "Sample clip" and samples:
-        current = Path(review.clip_path or samples[0]).name
-        choice = st.selectbox("Sample clip", names, index=names.index(current) if current in names else 0,
-                              key="sample_choice")
-        review.use_clip(str(samples[names.index(choice)]))
-    elif source == "Upload":
-        kinds = ", ".join(s[1:].upper() for s in VIDEO_SUFFIXES)
-        up = st.file_uploader(f"Video ({kinds}; at most {uploads.upload_limit_mb()} MB)",
+    by_name = {p.name: p for p in samples}
+    on_sample = review.clip_path is None or Path(review.clip_path).name in by_name
+    kinds = ["Sample clip", "Upload"]
+    if "clip_source" not in st.session_state:  # which tab is open is the user's, not the review's
+        st.session_state["clip_source"] = kinds[0] if on_sample and not review.refused_upload else kinds[1]
+    st.radio("Clip", kinds, horizontal=True, key="clip_source")
+    if st.session_state["clip_source"] == "Sample clip" and samples:
+        if review.clip_path is None:
+            review.use_clip(str(samples[0]))
+        current = Path(review.clip_path).name
+        st.selectbox("Sample clip", list(by_name), placeholder="(the clip under review is an upload)",
+                     key=bound("sample_choice", current if current in by_name else None),
+                     on_change=lambda: review.use_clip(str(by_name[st.session_state["sample_choice"]])))
+    elif st.session_state["clip_source"] == "Upload":
+        kinds_text = ", ".join(s[1:].upper() for s in VIDEO_SUFFIXES)
+        up = st.file_uploader(f"Video ({kinds_text}; at most {uploads.upload_limit_mb()} MB)",
                               type=[s[1:] for s in VIDEO_SUFFIXES], key="clip_upload",
                               max_upload_size=uploads.upload_limit_mb())
-        if up is not None:
-            try:
-                path = uploads.save_upload(up, "video", VIDEO_SUFFIXES)
-                loaders.clip_for(path)  # probe now: a bad file fails here with its message
-                review.use_clip(str(path))
-            except CrnnauditError as e:
-                st.error(str(e))
+        if up is not None and up.file_id != st.session_state.get("clip_upload_done"):
+            st.session_state["clip_upload_done"] = up.file_id  # each upload is taken once
+            _take_upload(review, up)
+        if review.refused_upload:
+            st.error(review.refused_upload)
+
+
+def _take_upload(review: Review, up) -> None:
+    saved = None
+    try:
+        saved = uploads.save_upload(up, "video", VIDEO_SUFFIXES)
+        loaders.clip_for(saved)  # probe now: a bad file fails here
+        review.use_clip(str(saved), shown_name=str(up.name))
+    except CrnnauditError as e:
+        if saved is not None and str(saved) != review.clip_path:
+            saved.unlink(missing_ok=True)  # the rejected file does not stay in uploads/
+        review.refuse_upload(uploads.as_the_user_sees(str(e), saved, str(up.name)))
 
 
 def timeline_for(model, clip):
@@ -46,8 +64,7 @@ def timeline_for(model, clip):
     review = Review.current()
     digest = hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
     try:
-        return loaders.cached_timeline(str(model.source), model.sha256, str(clip.path), clip.sha256,
-                                     int(model.card.stride), review.card_path, digest)
+        return loaders.timeline(model, clip, digest, review.clip_name or clip.name)
     except CrnnauditError as e:
         st.error(str(e))
         return None
@@ -81,3 +98,74 @@ def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanatio
         return None
     Review.current().hold(held)
     return held
+
+
+def map_controls(spatial: list[str]):
+    """The map settings every page shares (method, view, opacity, colour map, scaling): one
+    set of widgets, one :class:`~crnnaudit.render.MapStyle`. Returns ``(style, method)``."""
+    c1, c2, c3, c4, c5 = st.columns([2, 3, 2, 2, 2])
+    method = c1.selectbox("Overlay", spatial, key="overlay_method")
+    view = c2.radio("View", list(render.VIEWS), horizontal=True, key="view",
+                    format_func=lambda v: v.replace("_", " "))
+    alpha = c3.slider("Opacity", 0.0, 1.0, render.MapStyle.alpha, 0.05, key="alpha")
+    cmaps = list(render.SAFE_COLORMAPS) + ["jet", "turbo"]
+    cmap = c4.selectbox("Colours", cmaps, key="cmap",
+                        format_func=lambda c: c if c in render.SAFE_COLORMAPS else f"{c} (not colour-blind safe)")
+    scaling = c5.selectbox("Scale", list(render.SCALINGS), key="scaling",
+                           format_func=lambda k: render.SCALINGS[k].split(":")[0])
+    return render.MapStyle(cmap=cmap, alpha=alpha, scaling=scaling, view=view), method
+
+
+def current_style():
+    """The map style the Review page has on screen (its defaults before any is chosen)."""
+    view = Review.current().view or {}
+    return render.MapStyle.from_dict(view)
+
+
+def model_picker(label: str, key: str) -> str | None:
+    """A model from where models may come: the models folders (CRNNAUDIT_MODELS_DIR) or an
+    admin's upload. Never a typed path."""
+    choices = [str(p) for p in models.model_choices(with_uploads=True)]
+    return st.selectbox(label, choices, index=None, key=key, placeholder="choose a model",
+                        format_func=lambda p: Path(p).name)
+
+
+def explain_with_progress(model, window, methods, text: str):
+    """An explanation with a progress bar (cached by content, so a repeat is instant)."""
+    bar = st.progress(0.0, text=text)
+    try:
+        return explainers.explain(model, window, methods, progress=lambda d, t: bar.progress(
+            min(1.0, d / max(t, 1)), text=f"{text}: {d} of {t}"))
+    finally:
+        bar.empty()
+
+
+def report_evidence(report_id: str) -> None:
+    """What an approver looks at before countersigning: the stored report's decision and
+    reasons, the window's key frames with the maps its author saw, the figures and warnings.
+
+    Raises:
+        CrnnauditError: the report is missing, or its file does not verify.
+    """
+    import base64
+    from ..config import home
+    from ..errors import ReportError
+    from ..evidence.signing import verify_file
+    path = home() / "reports" / str(report_id) / "report.json"
+    if not path.is_file():
+        raise ReportError(f"report {report_id}: its file is not under the data folder")
+    check = verify_file(path)
+    (st.caption if check["ok"] else st.error)(f"Report file: {check['message']}")
+    body = json.loads(path.read_text(encoding="utf-8"))["report"]
+    out, view = body["output"], body.get("view") or {}
+    st.write(f"Window {out['window']} · the model said **{out['model_decision']}** (score "
+             f"{out['anomaly_score']:.3f}, threshold {out['threshold']:.2f}) · explained class "
+             f"{out['explained_class']}" + (f" · frames {view['frames'][0]}-{view['frames'][1]}" if view else ""))
+    for frame in body.get("key_frames", []):
+        cols = st.columns(len(frame["images"]))
+        for col, (name, b64) in zip(cols, frame["images"].items()):
+            col.image(base64.b64decode(b64), caption=f"frame {frame['frame']} · {name}", width="stretch")
+    for line in body.get("trust", {}).get("reading", []):
+        (st.warning if line.startswith("WARNING") else st.caption)(line)
+    for warning in body.get("clip", {}).get("warnings", []):
+        st.warning(warning)
