@@ -160,7 +160,8 @@ def read_at_most(path: Path, limit: int, error: type, what: str) -> bytes:
 
 
 def quiet_tensorflow() -> None:
-    """Only errors from TensorFlow's C++ core and Python logger (retracing notices are
-    expected: one trace per shape). Call before TensorFlow is imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Nothing from TensorFlow's C++ core (its start-up notices, and a CUDA probe's error on a
+    machine without a GPU, say nothing a user can act on) and only errors from its Python
+    logger. Call before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -139,15 +139,20 @@ def faithfulness(model: AuditedModel, window: Window, expset: ExplanationSet, me
                  lambda: temporal_deletion(model, window, e.frame_scores, expset.target))
 
 
-def faithfulness_table(model: AuditedModel, window: Window, expset: ExplanationSet) -> list[dict]:
+def faithfulness_table(model: AuditedModel, window: Window, expset: ExplanationSet, progress=None) -> list[dict]:
     """One row per method: deletion/insertion AUC for spatial maps (5 steps), deletion AUC
-    against a random frame order for temporal contributions."""
-    rows = []
+    against a random frame order for temporal contributions. ``progress(done, total)`` after
+    each method."""
+    rows, methods = [], [*expset.spatial(), *expset.temporal(contributions_only=True)]
     for m in expset.spatial():
+        if progress:
+            progress(len(rows), len(methods))
         f = faithfulness(model, window, expset, m)
         rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
                      "insertion AUC (higher is better)": f["insertion_auc"]})
     for m in expset.temporal(contributions_only=True):
+        if progress:
+            progress(len(rows), len(methods))
         f = faithfulness(model, window, expset, m)
         rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
                      "random order AUC": f["random_auc"]})
@@ -185,7 +190,7 @@ def _weighted_layers(model) -> list:
 
 
 def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam", "saliency"),
-                         checkpoints: int = 4, seed: int = 0, threshold: float = 0.5) -> dict:
+                         checkpoints: int = 4, seed: int = 0, threshold: float = 0.5, progress=None) -> dict:
     """Cascading model-parameter randomisation (Adebayo et al. 2018, Sanity Checks for
     Saliency Maps).
 
@@ -193,17 +198,17 @@ def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam"
     ``checkpoints`` stages the maps are recomputed and compared (Spearman, mean over
     frames) with the trained model's. A method whose maps still correlate above
     ``threshold`` once every layer is random does not depend on what the model learned: it
-    is flagged. The user's model is never touched.
+    is flagged. The user's model is never touched. ``progress(done, total)`` after each stage.
     """
     methods = tuple(m for m in methods if REGISTRY[m].unavailable_on(model) is None)
     if not methods:
         raise ExplanationError("no spatial method to check on this model")
     return _memo(("sanity", methods, checkpoints, seed, threshold, *_content(model, window)),
-                 lambda: _randomise(model, window, methods, checkpoints, seed, threshold))
+                 lambda: _randomise(model, window, methods, checkpoints, seed, threshold, progress))
 
 
 def _randomise(model: AuditedModel, window: Window, methods: tuple, checkpoints: int, seed: int,
-               threshold: float) -> dict:
+               threshold: float, progress=None) -> dict:
     import keras
     clone = keras.models.clone_model(model.model)
     clone.set_weights(model.model.get_weights())
@@ -217,6 +222,8 @@ def _randomise(model: AuditedModel, window: Window, methods: tuple, checkpoints:
     done = 0
     stages = []
     for cut in cuts:
+        if progress:
+            progress(len(stages), len(cuts))
         for layer in layers[done:cut]:
             for v in layer.weights:
                 w = v.numpy()

@@ -25,6 +25,14 @@ SCALINGS = {"frame": "per frame: each frame's map from its own lowest to its hig
 
 
 OPACITY_GAMMA = 0.35
+#: Okabe & Ito's colour-blind-safe palette: class k of a card has colour k in every chart and
+#: report, whatever the chart shows.
+CLASS_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def class_colour(classes: list[str], name: str) -> str:
+    """The colour of a class: its place in the card's class list (other names: grey)."""
+    return CLASS_PALETTE[classes.index(name) % len(CLASS_PALETTE)] if name in classes else "#7f7f7f"
 
 
 @dataclass(frozen=True)
@@ -236,21 +244,24 @@ def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = No
             continue
         scale = float(np.max(np.abs(s))) or 1.0
         fig.add_trace(go.Scatter(x=list(frame_indices), y=s / scale, mode="lines+markers", name=name))
-    if interval is not None:
-        fig.add_vrect(x0=interval[0], x1=interval[1], fillcolor="red", opacity=0.1, line_width=0,
-                      annotation_text="ground truth")
-    fig.update_layout(xaxis_title="frame", yaxis_title="contribution (scaled)",
-                      yaxis2=dict(title="running score", overlaying="y", side="right", range=[0, 1]),
-                      height=320, margin=dict(l=40, r=40, t=20, b=40))
+    first, last = int(frame_indices[0]), int(frame_indices[-1])
+    if interval is not None and interval[1] >= first and interval[0] <= last:  # only what lies in the window
+        fig.add_vrect(x0=max(interval[0], first), x1=min(interval[1], last), fillcolor="red", opacity=0.1,
+                      line_width=0, annotation_text="ground truth")
+    fig.update_layout(xaxis=dict(title="frame", range=[first - 0.5, last + 0.5]),
+                      yaxis_title="contribution (scaled)",
+                      yaxis2=dict(title=dict(text="running score", standoff=12), overlaying="y", side="right",
+                                  range=[0, 1], automargin=True),
+                      legend=dict(orientation="h", y=1.12, x=0), height=340, margin=dict(l=50, r=80, t=40, b=40))
     return fig
 
 
 def probability_figure(classes: list[str], probabilities, anomaly_classes: list[str],
                        threshold: float | None = None) -> go.Figure:
-    """A window's class probabilities as labelled bars on a 0 to 1 axis, anomaly classes in
-    red, the others in grey."""
+    """A window's class probabilities as labelled bars on a 0 to 1 axis, each class in its
+    colour (:func:`class_colour`), anomaly classes marked in their label."""
     probs = [float(p) for p in probabilities]
-    colours = ["#d62728" if c in anomaly_classes else "#7f7f7f" for c in classes]
+    colours = [class_colour(classes, c) for c in classes]
     labels = [f"{c} (anomaly)" if c in anomaly_classes else c for c in classes]
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colours,
                            text=[f"{p:.3f}" for p in probs], textposition="outside", cliponaxis=False))

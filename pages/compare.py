@@ -45,19 +45,26 @@ if len(agree):
     if frames:
         agree = agree[agree["frame"].isin(frames)]
     st.dataframe(agree.assign(frame=[int(window.indices[t]) for t in agree["frame"]]), hide_index=True,
-                 width="stretch")
+                 width="stretch", column_config={
+                     "frame": st.column_config.NumberColumn("Frame"),
+                     "method_a": st.column_config.TextColumn("Method"), "method_b": st.column_config.TextColumn("and"),
+                     "spearman": st.column_config.NumberColumn("Rank correlation (Spearman)", format="%.2f"),
+                     "topk_iou": st.column_config.NumberColumn("Overlap of their top 10% (IoU)", format="%.2f")})
     st.caption("Spearman: rank correlation of two maps (1 = same ordering). top-k IoU: overlap of their "
                "top 10 % pixels. Low values mark frames where the methods disagree: look closer there.")
 
 st.subheader("How far to trust each method")
 c1, c2 = st.columns(2)
 if c1.button("Faithfulness (deletion / insertion)", key="faith"):
-    with st.spinner("re-running the model on masked frames…"):
-        review.faithfulness = metrics.faithfulness_table(model, window, es)
+    review.faithfulness = widgets.with_progress(
+        "re-running the model on masked frames, method", key="faith_work",
+        work=lambda progress: metrics.faithfulness_table(model, window, es, progress=progress))
 if c2.button("Sanity check (randomise the model)", key="sanity"):
     try:
-        with st.spinner("randomising a copy of the model layer by layer…"):
-            review.sanity = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
+        review.sanity = widgets.with_progress(
+            "randomising a copy of the model layer by layer, stage", key="sanity_work",
+            work=lambda progress: metrics.sanity_randomisation(model, window, spatial, checkpoints=3,
+                                                               progress=progress))
     except CrnnauditError as e:
         st.error(str(e))
 if review.faithfulness is not None:

@@ -61,8 +61,7 @@ if screen.get("clusters"):
 st.subheader("Clips")
 ok = clips[clips["error"].isna()] if "error" in clips else clips
 table = runs.with_status(ok).sort_values("max_anomaly_score", ascending=False)
-st.dataframe(table[[c for c in ("clip", "max_anomaly_score", "predicted", "label", "decision", "review",
-                                "unlike_training") if c in table]], hide_index=True, width="stretch")
+runs.clips_table(table, ("clip", "max_anomaly_score", "predicted", "label", "decision", "review", "unlike_training"))
 pick = st.selectbox("Clip", table["clip"].tolist(), key="dataset_clip")
 if st.button("Open in Review at its most anomalous window", key="dataset_open"):
     runs.open_in_review(files, table[table["clip"] == pick].iloc[0])

@@ -21,8 +21,7 @@ only_open = st.toggle("Only clips not reviewed yet", value=True, key="queue_open
 shown = table[table["review"] == runs.STATUS_NONE] if only_open else table
 counts = table["review"].value_counts()
 st.caption(" · ".join(f"{counts.get(k, 0)} {k}" for k in (runs.STATUS_NONE, "decided", "countersigned")))
-st.dataframe(shown[[c for c in ("clip", "max_anomaly_score", "predicted", "top_start_s", "review", "unlike_training")
-                    if c in shown]], hide_index=True, width="stretch")
+runs.clips_table(shown, ("clip", "max_anomaly_score", "predicted", "top_start_s", "review", "unlike_training"))
 if shown.empty:
     st.info("Every flagged clip of this run has been reviewed.")
     st.stop()

@@ -32,21 +32,22 @@ with st.form("decision"):
     checks = st.checkbox("Include faithfulness and sanity figures (re-runs the model)", value=True, key="checks")
     submitted = st.form_submit_button("Build the report", type="primary")
 if submitted:
-    bar = st.progress(0.0, text="building the report…")
-    try:
-        timeline = widgets.timeline_for(model, clip)
+    timeline = widgets.timeline_for(model, clip)
+
+    def build(progress):
         body = build_report(model, clip, window, es, decision=decision, reviewer=who.username, reason=reason,
                             timeline=timeline, contest_channel=contest, blur=blur, faithfulness=checks,
                             sanity=checks, view=review.view, shown_name=review.clip_name,
-                            progress=lambda i, n, what: bar.progress(i / (n + 1), text=f"step {i + 1} of {n + 1}: {what}"))
-        bar.progress(0.9, text="rendering, signing and logging HTML, PDF and JSON…")
-        out = write_report(body, home() / "reports" / body["report_id"])
-        review.report = (body, out)
-        st.success(f"Report {body['report_id']} written and logged as audit row {out['log_row']}.")
+                            progress=lambda i, n, what: progress(i, n + 1, f"step {i + 1} of {n + 1}, {what}"))
+        progress(3, 4, "step 4 of 4, rendering, signing and logging HTML, PDF and JSON")
+        return body, write_report(body, home() / "reports" / body["report_id"])
+    try:
+        review.report = widgets.with_progress("building the report", build, key="report_work")
+        if review.report:
+            body, out = review.report
+            st.success(f"Report {body['report_id']} written and logged as audit row {out['log_row']}.")
     except CrnnauditError as e:
         st.error(str(e))
-    finally:
-        bar.empty()
 if review.report is not None:
     body, out = review.report
     c1, c2, c3 = st.columns(3)

@@ -86,6 +86,12 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
                  "--labels", str(labels)]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert sum(summary["confusion_matrix"]["normal"].values()) == 4  # every clip labelled normal
+    said = capsys.readouterr()
+    assert said.out.splitlines()[0].startswith("4 clips (4 scored now, 0 could not be read)"), said.out
+    assert f"labelled: accuracy {summary['accuracy']:.3f}" in said.out and len(said.out.splitlines()) == 3
+    assert "[########################] 4/4 clips" in said.err, "a progress bar, on stderr"
+    assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clips"] == 4, "--json: the whole summary"
     assert main(["batch", str(path), str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r2")]) == 2
     assert "no clip there" in capsys.readouterr().err
     with pytest.raises(CrnnauditError, match="columns 'clip' and 'label'"):

@@ -68,16 +68,33 @@ def cmd_batch(args) -> int:
 
     def progress(done, total, rate):
         left = (total - done) / rate if rate > 0 else 0
-        print(f"\rclips: {done}/{total} ({rate:.2f} clips/s, about {left:.0f} s left)",
+        bar = "#" * round(24 * done / max(total, 1))
+        print(f"\r[{bar:<24}] {done}/{total} clips, {rate:.2f} clips/s, about {left:.0f} s left",
               end="" if done < total else "\n", file=sys.stderr, flush=True)
     summary = run_batch(args.model, args.sources, args.out, engine=args.engine, workers=args.workers,
                         address=args.address, card=args.card, labels=args.labels, explain=args.explain,
                         methods=args.methods, progress=progress)
+    report = None
     if args.report:
         from ..dataset.report import write_run_report
-        print(f"run report: {write_run_report(args.out)}", file=sys.stderr)
-    print(json.dumps(summary, indent=2, default=float))
+        report = write_run_report(args.out)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=float))
+        return 0
+    print(batch_summary(summary, args.out, report))
     return 0
+
+
+def batch_summary(s: dict, out, report) -> str:
+    """A few lines a person reads after a run (the whole summary: --json, or RUN/summary.json)."""
+    lines = [f"{s['clips']} clips ({s['scored_this_run']} scored now, {s['failed']} could not be read), "
+             f"{s['flagged']} flagged over the threshold; engine {s['engine']}"]
+    if "accuracy" in s:
+        lines.append(f"labelled: accuracy {s['accuracy']:.3f}, detection ROC-AUC {s.get('detection_roc_auc', float('nan')):.3f}"
+                     + (f", window ROC-AUC {s['window_roc_auc']:.3f}" if "window_roc_auc" in s else ""))
+    lines.append(f"tables: {out}/clips.parquet, {out}/windows.parquet; summary: {out}/summary.json"
+                 + (f"; report: {report}" if report else ""))
+    return "\n".join(lines)
 
 
 def cmd_calibrate(args) -> int:
@@ -265,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--address", help="the engine's cluster (Ray: auto, ray://head:10001); default: one started here")
     s.add_argument("--workers", type=_positive_int, help="workers, one model each (ray: default 2)")
     s.add_argument("--no-report", dest="report", action="store_false", help="skip RUN/report.html")
+    s.add_argument("--json", action="store_true", help="print the whole summary as JSON")
     s.set_defaults(fn=cmd_batch)
     s = sub.add_parser("calibrate", help="statistics of the per-frame features of clips like the training "
                                          "data, written beside the card (for 'unlike the training data')")

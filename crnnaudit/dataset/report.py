@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..decision import ANOMALY
 from ..errors import CrnnauditError
+from ..render import class_colour
 
 THUMBNAILS = 4  # members shown per cluster
 
@@ -70,7 +71,7 @@ def figures(files: dict) -> list[tuple[str, object]]:
     """The run's Plotly figures, titled."""
     import plotly.graph_objects as go
     s, clips = files["summary"], files["clips"]
-    out = []
+    out, classes = [], list(s.get("classes") or [])
     cm = s.get("confusion_matrix")
     if cm:
         classes = list(cm)
@@ -82,7 +83,8 @@ def figures(files: dict) -> list[tuple[str, object]]:
     if len(ok):
         fig = go.Figure()
         for label, group in ok.groupby(ok["label"].fillna("unlabelled") if "label" in ok else pd.Series("all", ok.index)):
-            fig.add_trace(go.Histogram(x=group["max_anomaly_score"], name=str(label), xbins={"size": 0.05}))
+            fig.add_trace(go.Histogram(x=group["max_anomaly_score"], name=str(label), xbins={"size": 0.05},
+                                       marker_color=class_colour(classes, str(label))))
         fig.update_layout(barmode="overlay", xaxis_title="highest anomaly score of the clip", xaxis_range=[0, 1],
                           yaxis_title="clips", height=320)
         fig.update_traces(opacity=0.6)
@@ -90,8 +92,9 @@ def figures(files: dict) -> list[tuple[str, object]]:
     per_class = s.get("explanations", {}).get("per_class", {})
     peaks = {c: v["temporal_peak"] for c, v in per_class.items() if "temporal_peak" in v}
     if peaks:
-        fig = go.Figure([go.Bar(x=list(range(1, len(p["histogram"]) + 1)), y=p["histogram"], name=c)
-                         for c, p in peaks.items()])
+        fig = go.Figure([go.Bar(x=list(range(1, len(p["histogram"]) + 1)), y=p["histogram"], name=c,
+                                marker_color=class_colour(classes, c)) for c, p in peaks.items()])
+        fig.update_layout(barmode="group")  # side by side: stacked bars blended into one colour
         fig.update_layout(xaxis_title=f"frame of the window with the largest {next(iter(peaks.values()))['method']}",
                           yaxis_title="windows", height=320)
         out.append(("Where in the window the temporal peak lies", fig))

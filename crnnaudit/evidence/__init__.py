@@ -1,9 +1,13 @@
 """Governance: what makes a review stand up afterwards. Nothing here imports TensorFlow, so
 checking a log or a report starts in well under a second.
 
-    log.py        the audit log: append-only, hash-chained under a key, anchored outside
-    anchor.py     the log's key and its signed checkpoint, kept outside the database
-    signing.py    seals of exported files (SHA-256, HMAC) and their verification
-    accounts.py   local accounts (argon2id), roles and permissions, Identity
+    keys.py       the installation's Ed25519 signing key: init, rotation, pinned fingerprints
+    chain.py      the log's rules: hashes, links, signatures, the key in force (no storage)
+    store.py      where the rows live: a database whose write lock crnnaudit knows
+    log.py        the audit log: append-only, signed, checkpointed, witnessed
+    anchor.py     the signed checkpoint outside the database
+    witness.py    a second store outside the data folder that keeps every checkpoint
+    signing.py    seals of exported files (SHA-256, Ed25519) and countersignatures; verification
+    accounts.py   local accounts (argon2id), roles, permissions, sign-in throttling, Identity
     retention.py  erasure on request and after the retention period; the record of processing
 """

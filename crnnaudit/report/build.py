@@ -53,7 +53,8 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     now = now or datetime.now(timezone.utc)
     step = _Steps(progress, 3)
     step("key frames and their maps")
-    style = render.MapStyle.from_dict(dict(view or {}, width=480, view="heatmap"))  # the auditor's colours and scale
+    shown = (view or {}).get("view")  # the auditor's colours, scale and view (side by side: the original is shown anyway)
+    style = render.MapStyle.from_dict(dict(view or {}, width=480, view=shown if shown == "contour" else "heatmap"))
     frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur, style)
     step("faithfulness and sanity figures")
     trust = _trust(model, window, expset, faithfulness, sanity)
@@ -74,12 +75,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "trust": trust,
         "view": _view_section(window, expset, view),
         "limitations": list(model.card.known_limitations) or ["The model card states no known limitations."],
-        "human": {"decision": decision, "reason": reason, "reviewer": reviewer.strip(),
-                  "reviewed_at": now.isoformat(), "second_reviewer": second_reviewer or None,
-                  "second_signed_at": now.isoformat() if second_reviewer else None,
-                  "status": "final" if second_reviewer else "awaiting countersignature",
-                  "contest_channel": contest_channel or "Write to the data protection officer of "
-                                                        "the organisation operating the camera."},
+        "human": _human_section(decision, reason, reviewer, second_reviewer, contest_channel, now),
         "privacy": {"faces_blurred": bool(blur), "faces_found": faces_found,
                     "statement": ("Faces in exported frames were blurred; only key frames leave the system."
                                   if blur else "The reviewer turned face blurring OFF: exported key "
@@ -88,6 +84,16 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "reproduce": _reproduce(model, clip, window, expset),
     }
     return body
+
+
+def _human_section(decision: str, reason: str, reviewer: str, second_reviewer: str | None,
+                   contest_channel: str | None, now: datetime) -> dict:
+    return {"decision": decision, "reason": reason, "reviewer": reviewer.strip(), "reviewed_at": now.isoformat(),
+            "second_reviewer": second_reviewer or None,
+            "second_signed_at": now.isoformat() if second_reviewer else None,
+            "status": "final" if second_reviewer else "awaiting countersignature",
+            "contest_channel": contest_channel or "Write to the data protection officer of the organisation "
+                                                  "operating the camera."}
 
 
 class _Steps:
@@ -132,8 +138,8 @@ def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, 
         if blur:
             src, n = blur_faces(src)
             faces_found += n
-        images = {m: render.png_b64(render.show_map(src, expset[m].maps, t, style)) for m in expset.spatial()}
-        images["original"] = render.png_b64(src)
+        images = {"original": render.png_b64(src),
+                  **{m: render.png_b64(render.show_map(src, expset[m].maps, t, style)) for m in expset.spatial()}}
         out.append({"position": t, "frame": int(window.indices[t]), "time_s": float(window.times[t]),
                     "contribution": float(scores[t]), "ranked_by": ranking, "images": images})
     return out, faces_found

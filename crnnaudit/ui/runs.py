@@ -65,3 +65,19 @@ def open_in_review(files: dict, row: pd.Series) -> None:
     review.use_clip(str(row["path"]))
     review.use_window(int(row["top_window"]))
     st.switch_page("pages/review.py")
+
+
+def clips_table(table: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """A run's clips in an auditor's words: labelled columns, rounded numbers."""
+    labels = {
+        "clip": st.column_config.TextColumn("Clip"),
+        "max_anomaly_score": st.column_config.NumberColumn("Highest anomaly score", format="%.3f"),
+        "predicted": st.column_config.TextColumn("Predicted class"),
+        "top_start_s": st.column_config.NumberColumn("Most anomalous from (s)", format="%.1f"),
+        "label": st.column_config.TextColumn("Label"),
+        "decision": st.column_config.TextColumn("Model decision"),
+        "review": st.column_config.TextColumn("Review"),
+        "unlike_training": st.column_config.CheckboxColumn("Unlike the training data"),
+    }
+    shown = [c for c in columns if c in table]
+    st.dataframe(table[shown], hide_index=True, width="stretch", column_config={c: labels[c] for c in shown})

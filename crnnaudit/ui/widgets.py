@@ -82,10 +82,15 @@ def require_explanation(hint: str = "Explain a window on the Review page first."
     """The session's model, clip, window and explanations, or a hint and a stopped page."""
     model = loaders.current_model()
     clip = loaders.current_clip() if model else None
-    held = Review.current().explanation_for(model, clip)
+    review = Review.current()
+    held = review.explanation_for(model, clip)
     if held is None:
         st.info(hint)
         st.stop()
+    w = held.window
+    st.caption(f"{review.clip_name or clip.name} · window {w.index} (frames {int(w.indices[0])}-{int(w.indices[-1])}, "
+               f"{w.times[0]:.2f}-{w.times[-1]:.2f} s) · explained class {held.expset.target_name} · "
+               f"methods {', '.join(held.expset)}")
     return model, clip, held.window, held.expset
 
 
@@ -169,3 +174,22 @@ def report_evidence(report_id: str) -> None:
         (st.warning if line.startswith("WARNING") else st.caption)(line)
     for warning in body.get("clip", {}).get("warnings", []):
         st.warning(warning)
+
+
+def with_progress(text: str, work, key: str):
+    """Run ``work(progress)`` under a progress bar with a Cancel button beside it: a click
+    interrupts the run at its next step (Streamlit stops a script when a widget asks for a
+    rerun), and the page says so. Returns the result, or None when cancelled."""
+    if st.session_state.pop(f"{key}_cancelled", False):
+        st.info(f"{text[0].upper()}{text[1:]}: cancelled; nothing was kept.")
+    bar_col, button_col = st.columns([5, 1])
+    bar = bar_col.progress(0.0, text=text)
+    button_col.button("Cancel", key=f"{key}_cancel", on_click=st.session_state.__setitem__,
+                      args=(f"{key}_cancelled", True))
+    def progress(done: int, total: int, what: str | None = None) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text}: {what or f'{done} of {total}'}")
+    try:
+        return work(progress)
+    finally:
+        bar.empty()
+        button_col.empty()

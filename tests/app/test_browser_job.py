@@ -23,6 +23,14 @@ TOUR = ROOT / "test-output" / "tour"
 WINDOW = re.compile(r"Window (\d+): frames (\d+)-(\d+)")
 
 
+def _shot(page, name: str) -> None:
+    """A screenshot for the tour, once every image on the page has loaded."""
+    wait_idle(page)
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=60_000)
+    page.screenshot(path=str(TOUR / name), full_page=True)
+
+
 def _announced(page) -> int:
     return int(WINDOW.search(page.get_by_text(WINDOW).first.inner_text()).group(1))
 
@@ -125,21 +133,22 @@ def _review_as_auditor(page, tmp_path) -> tuple[int, str]:
     page.get_by_text(WINDOW).first.wait_for()
     assert page.get_by_text("lobby camera.avi").count() >= 1, "the upload under the user's own name"
     k = _one_window_everywhere(page)
-    page.screenshot(path=str(TOUR / "1-review-timeline.png"), full_page=True)
+    _shot(page, "1-review-timeline.png")
     explain_and_wait(page)
     first = int(WINDOW.search(page.get_by_text(WINDOW).first.inner_text()).group(2))
     _scrub_agrees(page, lambda t: first + t)  # stride-free: a window's frames are consecutive
-    page.screenshot(path=str(TOUR / "2-review-explained.png"), full_page=True)
+    _shot(page, "2-review-explained.png")
     return k, "lobby camera.avi"
 
 
 def _compare_and_report(page, k: int) -> str:
     page.get_by_role("link", name="Compare").click()
     page.get_by_role("heading", name="Compare explanations").wait_for()
+    page.get_by_text("Model A vs model B").wait_for()  # the page's last section: it has been drawn
     wait_idle(page)
     assert page.get_by_text("per frame:").count() >= 1, "the scaling rule is named"
     assert page.get_by_role("textbox", name=re.compile("model", re.I)).count() == 0, "no free path for model B"
-    page.screenshot(path=str(TOUR / "3-compare.png"), full_page=True)
+    _shot(page, "3-compare.png")
     page.get_by_role("link", name="Report").click()
     page.get_by_role("heading", name="Justification report").wait_for()
     wait_idle(page)
@@ -149,7 +158,7 @@ def _compare_and_report(page, k: int) -> str:
     page.get_by_role("button", name="Build the report").click()
     page.get_by_text(re.compile("written and logged as audit row")).wait_for()
     wait_idle(page)
-    page.screenshot(path=str(TOUR / "4-report.png"), full_page=True)
+    _shot(page, "4-report.png")
     from crnnaudit.report.countersign import pending
     waiting = pending()
     assert len(waiting) == 1 and waiting[0]["decision"] == "escalate"
@@ -164,14 +173,14 @@ def _countersign(page, report_id: str) -> None:
     wait_idle(page)
     assert page.get_by_text("A crowd surge near the doors.").count() >= 1, "the reasons, before the button"
     assert page.locator('[data-testid="stImage"]').count() >= 2, "the key frames with the maps the author saw"
-    page.screenshot(path=str(TOUR / "5-countersign.png"), full_page=True)
+    _shot(page, "5-countersign.png")
     page.get_by_role("button", name="Countersign").first.click()
     page.get_by_text(re.compile(r"Countersigned: report .* is final")).wait_for()
     page.get_by_role("link", name="Audit log").click()
     page.get_by_role("heading", name="Audit log").wait_for()
     page.get_by_text(re.compile("Chain check: .*chain intact")).wait_for()
     wait_idle(page)
-    page.screenshot(path=str(TOUR / "6-audit-log.png"), full_page=True)
+    _shot(page, "6-audit-log.png")
     from crnnaudit.evidence.chain import in_words
     from crnnaudit.evidence.log import AuditLog
     words = [in_words(r) for r in AuditLog().rows()]  # what the page's table shows (drawn on a canvas)
