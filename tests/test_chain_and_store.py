@@ -65,3 +65,24 @@ def test_the_log_keeps_its_rows_in_the_store(tmp_path):
     log = AuditLog(tmp_path / "a.sqlite")
     log.append({"decision": "confirm"})
     assert log.store.rows() == log.rows() and log.head() == {"seq": 1, "row_hash": log.rows()[0]["row_hash"]}
+
+
+def test_every_kind_of_row_reads_as_a_sentence(tmp_path):
+    from crnnaudit.evidence.chain import in_words
+    log = AuditLog(tmp_path / "a.sqlite")
+    rows = [log.append({"reviewer": "Ana", "decision": "confirm", "clip": "door.mp4", "window": 4,
+                        "model_decision": "anomaly", "anomaly_score": 0.9123}),
+            log.append({"second_reviewer": "Pat", "reviewer": "Ana", "decision": "confirm", "clip": "door.mp4",
+                        "second_signed_at": "2026-11-28T10:00"}, kind="countersign"),
+            log.append({"action": "role changed", "username": "Ana", "role": "approver", "by": "root"}, kind="account"),
+            log.append({"action": "sign-in locked", "key": "account:Ana", "failures": 10, "client": "app:10.0.0.9"},
+                       kind="account"),
+            log.append({"clip_sha256": "ab" * 32, "reason": "request", "uploads_removed": 1,
+                        "explanations_removed": 3}, kind="erasure")]
+    assert [in_words(r) for r in rows] == [
+        "Ana decided confirm on door.mp4 (window 4; the model said anomaly, score 0.912)",
+        "Pat countersigned Ana's decision (confirm) on door.mp4 at 2026-11-28T10:00",
+        "root changed Ana's role to approver",
+        "sign-in locked for account:Ana after 10 failures (from app:10.0.0.9)",
+        "erased clip abababababab… (request): 1 upload(s), 3 cached explanation(s)"]
+    assert in_words(dict(rows[0], payload="{not json")) == "an unreadable row (edited by hand)"
