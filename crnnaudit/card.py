@@ -42,6 +42,8 @@ class ModelCard:
         stride: frames between the starts of two windows when scoring a clip.
         threshold: anomaly score at or above which the decision is "anomaly".
         target_layer: the conv layer Grad-CAM reads; ``None`` = the last per-frame conv.
+        model_sha256: the SHA-256 of the model file this card describes; every load refuses a
+            file that does not match it (the demo's card always records it).
         calibration: statistics of the per-frame features of the training or calibration
             data (``crnnaudit calibrate``): the file beside the card, its SHA-256, the
             distance threshold; ``None`` when no such check is possible.
@@ -61,6 +63,7 @@ class ModelCard:
     known_limitations: list[str] = field(default_factory=list)
     owner: str = "not stated"
     calibration: dict[str, Any] | None = None
+    model_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, source: str = "model card") -> "ModelCard":
@@ -91,6 +94,9 @@ class ModelCard:
         self.threshold = float(self.threshold)
         if self.target_layer is not None and not isinstance(self.target_layer, str):
             raise bad(f"'target_layer' must be a layer name, got {self.target_layer!r}")
+        if self.model_sha256 is not None and not (isinstance(self.model_sha256, str) and len(self.model_sha256) == 64
+                                                  and all(c in "0123456789abcdef" for c in self.model_sha256)):
+            raise bad(f"'model_sha256' must be a SHA-256 in hex (64 characters), got {self.model_sha256!r}")
         if self.calibration is not None and not (
                 isinstance(self.calibration, dict) and isinstance(self.calibration.get("file"), str)
                 and isinstance(self.calibration.get("threshold"), (int, float))):

@@ -85,6 +85,7 @@ if saved:
             raise CardError(f"the card form: {len(new.classes)} classes for a model with {model.n_outputs} outputs")
         who.require("edit_card", "edit model cards")
         target = sidecar_path(model.source) or default_sidecar_path(model.source)
+        new.model_sha256 = model.sha256  # the file this card now describes, checked on every load
         new.write(target)  # in the sidecar's own format: JSON or YAML
         models.log_card_edit(model, new, target, who)
         Review.current().model_changed()

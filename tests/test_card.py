@@ -59,3 +59,27 @@ def test_sidecar_lookup(tmp_path):
     assert default_sidecar_path(model).name == "clf.card.json"
     (tmp_path / "clf.card.yaml").write_text("name: x\n")
     assert sidecar_path(model).name == "clf.card.yaml"
+
+
+def test_the_model_on_disk_is_the_model_in_the_card(tmp_path):
+    """A card that records its model's SHA-256 refuses a file changed since (an output bias
+    shifted in place, as an attacker or a careless copy would), naming both hashes."""
+    import numpy as np
+    import architectures as arch
+    from crnnaudit import ModelError, load_model
+    from crnnaudit.video import sha256_file
+    net = arch.td_cnn_gru_softmax()
+    path = tmp_path / "m.keras"
+    net.save(path)
+    recorded = sha256_file(path)
+    ModelCard(classes=["normal", "fight", "fire"], model_sha256=recorded).write(tmp_path / "m.card.json")
+    assert load_model(path).sha256 == recorded
+    out = net.layers[-1]
+    out.set_weights([out.get_weights()[0], out.get_weights()[1] + np.array([0.0, 3.0, 0.0], np.float32)])
+    net.save(path)  # the same file name, other weights
+    with pytest.raises(ModelError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert recorded in message and sha256_file(path) in message and "changed after its card was written" in message
+    with pytest.raises(CardError, match="'model_sha256' must be a SHA-256"):
+        ModelCard(model_sha256="not a hash").validate()

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from crnnaudit import ModelCard, load_model, open_clip
+from crnnaudit import ModelCard, ModelError, load_model, open_clip
 from crnnaudit.demo import shipped
 from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classification_figures, demo_is_current,
                                   demo_model_path, evaluate_demo, roc_auc)
@@ -78,6 +78,15 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
     from crnnaudit.model import weights_hash
     model = load_model(path)
     assert weights_hash(model.model) == card.extra["weights_sha256"] and model.feature_stats is not None
+    from crnnaudit.demo.paths import demo_card_path
+    from crnnaudit.video import sha256_file
+    assert ModelCard.read(demo_card_path()).model_sha256 == sha256_file(path) == model.sha256
+    altered = model.model  # after the first start, the file changed in place: the output bias shifted
+    out = altered.layers[-1]
+    out.set_weights([out.get_weights()[0], out.get_weights()[1] + np.array([0, 4, 0, 0], np.float32)])
+    altered.save(path)
+    with pytest.raises(ModelError, match="changed after its card was written"):
+        load_model(path)
     # A copy whose weights do not hash to the record is refused, not installed.
     fake = tmp_path / "shipped"
     shutil.copytree(shipped.SHIPPED, fake)

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from ..card import ModelCard
-from ..config import home
 from ..errors import CrnnauditError
 from .synth import CLASSES, synth_clip, write_clip
 

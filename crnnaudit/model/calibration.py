@@ -111,5 +111,6 @@ def calibrate_card(model_path: str | Path, sources: Iterable[str | Path], card: 
     stats = calibrate(model, paths, percentile=percentile, progress=progress)
     base = base or model.card
     base.calibration = write_calibration(stats, card_path, len(paths), note)
+    base.model_sha256 = model.sha256  # the file these statistics describe
     base.write(card_path)
     return card_path, base.calibration

@@ -48,6 +48,13 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     path = Path(path)
     _check_file(path)
     sha256 = sha256_file(path)
+    card_path = Path(card) if isinstance(card, (str, Path)) else (sidecar_path(path) if card is None else None)
+    if card_path is not None:
+        card = ModelCard.read(card_path)
+    if card is not None and card.model_sha256 and card.model_sha256 != sha256:  # before anything parses it
+        raise ModelError(f"{path}: the file's SHA-256 is {sha256}, but its card records {card.model_sha256}: the "
+                         "model was changed after its card was written. Restore the file, or have an admin record "
+                         "the new one (a card edit, or crnnaudit calibrate)")
     scanned = False
     if isolate:
         from .sandbox import vet
@@ -58,9 +65,6 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     if not scanned:
         scan(path)
     model = _keras_load(path)
-    card_path = Path(card) if isinstance(card, (str, Path)) else (sidecar_path(path) if card is None else None)
-    if card_path is not None:
-        card = ModelCard.read(card_path)
     stats = None
     if card is not None and card.calibration:
         folder = card_path.parent if card_path is not None else path.parent
