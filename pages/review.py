@@ -84,6 +84,7 @@ with stage.container():
         st.info("No spatial method was asked for; see the Temporal page.")
         st.stop()
 
+
 @st.fragment
 def scrubber() -> None:
     """Only this part reruns when the reviewer scrubs: the page above stays as it is."""

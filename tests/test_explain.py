@@ -149,11 +149,11 @@ def test_gradcam_pp_matches_its_formula_and_pooled_gradcam():
 
 def test_one_forward_and_one_backward_serve_the_shared_methods(monkeypatch):
     model = AuditedModel(arch.td_cnn_gru_softmax())
-    counts = {"shared": 0, "forward": 0, "input_grads": 0}
+    counts = {"shared_pass": 0, "forward": 0, "input_grads": 0}
     real_shared = CompiledPasses.run_shared
 
     def counting_shared(self, *a):
-        counts["shared"] += 1
+        counts["shared_pass"] += 1
         return real_shared(self, *a)
     real_features = AuditedModel.frame_features
 
@@ -165,7 +165,7 @@ def test_one_forward_and_one_backward_serve_the_shared_methods(monkeypatch):
     monkeypatch.setattr(engine.Context, "input_grads", lambda *a: counts.__setitem__("input_grads", 1))
     explain(model, _frames(model), ["saliency", "grad_x_input", "gradcam", "gradcam_pp",
                                     "frame_occlusion", "temporal_ig", "prefix_score"], cache=False)
-    assert counts == {"shared": 1, "forward": 0, "input_grads": 0}
+    assert counts == {"shared_pass": 1, "forward": 0, "input_grads": 0}
 
 
 def test_grad_cam_alone_stops_the_backward_at_the_conv_maps():

@@ -14,8 +14,11 @@ def test_prediction_is_labelled_bars_on_a_zero_to_one_axis_with_anomalies_marked
     assert list(bar.x) == [0.7, 0.2, 0.1]
     assert list(bar.y) == ["normal", "fight (anomaly)", "fire (anomaly)"]
     assert list(bar.text) == ["0.700", "0.200", "0.100"]
-    colours = list(bar.marker.color)
-    assert colours[1] == colours[2] != colours[0], "anomaly classes stand apart"
+    colours = list(bar.marker.color)  # one colour per class, the same in every chart (Okabe-Ito)
+    assert colours == [render.CLASS_PALETTE[0], render.CLASS_PALETTE[1], render.CLASS_PALETTE[2]]
+    assert len(set(colours)) == 3, "each class its own colour; anomaly classes are marked in their labels"
+    again = render.probability_figure(["normal", "fight", "fire"], np.array([0.1, 0.1, 0.8]), ["fight", "fire"])
+    assert list(again.data[0].marker.color) == colours, "a class keeps its colour whatever the values"
     assert tuple(fig.layout.xaxis.range) == (0, 1) and fig.layout.showlegend is False
 
 
@@ -55,3 +58,27 @@ def test_a_video_rendered_twice_is_the_same_file_and_reads_back_as_drawn(tmp_pat
     # Colours as drawn: 2.9 levels on the worst channel per pixel on average here, against 5.0
     # with red and blue swapped and 5.1 with the chroma planes swapped.
     assert np.abs(back - frames).max(axis=-1).mean() < 4
+
+
+def test_maps_are_visible_at_the_defaults_on_the_sample_clips(full_demo, monkeypatch):
+    """Through the app's path (show_map at the defaults) on each sample clip's top window: the
+    share of pixels a map changes by more than 30 levels. The old rendering (jet, one scale per
+    window, linear opacity) left Grad-CAM and saliency at 0.0% on all four."""
+    from pathlib import Path
+    from crnnaudit import explain, load_model, open_clip
+    from crnnaudit import render
+    from crnnaudit.demo.paths import demo_model_path
+    monkeypatch.setenv("CRNNAUDIT_HOME", str(full_demo))
+    model = load_model(demo_model_path())
+    for clip_path in sorted((Path(__file__).resolve().parents[1] / "sample_videos").glob("*.mp4")):
+        clip = open_clip(clip_path)
+        w = clip.window(model.score(clip).top_window(), model.window_length, model.card.stride, model.frame_size)
+        es = explain(model, w, ["gradcam", "saliency"], cache=False)
+        seen = {}
+        for m in es:
+            vis = [render.visibility(render.to_width(clip.frame(int(w.indices[t])), 720),
+                                     render.show_map(clip.frame(int(w.indices[t])), es[m].maps, t))
+                   for t in range(w.length)]
+            seen[m] = float(np.median(vis))
+        assert 0.05 <= seen["saliency"] <= 0.9, (clip_path.name, seen)  # visible, and the frame still shows
+        assert seen["gradcam"] >= 0.03, (clip_path.name, seen)  # Grad-CAM: concentrated, but no longer invisible
