@@ -139,11 +139,11 @@ def trusted_fingerprints() -> set[str] | None:
 def trust_note(fp: str, trusted: set[str] | None) -> tuple[bool, str]:
     """Whether a key may be relied on here, and the words for it."""
     if trusted is None:
-        return True, (f"key {fp[:16]}… is not pinned here (set CRNNAUDIT_TRUSTED_KEYS to the fingerprint your "
+        return True, (f"key {fp[:16]}…, not pinned here (set CRNNAUDIT_TRUSTED_KEYS to the fingerprint your "
                       "organisation publishes, and a key swap is detected)")
     if fp in trusted:
-        return True, f"key {fp[:16]}… is pinned in CRNNAUDIT_TRUSTED_KEYS"
-    return False, f"key {fp[:16]}… is NOT among CRNNAUDIT_TRUSTED_KEYS: signed by someone else's key"
+        return True, f"key {fp[:16]}…, pinned in CRNNAUDIT_TRUSTED_KEYS"
+    return False, f"key {fp[:16]}…, which is NOT among CRNNAUDIT_TRUSTED_KEYS: someone else's key"
 
 
 def rotate_key(log, out: Path | None = None) -> tuple[SigningKey, SigningKey, dict]:

@@ -132,7 +132,7 @@ def _check_seal(path: Path, payload: bytes, seal: dict, body: dict | None) -> di
         return result
     result["trusted"], note = keys.trust_note(fp, keys.trusted_fingerprints())
     result["ok"] = result["trusted"]
-    result["message"] = f"{path.name} is intact and its signature is valid; {note}"
+    result["message"] = f"{path.name} is intact and its signature is valid; signed by {note}"
     return result
 
 
