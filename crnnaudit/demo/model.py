@@ -27,7 +27,6 @@ from typing import Callable
 from ..card import ModelCard
 from ..config import samples_dir
 from ..model.sandbox import trust_own_file
-from ..video import sha256_file
 from .evaluation import classification_figures, evaluate_demo, roc_auc
 from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, TRAINABLE, demo_card_path, demo_dir,
                     demo_is_current, demo_model_path, render_clips)
@@ -122,8 +121,7 @@ def _save(full, card: ModelCard) -> None:
     card.extra["weights_sha256"] = weights_hash(full)
     tmp = path.with_name(path.stem + ".partial.keras")
     full.save(tmp)
-    trust_own_file(tmp)
-    card.model_sha256 = sha256_file(tmp)  # every later load checks the file against it
+    card.model_sha256 = trust_own_file(tmp)  # every later load checks the file against it
     card.write(demo_card_path())
     tmp.replace(path)  # the model appears only once complete
 

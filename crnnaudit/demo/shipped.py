@@ -20,7 +20,6 @@ import numpy as np
 from ..card import ModelCard
 from ..errors import CrnnauditError
 from ..model.sandbox import trust_own_file
-from ..video import sha256_file
 from .paths import demo_card_path, demo_model_path
 
 SHIPPED = Path(__file__).resolve().parent / "shipped"
@@ -73,8 +72,7 @@ def install_shipped(progress: Callable[[str, int, int], None] | None = None) -> 
         shutil.copyfile(SHIPPED / "features.npz", path.parent / card.calibration["file"])
     tmp = path.with_name(path.stem + ".partial.keras")
     full.save(tmp)
-    trust_own_file(tmp)
-    card.model_sha256 = sha256_file(tmp)  # every later load checks the file against it
+    card.model_sha256 = trust_own_file(tmp)  # every later load checks the file against it
     card.write(demo_card_path())
     tmp.replace(path)  # the model appears only once complete
     if progress:

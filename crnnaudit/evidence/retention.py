@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import home, number
 from ..errors import CrnnauditError
-from ..limits import AI_ACT_LOG_DAYS, MAX_DAYS, MIN_DAYS, checked_days  # noqa: F401  (re-exported)
+from ..limits import checked_days
 
 def retention_days() -> float:
     """How long uploads are kept: ``CRNNAUDIT_RETENTION_DAYS`` (30)."""

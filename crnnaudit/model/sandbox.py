@@ -59,10 +59,12 @@ def mark_vetted(sha256: str) -> None:
     marker.write_text(json.dumps({"vetted_at": time.time()}))
 
 
-def trust_own_file(path: Path) -> None:
-    """A model file crnnaudit wrote itself (the demo) needs no sandbox."""
+def trust_own_file(path: Path) -> str:
+    """A model file crnnaudit wrote itself (the demo) needs no sandbox; returns its SHA-256."""
     from ..video import sha256_file
-    mark_vetted(sha256_file(path))
+    digest = sha256_file(path)
+    mark_vetted(digest)
+    return digest
 
 
 def vet(path: Path, sha256: str) -> None:
