@@ -63,6 +63,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     import crnnaudit as ca
+    from crnnaudit import metrics
     model = ca.AuditedModel(paper_model(), ca.ModelCard(classes=["fight", "shooting", "fire", "normal"]))
     clip = ca.open_clip(VTEST)
     window = clip.window(5, 20, 10, model.frame_size)
@@ -75,6 +76,13 @@ def main():
     rows.append(("crnnaudit default set (gradcam, saliency, frame_occlusion, temporal_ig, prefix_score)", t_default))
     t_shared = median_time(lambda: ca.explain(model, window, ["gradcam", "saliency"], cache=False), args.repeats)
     rows.append(("crnnaudit gradcam + saliency (one shared pass)", t_shared))
+    es = ca.explain(model, window, ca.DEFAULT_METHODS, cache=False)
+
+    def evidence():
+        metrics._MEMO.clear()  # measure the computation, not the memo
+        metrics.evidence(model, window, es)
+    rows.append(("each map's evidence against random deletion, default set (20% deleted, "
+                 f"{metrics.EVIDENCE_DRAWS} random draws per map resolution)", median_time(evidence, args.repeats)))
     t_naive = median_time(naive_fn(model, x, target), max(1, args.repeats - 2))
     rows.append(("naive: Grad-CAM frame by frame + separate saliency", t_naive))
     try:

@@ -19,6 +19,7 @@ import yaml
 from .config import read_at_most
 from .errors import CardError
 from .limits import MAX_CARD_BYTES
+from .quality import QualityBounds
 from .vocabulary import CARD_SUFFIXES
 
 #: Largest model card read (a full one is 5 kB; its feature statistics live in their own file).
@@ -46,7 +47,12 @@ class ModelCard:
             file that does not match it (the demo's card always records it).
         calibration: statistics of the per-frame features of the training or calibration
             data (``crnnaudit calibrate``): the file beside the card, its SHA-256, the
-            distance threshold; ``None`` when no such check is possible.
+            distance threshold; ``None`` when no such check is possible. It may also hold the
+            image-quality bounds measured on the same clips (``quality``).
+        withhold_unreliable: True (the default): a window that cannot be read reliably (unlike
+            the training data, or degraded footage) gets the decision "no reliable reading"
+            instead of anomaly or normal, its probabilities still shown; False keeps the
+            decision from the score and only flags the window (for an owner who wants that).
     """
 
     name: str = "unnamed model"
@@ -64,6 +70,7 @@ class ModelCard:
     owner: str = "not stated"
     calibration: dict[str, Any] | None = None
     model_sha256: str | None = None
+    withhold_unreliable: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, source: str = "model card") -> "ModelCard":
@@ -101,6 +108,10 @@ class ModelCard:
                 isinstance(self.calibration, dict) and isinstance(self.calibration.get("file"), str)
                 and isinstance(self.calibration.get("threshold"), (int, float))):
             raise bad(f"'calibration' must name a statistics 'file' and a 'threshold', got {self.calibration!r}")
+        if self.calibration is not None and self.calibration.get("quality") is not None:
+            QualityBounds.from_dict(self.calibration["quality"], source)
+        if not isinstance(self.withhold_unreliable, bool):
+            raise bad(f"'withhold_unreliable' must be true or false, got {self.withhold_unreliable!r}")
         if not isinstance(self.known_limitations, list):
             raise bad(f"'known_limitations' must be a list of sentences, got {self.known_limitations!r}")
         return self

@@ -177,7 +177,7 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     return path
 
 
-def write_video(path: str | Path, frames, fps: float = 10.0) -> Path:
+def write_video(path: str | Path, frames, fps: float = 10.0, crf: int = 23) -> Path:
     """Browser-playable H.264 MP4 (yuv420p) through PyAV's libx264.
 
     Repeatable: the same frames give the same file, in any process (the demo's training and
@@ -195,7 +195,7 @@ def write_video(path: str | Path, frames, fps: float = 10.0) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=max(1, int(round(fps))))
         stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
-        stream.options = {"crf": "23", "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
+        stream.options = {"crf": str(int(crf)), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
         for img in frames:
             yuv = cv2.cvtColor(np.ascontiguousarray(img[:h2, :w2]), cv2.COLOR_RGB2YUV_I420)
             for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):

@@ -25,11 +25,14 @@ st.caption(f"Colours: {style.cmap}, {render.SCALINGS[style.scaling]} (the Review
            "carries its colour bar with the values it spans).")
 
 
-def grid(expset, win, label: str = "") -> None:
-    """Methods x the chosen frames, in the one style."""
+def grid(expset, win, label: str = "", of=None) -> None:
+    """Methods x the chosen frames, in the one style; beside each method, its evidence on this
+    window (deleting its top 20% against deleting 20% at random)."""
     for m in expset.spatial():
         cols = st.columns(max(1, len(frames)) + 1)
         cols[0].markdown(f"**{label}{m}**")
+        with cols[0]:
+            widgets.method_evidence(of or model, win, expset, [m], compact=True)
         for col, t in zip(cols[1:], frames):
             if t < win.length:
                 src = loaders.cached_frame(str(clip.path), clip.sha256, int(win.indices[t]))
@@ -85,6 +88,6 @@ if other:
         methods_b = [m for m in spatial if m in widgets.available_methods(model_b)]
         es_b = widgets.explain_with_progress(model_b, wb, methods_b, "explaining model B")
         grid(es, window, "A · ")
-        grid(es_b, wb, "B · ")
+        grid(es_b, wb, "B · ", of=model_b)
     except CrnnauditError as e:
         st.error(str(e))

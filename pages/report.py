@@ -4,7 +4,8 @@ import streamlit as st
 
 from crnnaudit import CrnnauditError
 from crnnaudit.config import home
-from crnnaudit.decision import decide
+from crnnaudit.decision import NO_RELIABLE_READING, decide
+from crnnaudit.model.statistics import reliability
 from crnnaudit.report import build_report, render_html, write_report
 from crnnaudit.ui import auth, widgets
 from crnnaudit.ui.session import Review
@@ -17,13 +18,21 @@ review = Review.current()
 model, clip, window, es = widgets.require_explanation(
     "Explain a window on the Review page first: the report documents that review.")
 score = float(model.anomaly_score(es.probabilities[None])[0])
+check = reliability(model, window.frames)
+says = decide(score, model.card.threshold, not check["withheld"])
 st.write(f"{review.clip_name or clip.name}, window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}): "
-         f"model says **{decide(score, model.card.threshold)}** "
+         f"model says **{says}** "
          f"(score {score:.3f}, threshold {model.card.threshold:.2f}).")
+if not check["reliable"]:
+    for statement in (check["training_data"]["statement"], check["quality"]["statement"]):
+        st.warning(statement)
+if says == NO_RELIABLE_READING:
+    st.error("The model gives no reliable reading here: whatever you decide, give your reasons.")
 
 with st.form("decision"):
     decision = st.radio("Your decision", DECISIONS, horizontal=True, key="decision")
-    reason = st.text_area("Reasons (required to override)", key="reason")
+    reason = st.text_area("Reasons (required to override, and whenever the model gives no reliable reading)",
+                          key="reason")
     st.caption(f"Reviewer: **{who.username}** (signed in). The decision is final once an approver "
                "other than you countersigns it (Countersign page).")
     contest = st.text_input("How the data subject can contest", "Write to the data protection officer.",

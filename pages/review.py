@@ -4,7 +4,8 @@ import time
 
 import streamlit as st
 
-from crnnaudit import render
+from crnnaudit import quality, render
+from crnnaudit.decision import NO_RELIABLE_READING
 from crnnaudit.model.statistics import familiarity_statement
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review, bound
@@ -65,6 +66,17 @@ with stage.container():
         (st.warning if row["unlike_training"] else st.caption)(statement)
     else:
         st.caption(familiarity_statement(None, None))
+    bounds = model.quality_bounds
+    if bounds is not None:
+        fired = bounds.check({m: float(row[f"q_{m}"]) for m in quality.MEASURES})
+        (st.warning if fired else st.caption)(quality.statement(fired))
+    if row["decision"] == NO_RELIABLE_READING:
+        st.error("**No reliable reading** on this window: the model's probabilities are shown below, but no "
+                 "anomaly decision is drawn from them. You may still decide on the Report page, with reasons.",
+                 icon=":material/report:")
+    elif not row["reliable"]:
+        st.warning("This window cannot be read reliably, but this model's card asks to decide from the score "
+                   "anyway (withhold_unreliable: false).")
     st.plotly_chart(render.probability_figure(model.card.classes, [row[f"p_{c}"] for c in model.card.classes],
                                               model.card.anomaly_classes), key="probabilities", width="stretch")
 
@@ -98,6 +110,7 @@ def scrubber() -> None:
     st.slider("Frame", 0, T - 1, key=bound("frame_slider", pos),
               on_change=lambda: review.jump_to_frame(st.session_state["frame_slider"]))
     exp = es[method]
+    widgets.method_evidence(model, window, es, [method])
     review.view = dict(style.as_dict(), method=method, frame=int(window.indices[pos]))
     holder = st.empty()
 

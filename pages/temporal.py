@@ -20,6 +20,7 @@ truth = clip.ground_truth
 interval = truth.interval if truth else None
 st.plotly_chart(render.temporal_figure(es, [int(i) for i in window.indices], interval), width="stretch",
                 key="temporal_chart")
+widgets.method_evidence(model, window, es, es.temporal(contributions_only=True))
 for m in temporal:
     e, gap_key = es[m], es.method(m).convergence
     if gap_key and gap_key in e.extra:

@@ -108,3 +108,63 @@ def test_localisation_on_a_synthetic_clip(sample_clips):
     res = metrics.localisation(explain(model, w, ["gradcam"], cache=False), w, truth)["gradcam"]
     anomalous = [i for i in w.indices if truth.frame_is_anomalous(int(i))]
     assert ("pointing_game" in res) == bool(anomalous)
+
+
+def _quadrant_model(t=4, s=32):
+    """A hand-weighted clip model that reads only the brightness of each frame's top-left
+    quadrant: class 1's probability rises with it, whatever the rest of the frame shows."""
+    import keras
+    from keras import layers as L
+    fi = keras.Input((s, s, 3))
+    conv = L.Conv2D(1, 1, name="conv")
+    h = conv(fi)
+    h = L.Cropping2D(((0, s // 2), (0, s // 2)))(h)
+    cnn = keras.Model(fi, L.GlobalAveragePooling2D()(h), name="cnn")
+    inp = keras.Input((t, s, s, 3))
+    dense = L.Dense(2, activation="softmax", name="out")
+    out = dense(L.GlobalAveragePooling1D()(L.TimeDistributed(cnn, name="td")(inp)))
+    model = keras.Model(inp, out)
+    conv.set_weights([np.full((1, 1, 3, 1), 1 / 3, np.float32), np.zeros(1, np.float32)])
+    dense.set_weights([np.array([[-8.0, 8.0]], np.float32), np.array([4.0, -4.0], np.float32)])
+    return AuditedModel(model, ModelCard(classes=["normal", "bright"], anomaly_classes=["bright"],
+                                         preprocessing="unit"))
+
+
+def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
+    """The oracle: the model reads only the top-left quadrant, where a bright square sits.
+    A map on the square beats random deletion (blurring the square lowers 'bright'); a map on
+    the bottom-right corner, which the model never reads, does no better than random and the
+    verdict says not to rely on it. The drops are the model's own scores, recomputed here."""
+    model = _quadrant_model()
+    T, S = model.window_length, model.frame_size[0]
+    frames = np.full((T, S, S, 3), 40, np.uint8)
+    frames[:, 2:12, 2:12] = 250  # the bright square: 100 of 1024 pixels (about 10%)
+    w = Window(frames, np.arange(T), np.arange(T) / 10.0, 0, T, "e" * 64)
+    es = explain(model, w, ["saliency", "gradcam", "frame_occlusion"], target="bright", cache=False)
+    on, away = np.zeros((T, S, S), np.float32), np.zeros((T, S, S), np.float32)
+    on[:, 2:12, 2:12] = 1.0
+    away[:, -15:, -15:] = 1.0  # 225 pixels: more than the 20% deleted, all outside what the model reads
+    es["saliency"].maps[:] = on
+    assert es["gradcam"].maps.shape == (T, S, S)  # a 1 x 1 conv: Grad-CAM maps at full size
+    es["gradcam"].maps[:] = away
+    res = metrics.evidence(model, w, es)
+    assert res["saliency"]["better_than_random"] and "does better than random" in res["saliency"]["verdict"]
+    # recompute the oracle's drop by hand: blur exactly the top 20% of pixels the map ranks first
+    import cv2
+    blur = np.stack([cv2.GaussianBlur(f, (0, 0), S / 16) for f in frames])
+    k = round(0.2 * S * S)
+    order = np.argsort(-on[0].ravel(), kind="stable")[:k]
+    mask = np.zeros(S * S, bool)
+    mask[order] = True
+    deleted = np.where(mask.reshape(1, S, S, 1), blur, frames)
+    p = lambda x: float(model.model(model.prepare(x)[None]).numpy()[0, 1])  # the Keras model itself
+    assert res["saliency"]["drop"] == pytest.approx(p(frames) - p(deleted), abs=1e-4)
+    assert res["saliency"]["score"] == pytest.approx(p(frames), abs=1e-4)
+    g = res["gradcam"]
+    assert not g["better_than_random"] and "do not rely on it" in g["verdict"]
+    assert g["drop"] == pytest.approx(0.0, abs=1e-4)  # blurring a corner the model never reads changes nothing
+    assert len(g["random_drops"]) == metrics.EVIDENCE_DRAWS
+    # temporal: every frame counts the same here, so ranking frames is no better than random
+    assert not res["frame_occlusion"]["better_than_random"]
+    assert res["frame_occlusion"]["kind"] == "temporal"
+    assert metrics.evidence(model, w, es) is res  # the second ask is served from the memo

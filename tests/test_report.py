@@ -211,3 +211,33 @@ def test_pdf_keeps_names_and_reasons_in_any_script(reviewed, tmp_path):
         assert word in text, f"{script} text {word!r} is missing from the PDF"
         assert word in out["html"].read_text(encoding="utf-8")
     assert "?" not in text.split("Reviewer:")[1].splitlines()[0]
+
+
+def test_a_window_with_no_reliable_reading_needs_reasons_and_says_so(reviewed, tmp_path):
+    """A card whose quality bounds this clip fails (its brightness lies far above them): the
+    report's model decision is 'no reliable reading', any decision needs reasons, and the
+    report carries the check that fired, with the evidence verdict of every map."""
+    import dataclasses
+    from crnnaudit import quality
+    model, clip, window, es = reviewed
+    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
+            "still": 0.0} for i in range(40)]
+    card = dataclasses.replace(model.card, calibration={"file": "unused.npz", "threshold": 1.0,
+                                                        "quality": quality.calibrate_bounds(dim).to_dict()})
+    strict = AuditedModel(model.model, card)
+    with pytest.raises(ReportError, match="no reliable reading"):
+        build_report(strict, clip, window, es, decision="confirm", reviewer="A")
+    body = build_report(strict, clip, window, es, decision="escalate", reviewer="A. Auditor",
+                        reason="The footage is too bright for this model.", faithfulness=False, sanity=False)
+    out = body["output"]
+    assert out["model_decision"] == "no reliable reading" and out["reliable"] is False
+    fired = {f["check"]: f for f in out["quality_check"]["fired"]}
+    assert fired["exposure"]["side"] == "above" and fired["exposure"]["value"] > 80  # the clip's floor is ~110
+    assert set(body["trust"]["evidence"]) == {"gradcam", "saliency", "frame_occlusion", "temporal_ig"}
+    assert all(e["verdict"] in " ".join(body["trust"]["reading"]) for e in body["trust"]["evidence"].values())
+    html = write_report(body, tmp_path / "n")["html"].read_text()
+    assert "no reliable reading" in html and "Degraded footage (exposure" in html
+    keep = dataclasses.replace(card, withhold_unreliable=False)
+    decided = build_report(AuditedModel(model.model, keep), clip, window, es, decision="confirm", reviewer="A",
+                           faithfulness=False, sanity=False)["output"]
+    assert decided["model_decision"] in ("anomaly", "normal") and decided["reliable"] is False

@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras import layers as L
 
 from ..card import ModelCard
+from ..quality import QualityBounds
 from ..errors import ModelError
 from ..video import Clip, Window
 from .statistics import FeatureStats
@@ -79,6 +80,13 @@ class AuditedModel:
     def name(self) -> str:
         """How messages name this model: its file, else its Keras name."""
         return str(self.source) if self.source else f"model '{self.model.name}'"
+
+    @property
+    def quality_bounds(self):
+        """The image-quality bounds the card's calibration records (:mod:`crnnaudit.quality`),
+        or None when it records none."""
+        data = (self.card.calibration or {}).get("quality")
+        return None if data is None else QualityBounds.from_dict(data, self.name)
 
     @property
     def window_length(self) -> int:

@@ -69,6 +69,32 @@ def calibrate(model, clips: Iterable[str | Path | Clip], percentile: float = 99.
     return statistics(fit(), held, model.window_length, model.card.stride, percentile)
 
 
+def calibrate_quality(model, clips: Iterable[str | Path | Clip], progress: Callable[[int, int], None] | None = None):
+    """Image-quality bounds (:mod:`crnnaudit.quality`) from every window (the card's length
+    and stride) of clips like the model's training data, read at the model's input size.
+
+    Raises:
+        ModelError: no frame of any clip could be read.
+    """
+    from ..errors import CardError
+    from ..quality import calibrate_bounds, frame_measures, window_values
+    clips = list(clips)
+    T, stride = model.window_length, model.card.stride
+    windows = []
+    for i, c in enumerate(clips):
+        clip = c if isinstance(c, Clip) else open_clip(c)
+        frames = [img for _, img in clip.iter_frames(0, clip.frame_count, model.frame_size)]
+        if frames:
+            m = frame_measures(np.stack(frames))
+            windows += [window_values(m[s:s + T]) for s in range(0, max(1, len(m) - T + 1), stride)]
+        if progress:
+            progress(i + 1, len(clips))
+    try:
+        return calibrate_bounds(windows)
+    except CardError as e:
+        raise ModelError(f"calibration: {e}") from e
+
+
 def write_calibration(stats: FeatureStats, card_path: Path, clips: int, note: str = "") -> dict:
     """Write the statistics beside the card and return the card's ``calibration`` entry."""
     stem = card_path.name.split(".card.")[0]
@@ -109,8 +135,10 @@ def calibrate_card(model_path: str | Path, sources: Iterable[str | Path], card: 
     model = load_model(model_path, card=dataclasses.replace(base, calibration=None) if base else None)
     paths = clip_paths(sources)
     stats = calibrate(model, paths, percentile=percentile, progress=progress)
+    bounds = calibrate_quality(model, paths)
     base = base or model.card
     base.calibration = write_calibration(stats, card_path, len(paths), note)
+    base.calibration["quality"] = bounds.to_dict()
     base.model_sha256 = model.sha256  # the file these statistics describe
     base.write(card_path)
     return card_path, base.calibration

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
+from .. import quality
 from ..decision import decide
 from ..errors import ExplanationError, ModelError, VideoError
 from ..video import Clip
@@ -26,9 +27,12 @@ class Timeline:
     """Scores of every window of a clip.
 
     ``table`` has one row per window: window, first_frame, last_frame, start_s, end_s,
-    ``p_<class>`` per class, anomaly_score, predicted, decision, padded; with the card's
-    feature statistics also ``training_distance`` and ``unlike_training`` (the window lies
-    beyond the threshold: its score may mean little).
+    ``p_<class>`` per class, anomaly_score, predicted, decision, padded, ``q_<measure>`` per
+    image-quality measure (:mod:`crnnaudit.quality`) and ``reliable``; with the card's feature
+    statistics also ``training_distance`` and ``unlike_training`` (the window lies beyond the
+    threshold: its score may mean little); with its quality bounds ``quality_flags`` (the checks
+    that fired, comma-separated; empty when none). ``decision`` is "no reliable reading" where
+    ``reliable`` is false and the card withholds (:func:`crnnaudit.decision.decide`).
 
     ``clip_warnings`` carries what the clip's file itself says against trusting the timeline
     (truncated, no timestamps: :meth:`crnnaudit.video.Clip.warnings`); ``clip_end_s`` is where
@@ -103,6 +107,8 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
     scheduler = WindowScheduler(starts, T, needed)
     rows: list = []
     pending_idx, pending_img = [], []
+    measures: dict[int, np.ndarray] = {}  # frame -> its image-quality measures (six numbers)
+    last: list = [None]  # the frame before the pending ones (for the frozen-frame check)
 
     def head_on_ready() -> None:
         ready = scheduler.ready()
@@ -120,7 +126,10 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
 
     def features_of_pending() -> None:
         if pending_img:
-            scheduler.add(pending_idx, model.frame_features(model.prepare(np.stack(pending_img))).numpy())
+            batch = np.stack(pending_img)
+            measures.update(zip(pending_idx, quality.frame_measures(batch, last[0])))
+            last[0] = batch[-1]
+            scheduler.add(pending_idx, model.frame_features(model.prepare(batch)).numpy())
             pending_idx.clear()
             pending_img.clear()
         head_on_ready()
@@ -133,7 +142,8 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
     features_of_pending()
     if not rows:
         raise VideoError(f"{clip.name}: no window could be scored (no decodable frames)")
-    return _timeline(model, clip, rows, T, stride)
+    looks = [quality.window_values(np.stack([measures[i] for i in r[1]])) for r in rows]
+    return _timeline(model, clip, rows, T, stride, looks)
 
 
 def timeline_from_windows(model: "AuditedModel", clip: Clip, explained: list) -> Timeline:
@@ -144,10 +154,11 @@ def timeline_from_windows(model: "AuditedModel", clip: Clip, explained: list) ->
     rows = [(e.window.index, [int(i) for i in e.window.indices], np.asarray(e.explanations.probabilities),
              np.asarray(e.explanations.logits), stats.window_distance(e.features) if stats is not None else None)
             for e in explained]
-    return _timeline(model, clip, rows, model.window_length, explained[0].window.stride)
+    looks = [quality.window_values(quality.frame_measures(e.window.frames)) for e in explained]
+    return _timeline(model, clip, rows, model.window_length, explained[0].window.stride, looks)
 
 
-def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int) -> Timeline:
+def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int, looks: list[dict]) -> Timeline:
     classes = model.card.classes
     table = pd.DataFrame({
         "window": [r[0] for r in rows],
@@ -159,10 +170,23 @@ def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int
     })
     table["anomaly_score"] = model.anomaly_score(np.stack([r[2] for r in rows]))
     table["predicted"] = [classes[model.default_target(r[3])] for r in rows]
-    table["decision"] = decide(table["anomaly_score"].to_numpy(), model.card.threshold)
     table["padded"] = clip.frame_count < T
+    reliable = np.ones(len(table), bool)
     if model.feature_stats is not None:
         table["training_distance"] = [r[4] for r in rows]
         table["unlike_training"] = table["training_distance"] > model.feature_stats.threshold
+        reliable &= ~table["unlike_training"].to_numpy(bool)
+    for name in quality.MEASURES:
+        table[f"q_{name}"] = [v[name] for v in looks]
+    bounds = model.quality_bounds
+    if bounds is not None:
+        fired = [bounds.check(v) for v in looks]
+        table["quality_flags"] = [", ".join(dict.fromkeys(f["check"] for f in fs)) for fs in fired]
+        reliable &= (table["quality_flags"] == "").to_numpy(bool)
+    table["reliable"] = reliable
+    # the one rule (crnnaudit.decision): a window that cannot be read reliably gets no anomaly
+    # verdict, unless the card's owner asked to keep deciding from the score
+    table["decision"] = decide(table["anomaly_score"].to_numpy(), model.card.threshold,
+                               reliable if model.card.withhold_unreliable else True)
     return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold,
                     clip_warnings=clip.warnings(), clip_truncated=clip.truncated, clip_end_s=clip.duration)

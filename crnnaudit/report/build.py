@@ -13,12 +13,12 @@ import numpy as np
 
 from .. import metrics, render
 from ..card import card_sha256
-from ..decision import ANOMALY, decide
+from ..decision import ANOMALY, NO_RELIABLE_READING, decide
 from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
-from ..model.statistics import familiarity
+from ..model.statistics import reliability
 from ..video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA
@@ -46,16 +46,16 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
             name is kept beside it.
 
     Raises:
-        ReportError: a missing reviewer, an unknown decision, an override without reasons, or
+        ReportError: a missing reviewer, an unknown decision, an override (or any decision on a
+            window with no reliable reading) without reasons, or
             no method that ranks frames.
     """
-    _check_decision(decision, reviewer, reason)
+    output = _output_section(model, window, expset)
+    _check_decision(decision, reviewer, reason, output["model_decision"])
     now = now or datetime.now(timezone.utc)
     step = _Steps(progress, 3)
     step("key frames and their maps")
-    shown = (view or {}).get("view")  # the auditor's colours, scale and view (side by side: the original is shown anyway)
-    style = render.MapStyle.from_dict(dict(view or {}, width=480, view=shown if shown == "contour" else "heatmap"))
-    frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur, style)
+    frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur, _report_style(view))
     step("faithfulness and sanity figures")
     trust = _trust(model, window, expset, faithfulness, sanity)
     step("the report's body")
@@ -66,7 +66,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "clip": dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings(),
                      **({"file": shown_name, "stored_as": clip.name} if shown_name else {})),
         "model": _model_section(model, window),
-        "output": _output_section(model, window, expset),
+        "output": output,
         "timeline": _timeline_section(timeline),
         "explanations": {m: {k: v for k, v in e.summary().items() if k != "provenance"}
                          for m, e in expset.items()},
@@ -84,6 +84,13 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "reproduce": _reproduce(model, clip, window, expset),
     }
     return body
+
+
+def _report_style(view: dict | None):
+    """The auditor's colours, scale and view for the report's frames (side by side becomes the
+    heat map alone: the original frame is shown anyway)."""
+    shown = (view or {}).get("view")
+    return render.MapStyle.from_dict(dict(view or {}, width=480, view=shown if shown == "contour" else "heatmap"))
 
 
 def _human_section(decision: str, reason: str, reviewer: str, second_reviewer: str | None,
@@ -116,13 +123,16 @@ def _view_section(window: Window, expset: ExplanationSet, view: dict | None) -> 
                          "reviewer had on screen when they asked for it."}
 
 
-def _check_decision(decision: str, reviewer: str, reason: str) -> None:
+def _check_decision(decision: str, reviewer: str, reason: str, model_decision: str) -> None:
     if decision not in DECISIONS:
         raise ReportError(f"decision {decision!r} is not one of {DECISIONS}")
     if not reviewer or not reviewer.strip():
         raise ReportError("the reviewer's name is required: a decision needs a responsible person")
     if decision == "override" and not (reason or "").strip():
         raise ReportError("an override needs the reviewer's reasons")
+    if model_decision == NO_RELIABLE_READING and not (reason or "").strip():
+        raise ReportError("the model gives no reliable reading on this window (see the training-data and "
+                          "image-quality checks): any decision on it needs the reviewer's reasons")
 
 
 def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, blur: bool, style):
@@ -156,10 +166,12 @@ def _model_section(model: AuditedModel, window: Window) -> dict:
 def _output_section(model: AuditedModel, window: Window, expset: ExplanationSet) -> dict:
     card, probs = model.card, expset.probabilities
     score = float(model.anomaly_score(probs[None])[0])
+    check = reliability(model, window.frames)
     return {"window": window.index, "probabilities": dict(zip(card.classes, map(float, probs))),
             "anomaly_score": score, "threshold": card.threshold,
-            "model_decision": decide(score, card.threshold),
-            "explained_class": expset.target_name, "training_data_check": familiarity(model, window.frames)}
+            "model_decision": decide(score, card.threshold, not check["withheld"]),
+            "explained_class": expset.target_name, "training_data_check": check["training_data"],
+            "quality_check": check["quality"], "reliable": check["reliable"]}
 
 
 def _timeline_section(timeline: Timeline | None) -> dict | None:
@@ -179,9 +191,12 @@ def _trust(model, window, expset: ExplanationSet, faithfulness: bool, sanity: bo
             faith[m] = metrics.faithfulness(model, window, expset, m)  # what Compare computed, reused
     if sanity and spatial:
         sane = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
+    evidence = metrics.evidence(model, window, expset)  # always: the pages showed it beside each map
+    reading = [e["verdict"] if e["better_than_random"] else f"WARNING: {e['verdict']}" for e in evidence.values()]
     return {"faithfulness": {m: {k: v for k, v in f.items() if "curve" not in k and k != "fractions"}
                              for m, f in faith.items()},
-            "sanity": sane, "reading": [r for m in expset if (r := _reading(m, faith.get(m), sane))]}
+            "evidence": evidence, "sanity": sane,
+            "reading": reading + [r for m in expset if (r := _reading(m, faith.get(m), sane))]}
 
 
 def _reproduce(model, clip, window, expset: ExplanationSet) -> dict:

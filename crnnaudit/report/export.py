@@ -44,11 +44,13 @@ def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset:
 
 def explanation_summary(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet) -> dict:
     """Facts, prediction, each explanation's summary and the figures that say how far to
-    trust them (temporal deletion, agreement, localisation when the clip has ground truth)."""
+    trust them (each method's evidence against random deletion, temporal deletion, agreement,
+    localisation when the clip has ground truth)."""
     summary = {"clip": clip.facts(), "model": model.describe(), "card": model.card.to_dict(),
                "window": window.describe(), "target": expset.target_name,
                "probabilities": dict(zip(model.card.classes, map(float, expset.probabilities))),
                "explanations": {m: e.summary() for m, e in expset.items()}, "metrics": {}}
+    summary["metrics"]["evidence"] = metrics.evidence(model, window, expset)
     for m in expset.temporal(contributions_only=True):
         summary["metrics"][f"{m}_temporal_deletion"] = metrics.temporal_deletion(
             model, window, expset[m].frame_scores, expset.target)

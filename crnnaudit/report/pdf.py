@@ -157,6 +157,11 @@ def _decision_and_facts(w: _Writer, r: dict) -> None:
     w.p(", ".join(f"{k}: {v:.3f}" for k, v in out["probabilities"].items()))
     if "training_data_check" in out:
         w.p(out["training_data_check"]["statement"])
+    if "quality_check" in out:
+        w.p(out["quality_check"]["statement"])
+    if out.get("model_decision") == "no reliable reading":
+        w.p("The model gives no reliable reading on this window: its probabilities are shown above, no "
+            "anomaly decision is drawn from them, and the reviewer decided with reasons.")
     w.p(f"Explained class: {out['explained_class']}; methods: {', '.join(r['explanations'])}")
 
 

@@ -105,6 +105,30 @@ def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanatio
     return held
 
 
+def method_evidence(model, window, expset, methods=None, compact: bool = False) -> dict:
+    """Each method's evidence on this window (deleting what it ranks first against deleting as
+    much at random, :func:`crnnaudit.metrics.evidence`), shown as a verdict beside its map:
+    green when it beats random, red with "do not rely on it" when it does not. Computed once per
+    content; the report reuses it."""
+    from .. import metrics
+    try:
+        figures = metrics.evidence(model, window, expset)
+    except CrnnauditError as e:
+        st.error(str(e))
+        return {}
+    for m in (methods or list(figures)):
+        e = figures.get(m)
+        if e is None:
+            continue
+        text = e["verdict"]
+        if compact:
+            text = ("beats random: " if e["better_than_random"] else "no better than random: do not rely on it; ") + \
+                f"top {e['fraction']:.0%} deleted {-e['drop']:+.2f}, random {-sum(e['random_drops']) / len(e['random_drops']):+.2f}"
+        (st.success if e["better_than_random"] else st.error)(text, icon=":material/check:" if e["better_than_random"]
+                                                               else ":material/warning:")
+    return figures
+
+
 def map_controls(spatial: list[str]):
     """The map settings every page shares (method, view, opacity, colour map, scaling): one
     set of widgets, one :class:`~crnnaudit.render.MapStyle`. Returns ``(style, method)``."""
