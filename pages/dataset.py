@@ -40,12 +40,13 @@ if screen.get("clusters"):
     st.caption(f"Spectral clustering of each class's {screen['method']} maps. Flagged: members from at least "
                f"{screen['rule']['min_clips']} clips with on average {screen['rule']['concentration']:.0%} or more "
                f"of their relevance in the {screen['rule']['area']:.0%} of the frame where the cluster's mean map "
-               "is highest. A question for a human, not a verdict.")
+               "is highest. A question for a human, not a verdict. " + screen.get("note", ""))
     card = ModelCard.from_dict(files["model"]["card"]) if files["model"] else None
     paths = dict(zip(clips["sha256"], clips["path"]))
     for c in screen["clusters"]:
         head = ("🚩 " if c["flagged"] else "") + (f"{c['class']}, cluster {c['cluster']}: {c['windows']} windows "
-                                                 f"from {c['clips']} clips, concentration {c['concentration']:.2f}")
+                                                 f"from {c['clips']} clips, concentration {c['concentration']:.2f} · "
+                                                 f"{run_report.cluster_method(c)}")
         with st.expander(head, expanded=c["flagged"]):
             m = np.asarray(c["mean_map"])
             shown = [(run_report.map_image(m), "mean map")]
@@ -58,10 +59,20 @@ if screen.get("clusters"):
             st.write(", ".join(f"{x['clip']} #{x['window']}" for x in c["members"][:30])
                      + (" …" if len(c["members"]) > 30 else ""))
 
+st.subheader("Where to look first")
+anomaly_classes = (files["model"] or {}).get("card", {}).get("anomaly_classes", [])
+for _, title, rows in run_report.where_to_look(clips, anomaly_classes):
+    with st.expander(f"{title}: {len(rows)}", expanded=False):
+        if len(rows):
+            runs.clips_table(rows, tuple(rows.columns))
+        else:
+            st.caption("none")
+
 st.subheader("Clips")
 ok = clips[clips["error"].isna()] if "error" in clips else clips
 table = runs.with_status(ok).sort_values("max_anomaly_score", ascending=False)
-runs.clips_table(table, ("clip", "max_anomaly_score", "predicted", "label", "decision", "review", "unlike_training"))
+runs.clips_table(table, ("clip", "max_anomaly_score", "predicted", "label", "decision", "review",
+                         "unlike_training_windows", "degraded_windows"))
 pick = st.selectbox("Clip", table["clip"].tolist(), key="dataset_clip")
 if st.button("Open in Review at its most anomalous window", key="dataset_open"):
     runs.open_in_review(files, table[table["clip"] == pick].iloc[0])

@@ -1,5 +1,6 @@
-"""Queue: the flagged clips of a dataset audit, highest score first, with where each review
-stands (not reviewed, decided, countersigned); any clip opened in Review."""
+"""Queue: the clips of a dataset audit a human must look at (flagged, or with no reliable
+reading), highest score first, with where each review stands (not reviewed, decided,
+countersigned); any clip opened in Review."""
 
 import streamlit as st
 
@@ -14,14 +15,15 @@ if files is None:
     st.stop()
 flagged = run_report.flagged_table(files["clips"])
 if flagged.empty:
-    st.success("No clip of this run crossed the threshold.")
+    st.success("No clip of this run crossed the threshold, and every clip was read reliably.")
     st.stop()
 table = runs.with_status(files["clips"].loc[flagged.index])
 only_open = st.toggle("Only clips not reviewed yet", value=True, key="queue_open_only")
 shown = table[table["review"] == runs.STATUS_NONE] if only_open else table
 counts = table["review"].value_counts()
 st.caption(" · ".join(f"{counts.get(k, 0)} {k}" for k in (runs.STATUS_NONE, "decided", "countersigned")))
-runs.clips_table(shown, ("clip", "max_anomaly_score", "predicted", "top_start_s", "review", "unlike_training"))
+runs.clips_table(shown, ("clip", "decision", "max_anomaly_score", "predicted", "top_start_s", "review",
+                         "unlike_training", "degraded_windows"))
 if shown.empty:
     st.info("Every flagged clip of this run has been reviewed.")
     st.stop()

@@ -1,6 +1,6 @@
-"""The shortcut screen (SpRAy) as a drill: a tiny model trained where a corner marker comes
-with one class is flagged, and its cluster's mean map peaks on the marker; the same model
-trained without the marker is not flagged."""
+"""The shortcut screen (SpRAy) as a drill, with the batch's default methods: a tiny model
+trained where a corner marker comes with one class is flagged, and its cluster's mean map peaks
+on the marker; the same model trained without the marker is not flagged."""
 
 from __future__ import annotations
 
@@ -74,10 +74,16 @@ def drill(request, tmp_path_factory):
 def test_the_screen_flags_the_marker_and_only_the_marker(drill, tmp_path):
     marker, model, folder, acc = drill
     assert acc >= 0.9  # both models learned their task
-    # saliency: this model max-pools its maps, so Grad-CAM's frame-averaged channel weights
-    # spread over the whole map (measured: the marker cluster's concentration 0.48 with it)
-    summary = run_batch(model, [str(folder)], tmp_path / "run", explain="all", methods=["saliency"])
+    # the default methods: the screen itself picks those whose maps beat random deletion here
+    summary = run_batch(model, [str(folder)], tmp_path / "run", explain="all")
     screen = summary["explanations"]["shortcut_screen"]
+    # saliency is computed for each clip's top window beside the chosen Grad-CAM; every
+    # cluster says which method's maps it comes from and how far that method is trusted here
+    assert set(screen["trust"]) == {"gradcam", "saliency"}
+    for t in screen["trust"].values():
+        assert t["windows"] == 40 and 0 <= t["beats_random"] <= 1  # every clip measured (a run this small)
+    assert all(c["method"] in screen["methods"] and c["method_trust"] == screen["trust"][c["method"]]
+               for c in screen["clusters"])
     flagged = [c for c in screen["clusters"] if c["flagged"]]
     if marker:
         fire = [c for c in flagged if c["class"] == "fire"]

@@ -35,6 +35,9 @@ ENGINES = {"local": "crnnaudit.dataset.engines:LocalEngine",
            "ray": "crnnaudit.dataset.ray_engine:RayEngine"}
 
 
+MEASURED_CLIPS = 48  # about this many clips per run get each method's evidence measured (sampled by hash)
+
+
 @dataclass(frozen=True)
 class Job:
     """Everything an engine needs, and nothing engine-specific.
@@ -75,7 +78,8 @@ class Job:
     def processor(self, model):
         """The per-clip work (:class:`~.runner.ClipProcessor`) for ``model``."""
         from .runner import ClipProcessor
-        return ClipProcessor(model, self.out, self.labels, self.explain, self.methods)
+        return ClipProcessor(model, self.out, self.labels, self.explain, self.methods,
+                             measure_every=max(1, -(-len(self.clips) // MEASURED_CLIPS)))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,31 @@ def window_summary(eset, T: int) -> dict:
     return out
 
 
+SCREEN_METHOD = "saliency"  # computed for each clip's top window when no chosen method reads pixels
+
+
+def screen_window(model, explained: list, table, measure: bool) -> dict:
+    """What the shortcut screen reads of one clip: its most anomalous explained window's maps
+    on the grid, for every chosen spatial method and :data:`SCREEN_METHOD` (computed here for
+    that window alone when not chosen: a pixel-level method beside a conv-level one), and, when
+    ``measure``, whether each beats random deletion there (:func:`crnnaudit.metrics.evidence`)."""
+    from .. import metrics
+    from ..explainers import REGISTRY, explain
+    score = dict(zip(table["window"], table["anomaly_score"]))
+    e = explained[max(range(len(explained)), key=lambda i: score.get(explained[i].window.index, -1.0))]
+    sets = [e.explanations] if e.explanations.spatial() else []
+    if SCREEN_METHOD not in e.explanations and not REGISTRY[SCREEN_METHOD].unavailable_on(model):
+        sets.append(explain(model, e.window, [SCREEN_METHOD], target=e.explanations.target, cache=False))
+    out = {"window": e.window.index, "target": int(e.explanations.target), "maps": {}, "beats": {}}
+    for es in sets:
+        for m in es.spatial():
+            out["maps"][m] = relevance_grid(es[m].maps)
+        if measure:
+            out["beats"].update({m: bool(f["better_than_random"]) for m, f in metrics.evidence(model, e.window, es).items()
+                                 if f["kind"] == "spatial"})
+    return out
+
+
 def relevance_grid(maps: np.ndarray) -> np.ndarray:
     """Per-frame maps ``(T, h, w)`` -> one ``GRID x GRID`` map summing to 1 (positive part;
     all zero when the window has no positive relevance)."""
@@ -47,10 +72,16 @@ def relevance_grid(maps: np.ndarray) -> np.ndarray:
     return (m / total if total > 0 else m).astype(np.float32)
 
 
-def save_clip(path: Path, windows: list[int], summaries: list[dict]) -> None:
-    """The explained windows of one clip as one ``.npz`` (written whole, then renamed)."""
+def save_clip(path: Path, windows: list[int], summaries: list[dict], top: dict | None = None) -> None:
+    """The explained windows of one clip as one ``.npz`` (written whole, then renamed), with
+    what the shortcut screen reads of its top window (:func:`screen_window`)."""
     arrays = {"windows": np.asarray(windows, np.int32),
               "targets": np.asarray([s["target"] for s in summaries], np.int32)}
+    if top is not None:
+        arrays["top"] = np.asarray([top["window"], top["target"]], np.int32)
+        for m, grid in top["maps"].items():
+            arrays[f"topmap__{m}"] = grid[None]
+            arrays[f"topbeats__{m}"] = np.array([float(top["beats"][m]) if m in top["beats"] else np.nan])
     if summaries:
         for m in summaries[0]["maps"]:
             arrays[f"map__{m}"] = np.stack([s["maps"][m] for s in summaries])
@@ -64,24 +95,69 @@ def save_clip(path: Path, windows: list[int], summaries: list[dict]) -> None:
 def load_run(out: Path) -> dict:
     """Every explained window of a run: ``sha256``, ``window``, ``target`` per row, and
     ``maps[method]`` / ``scores[method]`` stacked in the same order."""
-    rows, maps, scores = [], {}, {}
+    rows, top_rows, found = [], [], {"map": {}, "scores": {}, "topmap": {}, "topbeats": {}}
     for p in sorted((out / "explained").glob("*.npz")):
         with np.load(p, allow_pickle=False) as z:
             n = len(z["windows"])
             if not n:
                 continue
             rows += [{"sha256": p.stem, "window": int(w), "target": int(t)} for w, t in zip(z["windows"], z["targets"])]
+            if "top" in z.files:
+                top_rows.append({"sha256": p.stem, "window": int(z["top"][0]), "target": int(z["top"][1])})
             for key in z.files:
                 kind, _, m = key.partition("__")
-                if kind in ("map", "scores"):
-                    (maps if kind == "map" else scores).setdefault(m, []).append(z[key])
-    return {"rows": rows, "maps": {m: np.concatenate(v) for m, v in maps.items()},
-            "scores": {m: np.concatenate(v) for m, v in scores.items()}}
+                if kind in found:
+                    found[kind].setdefault(m, []).append(z[key])
+    stacked = {k: {m: np.concatenate(v) for m, v in d.items()} for k, d in found.items()}
+    return {"rows": rows, "maps": stacked["map"], "scores": stacked["scores"],
+            "top": {"rows": top_rows, "maps": stacked["topmap"], "beats": stacked["topbeats"]}}
+
+
+TRUSTED_SHARE = 0.5  # a method whose maps beat random deletion on at least half the measured windows
+
+
+def method_trust(top: dict) -> dict[str, dict]:
+    """Per spatial method: on how many of the run's measured windows (the most anomalous
+    explained window of a sample of clips) it beat random deletion, and whether that makes it
+    trusted."""
+    out = {}
+    for m in top["maps"]:
+        b = top["beats"].get(m, np.array([]))
+        b = b[~np.isnan(b)]
+        share = float(b.mean()) if len(b) else None
+        out[m] = {"windows": int(len(b)), "beats_random": share,
+                  "trusted": share is not None and share >= TRUSTED_SHARE}
+    return out
+
+
+def screen_all(top: dict, classes: list[str], clip_names: dict[str, str]) -> dict:
+    """The shortcut screen over each clip's most anomalous explained window, on the maps of
+    every trusted method (:func:`method_trust`); when none is trusted, on every method, saying
+    so. Each cluster names its method and how far that method is to be trusted here. Methods
+    that disagree are each reported: a region flagged by one trusted method and not by another
+    is still a question for a human."""
+    from . import shortcuts
+    trust = method_trust(top)
+    trusted = [m for m, t in trust.items() if t["trusted"]]
+    used = trusted or list(top["maps"])
+    targets = np.array([r["target"] for r in top["rows"]])
+    clusters, rule = [], None
+    for m in used:
+        one = shortcuts.screen(top["maps"][m], targets, top["rows"], classes, clip_names)
+        rule = one["rule"]
+        for c in one["clusters"]:
+            c.update(method=m, method_trust=trust[m], method_trusted=trust[m]["trusted"])
+        clusters += one["clusters"]
+    note = (f"screened with {', '.join(used)}: the methods whose maps beat random deletion on at least "
+            f"{TRUSTED_SHARE:.0%} of the measured windows" if trusted else
+            "no method's maps beat random deletion on at least half the measured windows: every method was "
+            "screened, and no cluster is strong evidence")
+    return {"clusters": clusters, "flagged": sum(c["flagged"] for c in clusters), "rule": rule or {},
+            "methods": used, "method": ", ".join(used), "trust": trust, "note": note}
 
 
 def summarize(out: Path, classes: list[str], clip_names: dict[str, str]) -> dict:
     """The run's figures over every explained window; mean maps go to ``RUN/mean_maps.npz``."""
-    from . import shortcuts
     from ..explainers import REGISTRY
     run = load_run(out)
     if not run["rows"]:
@@ -105,11 +181,7 @@ def summarize(out: Path, classes: list[str], clip_names: dict[str, str]) -> dict
                                       "mean_position": float(peaks.mean() / max(T - 1, 1))}
         per_class[c] = entry
     np.savez_compressed(out / "mean_maps.npz", **means)
-    screen = {}
-    spatial = list(run["maps"])
-    if spatial:
-        screen = shortcuts.screen(run["maps"][spatial[0]], targets, run["rows"], classes, clip_names)
-        screen["method"] = spatial[0]
+    screen = screen_all(run["top"], classes, clip_names) if run["top"]["maps"] else {}
     return {"windows": len(run["rows"]), "per_class": per_class, "agreement": agreement(run),
             "shortcut_screen": screen}
 

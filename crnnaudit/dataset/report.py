@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..decision import ANOMALY
+from ..decision import ANOMALY, NO_RELIABLE_READING
 from ..errors import CrnnauditError
 from ..render import class_colour
 
@@ -61,10 +61,40 @@ def member_thumbnail(path: str, window: int, model_card, m: np.ndarray) -> np.nd
 
 
 def flagged_table(clips: pd.DataFrame) -> pd.DataFrame:
+    """The clips a human must look at: those the model flags, and those it gives no reliable
+    reading on (a human decides there, with reasons); flagged first, then by score."""
     ok = clips[clips["error"].isna()] if "error" in clips else clips
-    cols = [c for c in ("clip", "max_anomaly_score", "predicted", "label", "top_start_s", "unlike_training")
-            if c in ok]
-    return ok[ok["decision"] == ANOMALY].sort_values("max_anomaly_score", ascending=False)[cols]
+    cols = [c for c in ("clip", "decision", "max_anomaly_score", "predicted", "label", "top_start_s",
+                        "unlike_training", "degraded_windows") if c in ok]
+    chosen = ok[ok["decision"].isin([ANOMALY, NO_RELIABLE_READING])]
+    order = chosen.assign(_first=chosen["decision"] != ANOMALY).sort_values(
+        ["_first", "max_anomaly_score"], ascending=[True, False])
+    return order[cols]
+
+
+def where_to_look(clips: pd.DataFrame, anomaly_classes: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
+    """The run's clips that need a look first, by reason: ``(key, title, rows)`` each.
+
+    misread (a label differs from the reading), missed (an anomaly label the model did not
+    flag), no reliable reading, unlike the training data, degraded footage.
+    """
+    ok = clips[clips["error"].isna()] if "error" in clips else clips
+    cols = [c for c in ("clip", "label", "predicted", "decision", "max_anomaly_score", "top_start_s",
+                        "unlike_training_windows", "degraded_windows") if c in ok]
+    labelled = ok[ok["label"].notna()] if "label" in ok else ok.iloc[0:0]
+    out = [("misread", "Misread clips (the label differs from the model's reading)",
+            labelled[labelled["label"] != labelled["predicted"]]),
+           ("missed", "Missed detections (an anomaly label the model did not flag)",
+            labelled[labelled["label"].isin(anomaly_classes) & (labelled["decision"] != ANOMALY)]),
+           ("no_reliable_reading", "No reliable reading (a human decides, with reasons)",
+            ok[ok["decision"] == NO_RELIABLE_READING])]
+    if "unlike_training_windows" in ok:
+        out.append(("unlike_training", "Clips with windows unlike the training data",
+                    ok[ok["unlike_training_windows"].fillna(0) > 0]))
+    if "degraded_windows" in ok:
+        out.append(("degraded", "Clips with degraded footage (image-quality checks)",
+                    ok[ok["degraded_windows"].fillna(0) > 0]))
+    return [(k, title, rows.sort_values("max_anomaly_score", ascending=False)[cols]) for k, title, rows in out]
 
 
 def figures(files: dict) -> list[tuple[str, object]]:
@@ -112,14 +142,20 @@ def write_run_report(run: str | Path) -> Path:
     files = load_run_files(run)
     s = files["summary"]
     card = ModelCard.from_dict(json.loads((run / "model.json").read_text(encoding="utf-8"))["card"])
-    parts = [f"<h1>Dataset audit: {html.escape(run.name)}</h1>", _figures_table(s)]
+    look = where_to_look(files["clips"], card.anomaly_classes)
+    parts = [f"<h1>Dataset audit: {html.escape(run.name)}</h1>", _figures_table(s, look)]
+    parts.append("<h2>Where to look first</h2>")
+    for _, title, rows in look:
+        parts.append(f"<h3>{html.escape(title)}: {len(rows)}</h3>"
+                     + (rows.to_html(index=False) if len(rows) else "<p>none</p>"))
     for title, fig in figures(files):
         parts.append(f"<h2>{html.escape(title)}</h2>" + pio.to_html(fig, include_plotlyjs=False, full_html=False))
     if files["mean_maps"]:
         parts.append("<h2>Where the model looks on average (mean relevance map per class)</h2><div class=row>")
         for key, m in sorted(files["mean_maps"].items()):
             c, _, method = key.partition("__")
-            parts.append(f"<figure><img src='data:image/png;base64,{png_b64(map_image(m))}'>"
+            over = _representative(files["clips"], c, card, m)
+            parts.append(f"<figure><img src='data:image/png;base64,{png_b64(over if over is not None else map_image(m))}'>"
                          f"<figcaption>{html.escape(c)}: {html.escape(method)}</figcaption></figure>")
         parts.append("</div>")
     parts.append(_agreement(s))
@@ -135,8 +171,22 @@ def write_run_report(run: str | Path) -> Path:
     return path
 
 
-def _figures_table(s: dict) -> str:
+def _representative(clips: pd.DataFrame, cls: str, card, m) -> np.ndarray | None:
+    """The class's mean map over a representative frame: the middle frame of the top window of
+    the clip read as that class with the highest score (None when none is readable)."""
+    ok = clips[clips["error"].isna()] if "error" in clips else clips
+    rows = ok[ok["predicted"] == cls].sort_values("max_anomaly_score", ascending=False)
+    for r in rows.head(3).itertuples():
+        thumb = member_thumbnail(str(r.path), int(r.top_window), card, m)
+        if thumb is not None:
+            return thumb
+    return None
+
+
+def _figures_table(s: dict, look: list | None = None) -> str:
     rows = [("clips", s.get("clips")), ("failed", s.get("failed")), ("flagged", s.get("flagged")),
+            ("no reliable reading", s.get("no_reliable_reading")),
+            *[(title.split(" (")[0].lower(), len(r)) for _, title, r in (look or [])],
             ("accuracy", s.get("accuracy")), ("detection ROC-AUC", s.get("detection_roc_auc")),
             ("window ROC-AUC", s.get("window_roc_auc")), ("model SHA-256", s.get("model_sha256"))]
     rows += [(f"ROC-AUC {c}", v) for c, v in (s.get("roc_auc") or {}).items()]
@@ -167,7 +217,8 @@ def _clusters(s: dict, clips: pd.DataFrame, card, png_b64) -> str:
            f"<p>Spectral clustering of the {html.escape(screen['method'])} maps per class. Flagged: members from "
            f"at least {rule['min_clips']} clips with on average at least {rule['concentration']:.0%} of their "
            f"relevance in the {rule['area']:.0%} of the frame where the cluster's mean map is highest (a uniform "
-           "map puts that share there). A flag asks a human to look; it is not a verdict.</p>"]
+           "map puts that share there). A flag asks a human to look; it is not a verdict.</p>",
+           f"<p>{html.escape(screen.get('note', ''))}</p>"]
     for c in screen["clusters"]:
         m = np.asarray(c["mean_map"])
         thumbs = [t for t in (member_thumbnail(paths.get(x["sha256"], ""), x["window"], card, m)
@@ -175,12 +226,22 @@ def _clusters(s: dict, clips: pd.DataFrame, card, png_b64) -> str:
         flag = "<b class=flag>FLAGGED</b> " if c["flagged"] else ""
         out.append(f"<div class=cluster><h3>{flag}{html.escape(c['class'])}, cluster {c['cluster']}: "
                    f"{c['windows']} windows from {c['clips']} clips, concentration {c['concentration']:.2f}, "
-                   f"peak at {c['peak']['row']:.0%} down, {c['peak']['col']:.0%} across</h3><div class=row>"
+                   f"peak at {c['peak']['row']:.0%} down, {c['peak']['col']:.0%} across; "
+                   f"{html.escape(cluster_method(c))}</h3><div class=row>"
                    f"<img src='data:image/png;base64,{png_b64(map_image(m))}'>"
                    + "".join(f"<img src='data:image/png;base64,{png_b64(t, 160)}'>" for t in thumbs)
                    + "</div><p>" + ", ".join(html.escape(f"{x['clip']} #{x['window']}") for x in c["members"][:20])
                    + ("…" if len(c["members"]) > 20 else "") + "</p></div>")
     return "\n".join(out)
+
+
+def cluster_method(c: dict) -> str:
+    """Which method's maps a cluster comes from, and how far that method is trusted here."""
+    m, t = c.get("method", "?"), c.get("method_trust") or {}
+    if t.get("beats_random") is None:
+        return f"{m} maps (not measured against random deletion)"
+    return (f"{m} maps: beat random deletion on {t['beats_random']:.0%} of {t['windows']} windows measured"
+            + ("" if t.get("trusted") else ": NOT to be trusted on this model"))
 
 
 _CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"

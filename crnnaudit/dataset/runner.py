@@ -29,7 +29,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..decision import ANOMALY
+from ..decision import ANOMALY, NO_RELIABLE_READING
 from ..errors import CrnnauditError
 from .figures import roc_auc
 from ..vocabulary import VIDEO_SUFFIXES
@@ -109,8 +109,9 @@ class ClipProcessor:
     (``RUN/explained/<sha256>.npz``), atomically, the record last."""
 
     def __init__(self, model, out: str | Path, labels: dict[str, str] | None = None, explain: str = "none",
-                 methods: Iterable[str] | None = None):
+                 methods: Iterable[str] | None = None, measure_every: int = 1):
         self.methods = self.check_options(explain, methods)
+        self.measure_every = max(1, int(measure_every))  # evidence on about one clip in this many
         if explain != "none":
             from ..explainers import REGISTRY
             refused = [why for m in self.methods if (why := REGISTRY[m].unavailable_on(model))]
@@ -175,9 +176,11 @@ class ClipProcessor:
             record, windows = _record(self.model, clip, timeline, self.labels)
             record["explained_windows"] = len(explained)
             if explained:
-                from .explained import save_clip, window_summary
-                save_clip(self.out / "explained" / f"{sha}.npz", [e.window.index for e in explained],
-                          [window_summary(e.explanations, self.model.window_length) for e in explained])
+                from .explained import save_clip, screen_window, window_summary
+                summaries = [window_summary(e.explanations, self.model.window_length) for e in explained]
+                top = screen_window(self.model, explained, timeline.table,
+                                    measure=int(sha[:8], 16) % self.measure_every == 0)
+                save_clip(self.out / "explained" / f"{sha}.npz", [e.window.index for e in explained], summaries, top)
         except CrnnauditError as e:
             record, windows = {"clip": path.name, "path": str(path), "sha256": sha, "error": str(e)}, []
         _write_atomic(self.record_path(sha), {"record": record, "windows": windows})
@@ -210,11 +213,18 @@ def _record(model, clip, timeline, given: dict[str, str]) -> tuple[dict, list[di
               "top_start_s": float(top["start_s"]), "top_end_s": float(top["end_s"]),
               "probabilities": {c: float(top[f"p_{c}"]) for c in model.card.classes},
               "unlike_training": bool(t["unlike_training"].any()) if "unlike_training" in t else None,
+              "unlike_training_windows": int(t["unlike_training"].sum()) if "unlike_training" in t else None,
+              "degraded_windows": int((t["quality_flags"] != "").sum()) if "quality_flags" in t else None,
+              "unreliable_windows": int((~t["reliable"]).sum()),
               "truncated": clip.truncated, "label": label, "error": None}
     interval = truth.interval if truth else None
     windows = [{"sha256": clip.sha256, "window": int(r.window), "first_frame": int(r.first_frame),
                 "last_frame": int(r.last_frame), "anomaly_score": float(r.anomaly_score),
-                "predicted": str(r.predicted),
+                "predicted": str(r.predicted), "decision": str(r.decision), "reliable": bool(r.reliable),
+                "training_distance": float(getattr(r, "training_distance", np.nan)),
+                "unlike_training": bool(getattr(r, "unlike_training", False)),
+                "quality_flags": str(getattr(r, "quality_flags", "")),
+                **{f"p_{c}": float(t.at[r.Index, f"p_{c}"]) for c in model.card.classes},
                 "anomalous": None if truth is None else _half_inside(int(r.first_frame), int(r.last_frame), interval)}
                for r in t.itertuples()]
     return record, windows
@@ -262,6 +272,7 @@ def gather(out: Path, model) -> dict:
     ok = table[table["error"].isna()] if "error" in table else table
     summary = {"clips": len(table), "failed": int(len(table) - len(ok)),
                "flagged": int((ok["decision"] == ANOMALY).sum()) if len(ok) else 0,
+               "no_reliable_reading": int((ok["decision"] == NO_RELIABLE_READING).sum()) if len(ok) else 0,
                "model_sha256": model.sha256, "classes": model.card.classes}
     labelled = ok[ok["label"].notna()] if len(ok) and "label" in ok else ok.iloc[0:0]
     if len(labelled):

@@ -78,6 +78,8 @@ def clips_table(table: pd.DataFrame, columns: tuple[str, ...]) -> None:
         "decision": st.column_config.TextColumn("Model decision"),
         "review": st.column_config.TextColumn("Review"),
         "unlike_training": st.column_config.CheckboxColumn("Unlike the training data"),
+        "unlike_training_windows": st.column_config.NumberColumn("Windows unlike the training data"),
+        "degraded_windows": st.column_config.NumberColumn("Windows with degraded footage"),
     }
     shown = [c for c in columns if c in table]
     st.dataframe(table[shown], hide_index=True, width="stretch", column_config={c: labels[c] for c in shown})
