@@ -6,7 +6,7 @@ import streamlit as st
 
 from crnnaudit import AuditLog, CrnnauditError
 from crnnaudit.evidence.chain import in_words, payload_or_raw
-from crnnaudit.ui import auth
+from crnnaudit.ui import auth, widgets
 from crnnaudit.vocabulary import DECISIONS
 
 who = auth.require_page("audit_log")
@@ -38,6 +38,7 @@ if decisions:
 cols = [c for c in ("seq", "time", "kind", "what happened", "reason", "row_hash") if c in shown]
 st.dataframe(shown[cols].rename(columns={"seq": "row", "row_hash": "row hash"}), hide_index=True, width="stretch",
              column_config={"what happened": st.column_config.TextColumn(width="large")})
+widgets.oversight(rows, table=True)
 c1, c2 = st.columns(2)
 c1.download_button("Export JSON", log.export("json"), file_name="audit_log.json", key="export_json")
 c2.download_button("Export CSV", log.export("csv"), file_name="audit_log.csv", key="export_csv")

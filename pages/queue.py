@@ -5,7 +5,8 @@ countersigned); any clip opened in Review."""
 import streamlit as st
 
 from crnnaudit.dataset import report as run_report
-from crnnaudit.ui import auth, runs
+from crnnaudit import AuditLog, CrnnauditError
+from crnnaudit.ui import auth, runs, widgets
 
 who = auth.require_page("queue")
 
@@ -18,6 +19,10 @@ if flagged.empty:
     st.success("No clip of this run crossed the threshold, and every clip was read reliably.")
     st.stop()
 table = runs.with_status(files["clips"].loc[flagged.index])
+try:
+    widgets.oversight(AuditLog().rows())  # reviewers who confirm nearly always, or decide very fast
+except CrnnauditError as e:
+    st.error(str(e))
 only_open = st.toggle("Only clips not reviewed yet", value=True, key="queue_open_only")
 shown = table[table["review"] == runs.STATUS_NONE] if only_open else table
 counts = table["review"].value_counts()

@@ -1,5 +1,7 @@
 """Report: record the human decision and export the signed justification report."""
 
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from crnnaudit import CrnnauditError
@@ -47,6 +49,7 @@ if submitted:
         body = build_report(model, clip, window, es, decision=decision, reviewer=who.username, reason=reason,
                             timeline=timeline, contest_channel=contest, blur=blur, faithfulness=checks,
                             sanity=checks, view=review.view, shown_name=review.clip_name,
+                            shown_at=datetime.fromtimestamp(review.shown_at, timezone.utc) if review.shown_at else None,
                             progress=lambda i, n, what: progress(i, n + 1, f"step {i + 1} of {n + 1}, {what}"))
         progress(3, 4, "step 4 of 4, rendering, signing and logging HTML, PDF and JSON")
         return body, write_report(body, home() / "reports" / body["report_id"])

@@ -209,7 +209,12 @@ def cmd_audit(args) -> int:
         out.write_text(text, encoding="utf-8")
         record = write_record(out.with_name(out.stem + ".record-of-processing.json"),
                               ModelCard.read(args.card) if args.card else None)
-        print(f"{len(log.rows())} rows -> {out}; record of processing (GDPR Art. 30) -> {record}")
+        from ..evidence.oversight import reviewer_figures, rule
+        oversight = out.with_name(out.stem + ".oversight.json")
+        oversight.write_text(json.dumps({"rule": rule(), "reviewers": reviewer_figures(log.rows())}, indent=2),
+                             encoding="utf-8")
+        print(f"{len(log.rows())} rows -> {out}; record of processing (GDPR Art. 30) -> {record}; "
+              f"how each reviewer decides (automation bias, AI Act Art. 14(4)(b)) -> {oversight}")
     else:
         print(text)
     return 0

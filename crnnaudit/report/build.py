@@ -30,7 +30,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
                  second_reviewer: str | None = None, contest_channel: str | None = None,
                  blur: bool = True, key_frames: int = 3, faithfulness: bool = True,
                  sanity: bool = True, now: datetime | None = None, view: dict | None = None,
-                 progress=None, shown_name: str | None = None) -> dict:
+                 progress=None, shown_name: str | None = None, shown_at: datetime | None = None) -> dict:
     """Build the report body for one reviewed window.
 
     Args:
@@ -44,6 +44,8 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         progress: ``progress(step, steps, what)`` before each step.
         shown_name: the clip's name as the user gave it (an upload's own name); the stored
             name is kept beside it.
+        shown_at: when the reviewer was first shown this window (the time to decision is
+            recorded, and the log's oversight figures read it: :mod:`crnnaudit.evidence.oversight`).
 
     Raises:
         ReportError: a missing reviewer, an unknown decision, an override (or any decision on a
@@ -75,7 +77,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "trust": trust,
         "view": _view_section(window, expset, view),
         "limitations": list(model.card.known_limitations) or ["The model card states no known limitations."],
-        "human": _human_section(decision, reason, reviewer, second_reviewer, contest_channel, now),
+        "human": _human_section(decision, reason, reviewer, second_reviewer, contest_channel, now, shown_at),
         "privacy": {"faces_blurred": bool(blur), "faces_found": faces_found,
                     "statement": ("Faces in exported frames were blurred; only key frames leave the system."
                                   if blur else "The reviewer turned face blurring OFF: exported key "
@@ -94,8 +96,10 @@ def _report_style(view: dict | None):
 
 
 def _human_section(decision: str, reason: str, reviewer: str, second_reviewer: str | None,
-                   contest_channel: str | None, now: datetime) -> dict:
+                   contest_channel: str | None, now: datetime, shown_at: datetime | None = None) -> dict:
     return {"decision": decision, "reason": reason, "reviewer": reviewer.strip(), "reviewed_at": now.isoformat(),
+            "window_shown_at": shown_at.isoformat() if shown_at else None,
+            "seconds_to_decision": round((now - shown_at).total_seconds(), 1) if shown_at else None,
             "second_reviewer": second_reviewer or None,
             "second_signed_at": now.isoformat() if second_reviewer else None,
             "status": "final" if second_reviewer else "awaiting countersignature",

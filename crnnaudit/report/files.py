@@ -61,6 +61,7 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
                           "model_decision": body["output"]["model_decision"],
                           "decision": body["human"]["decision"], "reason": body["human"]["reason"],
                           "reviewer": body["human"]["reviewer"],
+                          "seconds_to_decision": body["human"].get("seconds_to_decision"),
                           "second_reviewer": body["human"]["second_reviewer"],
                           "second_signed_at": body["human"].get("second_signed_at"),
                           "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests},

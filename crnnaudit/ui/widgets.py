@@ -129,6 +129,25 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
     return figures
 
 
+def oversight(rows: list[dict], table: bool = False) -> None:
+    """How each reviewer decides (:mod:`crnnaudit.evidence.oversight`): a warning per reviewer
+    who confirms nearly always or decides very fast; with ``table`` the figures too."""
+    from ..evidence.oversight import reviewer_figures, rule
+    figures = reviewer_figures(rows)
+    for f in figures:
+        for w in f["warnings"]:
+            st.warning(w, icon=":material/visibility:")
+    if table and figures:
+        st.subheader("How each reviewer decides")
+        st.dataframe([{k: f[k] for k in ("reviewer", "decisions", "confirm_share", "median_seconds")} for f in figures],
+                     hide_index=True, column_config={
+                         "reviewer": st.column_config.TextColumn("Reviewer"),
+                         "decisions": st.column_config.NumberColumn("Decisions"),
+                         "confirm_share": st.column_config.NumberColumn("Confirmed the model", format="percent"),
+                         "median_seconds": st.column_config.NumberColumn("Median seconds to decide", format="%.0f")})
+        st.caption(f"Automation bias (AI Act Art. 14(4)(b)): {rule()}.")
+
+
 def map_controls(spatial: list[str]):
     """The map settings every page shares (method, view, opacity, colour map, scaling): one
     set of widgets, one :class:`~crnnaudit.render.MapStyle`. Returns ``(style, method)``."""
