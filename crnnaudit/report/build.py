@@ -44,13 +44,11 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         progress: ``progress(step, steps, what)`` before each step.
         shown_name: the clip's name as the user gave it (an upload's own name); the stored
             name is kept beside it.
-        shown_at: when the reviewer was first shown this window (the time to decision is
-            recorded, and the log's oversight figures read it: :mod:`crnnaudit.evidence.oversight`).
+        shown_at: when the reviewer first saw this window (the time to decision is recorded).
 
     Raises:
         ReportError: a missing reviewer, an unknown decision, an override (or any decision on a
-            window with no reliable reading) without reasons, or
-            no method that ranks frames.
+            window with no reliable reading) without reasons, or no method that ranks frames.
     """
     output = _output_section(model, window, expset)
     _check_decision(decision, reviewer, reason, output["model_decision"])
