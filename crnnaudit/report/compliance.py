@@ -1,0 +1,124 @@
+"""The evidence map: each legal clause that bears on a review, and the report and log fields
+that answer it; :func:`assess` says which this deployment answers.
+
+Fields are named ``report:<dotted path in the report's JSON body>`` or
+``log:<row kind>.<payload key>`` (``log:*.<column>`` for a column every row has). A test
+builds a real report and log and fails when a clause points at a field neither has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import setting
+from ..evidence.chain import payload_or_raw
+from ..limits import AI_ACT_LOG_DAYS
+
+ANSWERED, PARTLY, NOT_ANSWERED = "answered", "partly answered", "not answered"
+
+
+@dataclass(frozen=True)
+class Clause:
+    clause: str
+    asks: str
+    fields: tuple[str, ...]
+    how: str
+
+
+CLAUSES = (
+    Clause("AI Act Art. 12(1)", "automatic recording of events over the system's lifetime",
+           ("log:*.row_hash", "log:*.prev_hash", "log:*.signature", "log:*.ts", "log:review.report_id"),
+           "every report, countersignature, account change, card edit, erasure and retention purge is a "
+           "signed row chained to the one before"),
+    Clause("AI Act Art. 12(2)", "logs that let situations of risk and substantial modifications be identified",
+           ("log:review.model_sha256", "log:review.anomaly_score", "log:review.model_decision",
+            "report:model.card_sha256", "report:output.training_data_check", "report:output.quality_check"),
+           "each row names the model file's hash and what it said; each report the card's hash and whether the "
+           "window was like the training data and fit to be read"),
+    Clause("AI Act Art. 12(3)", "the period of each use, the input data, who verified the results",
+           ("report:created", "report:human.window_shown_at", "report:human.reviewed_at", "report:clip.sha256",
+            "log:review.clip_sha256", "log:review.reviewer", "log:review.second_reviewer"),
+           "when the window was shown and decided, the clip's hash, the reviewer and the countersigner"),
+    Clause("AI Act Art. 13(3)", "instructions for use: intended purpose, accuracy, known limitations",
+           ("report:model.card.intended_use", "report:model.card.known_limitations", "report:limitations",
+            "report:trust.evidence"),
+           "the card's intended use and limitations and each map's evidence are in every report; no "
+           "instructions-for-use document with per-condition accuracy and intervals is produced yet"),
+    Clause("AI Act Art. 14(4)", "overseers understand the output, stay aware of automation bias, can override",
+           ("report:trust.reading", "report:output.model_decision", "report:output.reliable", "report:human.decision",
+            "report:human.reason", "log:review.seconds_to_decision"),
+           "each map's verdict against random deletion, 'no reliable reading' where the model is out of its "
+           "depth, override with reasons, and per-reviewer confirm shares and times (oversight)"),
+    Clause("AI Act Art. 14(5)", "two natural persons verify before a decision takes effect",
+           ("report:human.second_reviewer", "report:human.second_signed_at", "log:countersign.second_reviewer"),
+           "a decision is final only when an approver other than its author countersigns it"),
+    Clause("AI Act Art. 19", "the provider keeps the automatically generated logs at least six months",
+           ("log:*.ts", "log:retention.retention_days"),
+           "a purge below six months needs --force and a reason, and is itself a logged row"),
+    Clause("AI Act Art. 26(6)", "the deployer keeps the logs under its control at least six months",
+           ("log:*.ts", "log:retention.retention_days"),
+           "as Art. 19: the log's retention is checked against six months"),
+    Clause("AI Act Art. 86", "a clear and meaningful explanation of the AI system's role and the decision's main elements",
+           ("report:output.probabilities", "report:key_frames", "report:explanations", "report:legal"),
+           "the report: what the model said, how sure, which frames and regions, what the reviewer decided"),
+    Clause("GDPR Art. 13-14", "information to the person concerned, including the logic involved",
+           ("report:legal", "report:human.contest_channel"),
+           "the report's legal section in plain words, and how to contest"),
+    Clause("GDPR Art. 15", "access, including meaningful information about the logic (15(1)(h))",
+           ("report:model.card", "report:output", "report:explanations", "report:key_frames"),
+           "the report is the answer to an access request about a review"),
+    Clause("GDPR Art. 22(3)", "human intervention, the person's point of view, the right to contest",
+           ("report:human.decision", "report:human.reason", "report:human.contest_channel"),
+           "a human decides, with reasons, and the report says how to contest"),
+    Clause("GDPR Art. 30", "records of processing activities",
+           ("log:*.kind", "log:erasure.clip_sha256"),
+           "`crnnaudit audit export --out FILE` writes the record of processing beside the log; erasures "
+           "are logged"),
+)
+
+
+def field_present(field: str, body: dict, rows: list[dict]) -> bool:
+    """Whether a report body (its JSON) or a log row carries ``field``."""
+    where, _, path = field.partition(":")
+    if where == "report":
+        node = body
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+    kind, _, key = path.partition(".")
+    for row in rows:
+        if kind == "*" and key in row:
+            return True
+        if row.get("kind") == kind and isinstance(p := payload_or_raw(row), dict) and key in p:
+            return True
+    return False
+
+
+def assess(rows: list[dict] | None = None) -> list[dict]:
+    """For this deployment's configuration and log: per clause, answered, partly answered or
+    not answered, and why."""
+    rows = rows or []
+    out = []
+    purges = [payload_or_raw(r) for r in rows if r.get("kind") == "retention"]
+    short = [p for p in purges if isinstance(p, dict) and float(p.get("retention_days", AI_ACT_LOG_DAYS)) < AI_ACT_LOG_DAYS]
+    uploads_days = float(setting("CRNNAUDIT_RETENTION_DAYS") or 30)
+    for c in CLAUSES:
+        status, why = ANSWERED, c.how
+        if c.clause in ("AI Act Art. 19", "AI Act Art. 26(6)"):
+            if short:
+                status = NOT_ANSWERED
+                why = (f"the log was purged keeping {min(float(p['retention_days']) for p in short):g} days, below "
+                       f"the six months ({AI_ACT_LOG_DAYS:g} days) this clause asks")
+            elif uploads_days < AI_ACT_LOG_DAYS:
+                status = PARTLY
+                why = (f"the log is kept (no purge below {AI_ACT_LOG_DAYS:g} days), but CRNNAUDIT_RETENTION_DAYS="
+                       f"{uploads_days:g} erases the input clips before six months: the log keeps only their hashes")
+        elif c.clause == "AI Act Art. 12(1)" and not setting("CRNNAUDIT_WITNESS"):
+            status, why = PARTLY, c.how + "; but no witness (CRNNAUDIT_WITNESS) keeps the checkpoints elsewhere: " \
+                                          "whoever holds the data folder and the key could rewrite the whole log"
+        elif c.clause == "AI Act Art. 13(3)":
+            status = PARTLY
+        out.append({"clause": c.clause, "asks": c.asks, "status": status, "why": why, "fields": list(c.fields)})
+    return out
