@@ -102,6 +102,12 @@ def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanatio
         st.error(str(e))
         return None
     Review.current().hold(held)
+    from .. import metrics
+    with st.spinner("measuring each map against random deletion (the verdict shown beside it)"):
+        try:
+            metrics.evidence(model, held.window, held.expset)  # kept by content: the pages read it at once
+        except CrnnauditError as e:
+            st.error(str(e))
     return held
 
 
@@ -112,7 +118,8 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
     content; the report reuses it."""
     from .. import metrics
     try:
-        figures = metrics.evidence(model, window, expset)
+        with st.spinner("measuring each map against random deletion"):
+            figures = metrics.evidence(model, window, expset)
     except CrnnauditError as e:
         st.error(str(e))
         return {}
