@@ -13,12 +13,15 @@ from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classific
                                   demo_model_path, evaluate_demo, roc_auc)
 from crnnaudit.demo.training import window_labels, window_starts
 
-# Issue 10's bars, measured through the app's path (README, *The demo model*) on 120 clips of
-# three seeds (11-13) that no choice of recipe looked at. Recipe 8's shipped build reaches 0.900,
-# 0.980, 0.975, all four sample clips and 0.7% of held-out windows flagged; per seed accuracy is
-# 0.85-0.975, so the bars hold on these 120 clips (accuracy with no clip to spare), not on every
-# set. Rendering and training are bit-reproducible, so this machine and CI read the same clips.
-ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.90, 0.97, 0.95, 0.01
+# Issue 21's bars, measured through the app's path (README, *The demo model*) on 120 clips of
+# three seeds (21-23) that no choice of recipe looked at. Rendering and training are
+# bit-reproducible, so this machine and CI read the same clips.
+ACCURACY, MACRO_AUC, WINDOW_AUC, HELDOUT_FLAGGED = 0.93, 0.98, 0.96, 0.02
+DEGRADED_FLAGGED, CLEAN_FLAGGED = 0.9, 0.02
+# Grad-CAM on recipe 9 does NOT reach issue 21's 0.5 pointing game (README, *What Grad-CAM can
+# and cannot show on this model*): the test holds the figures the card states, so the card
+# cannot claim more, and holds the methods that do beat random deletion to it.
+BEATS_RANDOM = 0.7
 
 
 def test_roc_auc_by_hand():
@@ -59,8 +62,11 @@ def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsy
     model = load_model(path)
     assert model.target_layer == "block5_conv4" and model.verify() <= 1e-5
     assert model.feature_stats is not None
+    assert model.frame_size == (128, 128) and recipe["frame_pool"].startswith("global max pooling")
+    quality = card.calibration["quality"]  # image-quality bounds from every window of its clips
+    assert quality["windows"] == 12 * 5 and quality["low"]["sharpness"] > 0
     table = model.score(open_clip(sample_clips[1])).table
-    assert {"training_distance", "unlike_training"} <= set(table)
+    assert {"training_distance", "unlike_training", "quality_flags", "reliable"} <= set(table)
     first = card.extra["weights_sha256"]
     from crnnaudit.cli.main import main
     assert main(["demo"]) == 0 and "already built" in capsys.readouterr().out
@@ -105,18 +111,30 @@ def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypa
     from pathlib import Path
     monkeypatch.setenv("CRNNAUDIT_HOME", str(full_demo))
     samples = Path(__file__).resolve().parents[1] / "sample_videos"
-    figures = evaluate_demo(samples=samples, real_clip=vtest)
+    figures = evaluate_demo(samples=samples, real_clip=vtest, explained=36, degraded=16)
     print(json.dumps(figures, indent=1, default=float))
     assert figures["clips"] == 120 and figures["verify_max_abs_diff"] <= 1e-5
-    assert sorted(figures["seeds"]) == ["11", "12", "13"]  # seeds no recipe choice looked at
+    assert sorted(figures["seeds"]) == ["21", "22", "23"]  # seeds no recipe choice looked at
     assert sum(s["clips"] for s in figures["seeds"].values()) == 120
     readings = figures["sample_clips"]
     assert all(r["right"] for r in readings.values()), readings  # each read as its class, in its event
     assert figures["macro_roc_auc"] >= MACRO_AUC and figures["accuracy"] >= ACCURACY
     assert figures["window_roc_auc"] >= WINDOW_AUC
     exp = figures["explanations"]
-    assert exp["frame_occlusion_temporal_hit"] >= 0.8
-    assert max(exp["pointing_game"].values()) >= 0.6
+    assert exp["windows"] == 36 and exp["frame_occlusion_temporal_hit"] >= 0.8
+    beats = exp["beats_random_deletion"]
+    assert beats["gradcam_pp"] >= BEATS_RANDOM and beats["grad_x_input"] >= BEATS_RANDOM
+    assert exp["pointing_game"]["grad_x_input"] >= 0.8
+    recorded = ModelCard.read(demo_model_path().with_name(demo_model_path().stem + ".card.json")).extra[
+        "evaluation"]["explanations"]
+    for figure in ("pointing_game", "beats_random_deletion"):  # 36 of the card's 90 windows: near its figures
+        assert exp[figure]["gradcam"] == pytest.approx(recorded[figure]["gradcam"], abs=0.15), figure
+    assert recorded["pointing_game"]["gradcam"] < 0.5  # what the card and README say, not more
+    degraded = figures["degraded"]
+    assert degraded["clean"]["flagged_windows"] <= CLEAN_FLAGGED
+    for kind, d in degraded.items():  # where degraded footage misleads the model, it is caught
+        if kind != "clean" and d["accuracy"] < 0.8:
+            assert d["flagged_windows"] >= DEGRADED_FLAGGED, (kind, d)
     assert figures["unlike_training_rate_real_clip"] == 1.0
     assert figures["unlike_training_rate_heldout_windows"] <= HELDOUT_FLAGGED
     card = ModelCard.read(demo_model_path().with_name(demo_model_path().stem + ".card.json"))

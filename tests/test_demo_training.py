@@ -4,7 +4,10 @@ phases (the second must leave block5_conv4 as the first left it)."""
 import numpy as np
 import pytest
 
+from crnnaudit.demo.paths import SIZE
 from crnnaudit.demo.training import FrozenMaps, build_parts, init_tail, train
+
+CELLS = SIZE // 16  # block5_conv3's grid: four 2 x 2 pools before it
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +17,11 @@ def parts():
 
 def test_bfloat16_twin_computes_the_same_maps_within_bfloat16_rounding(parts):
     _, frozen, _ = parts
-    x = np.random.default_rng(0).uniform(-110, 140, (3, 112, 112, 3)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(-110, 140, (3, SIZE, SIZE, 3)).astype(np.float32)
     exact = frozen.predict_on_batch(x)
     twin = FrozenMaps(frozen, "bfloat16")
     fast = twin.predict_on_batch(x)
-    assert fast.dtype == np.float32 and fast.shape == exact.shape == (3, 7, 7, 512)
+    assert fast.dtype == np.float32 and fast.shape == exact.shape == (3, CELLS, CELLS, 512)
     rel = np.abs(fast - exact).mean() / np.abs(exact).mean()
     assert 0 < rel < 0.03, rel  # rounded (bfloat16 keeps 8 bits), yet the same maps
     assert {str(w.dtype) for w in twin.model.weights} == {"float32"}  # weights kept in float32
@@ -32,7 +35,7 @@ def test_bfloat16_twin_computes_the_same_maps_within_bfloat16_rounding(parts):
 def test_the_head_phase_leaves_block5_conv4_alone_and_trains_the_head(parts):
     _, _, tail = parts
     rng = np.random.default_rng(1)
-    maps = rng.gamma(1.0, 1.0, (4, 24, 7, 7, 512)).astype(np.float32)
+    maps = rng.gamma(1.0, 1.0, (4, 24, CELLS, CELLS, 512)).astype(np.float32)
     in_event = np.zeros((4, 24), bool)
     in_event[1:, 10:] = True
     data = (maps, in_event, np.array([0, 1, 2, 3], np.int32))

@@ -76,9 +76,12 @@ def test_maps_are_visible_at_the_defaults_on_the_sample_clips(full_demo, monkeyp
         es = explain(model, w, ["gradcam", "saliency"], cache=False)
         seen = {}
         for m in es:
+            # a frame whose map is flat (Grad-CAM all zero: no positive evidence there) has
+            # nothing to show, and the Review page says so in its caption instead
+            shown = [t for t in range(w.length) if np.ptp(es[m].maps[t]) > 1e-12]
             vis = [render.visibility(render.to_width(clip.frame(int(w.indices[t])), 720),
                                      render.show_map(clip.frame(int(w.indices[t])), es[m].maps, t))
-                   for t in range(w.length)]
-            seen[m] = float(np.median(vis))
-        assert 0.05 <= seen["saliency"] <= 0.9, (clip_path.name, seen)  # visible, and the frame still shows
-        assert seen["gradcam"] >= 0.03, (clip_path.name, seen)  # Grad-CAM: concentrated, but no longer invisible
+                   for t in shown]
+            seen[m] = (float(np.median(vis)), len(shown))
+        assert 0.05 <= seen["saliency"][0] <= 0.9 and seen["saliency"][1] == w.length, (clip_path.name, seen)
+        assert seen["gradcam"][0] >= 0.05 and seen["gradcam"][1] >= w.length // 2, (clip_path.name, seen)

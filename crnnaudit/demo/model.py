@@ -24,11 +24,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from ..card import ModelCard
 from ..config import samples_dir
 from ..model.sandbox import trust_own_file
 from .evaluation import classification_figures, evaluate_demo, roc_auc
-from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, TRAINABLE, demo_card_path, demo_dir,
+from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, SIZE, TRAINABLE, demo_card_path, demo_dir,
                     demo_is_current, demo_model_path, render_clips)
 from .shipped import ShippedDemoMismatch, install_shipped, shipped_card
 from .synth import ANOMALY_CLASSES, CLASSES
@@ -57,7 +59,15 @@ WHY = ("A frozen random VGG19's pooled block5 features separate these classes po
        "within about 1% of float32; the same figures on 176 clips); validation, calibration "
        "and the app compute in float32. 224 training clips: on three selection seeds (1-3, "
        "180 clips) 176 clips reached accuracy 0.922 and macro ROC-AUC 0.985, 224 clips 0.961 "
-       "and 0.993 (measured on cached maps, read as the app reads clips).")
+       "and 0.993 (measured on cached maps, read as the app reads clips). Recipe 9 changed two "
+       "things, for Grad-CAM's sake, found by measuring where it peaked: 128 x 128 instead of "
+       "112 x 112 (at 112 block5_pool drops the last row and column of block5_conv4's 7 x 7 "
+       "cells, which the head never sees and training never constrains; 84% of Grad-CAM's peaks "
+       "on the frames of anomalous clips' top windows lay there), and each frame's feature is the peak of each block5_pool map "
+       "(global max pooling) instead of their mean (with the mean, a channel's constant response "
+       "to the zero-padded border cost nothing, and the peaks moved to the other border cells "
+       "and corners). The generator draws no border cue: the class mean frames differ from the "
+       "normal one less in a 12-16 pixel border band than inside (0.5-0.9 vs 1.3-1.5 levels).")
 
 __all__ = ["CLASSES", "FRAMES", "RECIPE_VERSION", "build_demo", "classification_figures", "demo_is_current",
            "demo_model_path", "ensure_demo", "evaluate_demo", "roc_auc"]
@@ -109,6 +119,7 @@ def build_demo(seed: int = 0, train_clips: int = 224, validation_clips: int = 16
                  units=units, learning_rate=learning_rate, history=history, precision=precision)
     demo_dir().mkdir(parents=True, exist_ok=True)
     card.calibration = _calibrate(tail, data[0], val[0], train_clips, validation_clips)
+    card.calibration["quality"] = _quality_bounds([p for p, _ in train_set + val_set], progress).to_dict()
     card.extra["build_seconds"] = round(time.perf_counter() - t0, 1)
     _save(full, card)
     return demo_model_path()
@@ -140,6 +151,21 @@ def _calibrate(tail, train_maps, val_maps, n_train: int, n_val: int) -> dict:
                                   f"over every window (step {WINDOW_STEP}) of the {n_val} validation clips")
 
 
+def _quality_bounds(paths, progress=None):
+    """Image-quality bounds from every window (the app's length and stride) of the training and
+    validation clips, read at the model's input size as the app reads them."""
+    from ..quality import calibrate_bounds, frame_measures, window_values
+    from ..video import open_clip
+    windows = []
+    for i, path in enumerate(paths):
+        clip = open_clip(path)
+        m = frame_measures(np.stack([img for _, img in clip.iter_frames(0, clip.frame_count, (SIZE, SIZE))]))
+        windows += [window_values(m[s:s + FRAMES]) for s in range(0, len(m) - FRAMES + 1, FRAMES // 2)]
+        if progress:
+            progress("calibrating the image-quality checks", i + 1, len(paths))
+    return calibrate_bounds(windows)
+
+
 def evaluate_and_record(progress=None, real_clip: Path | None = None) -> dict:
     """Measure the demo's figures through the app's path and write them into its card."""
     figures = evaluate_demo(demo_model_path(), samples=samples_dir(), real_clip=real_clip, progress=progress)
@@ -157,7 +183,8 @@ def _card(*, seed, train_clips, validation_clips, epochs, units, learning_rate, 
         classes=list(CLASSES), anomaly_classes=list(ANOMALY_CLASSES), preprocessing="vgg19",
         frames_per_window=FRAMES, stride=FRAMES // 2, threshold=0.5,
         intended_use="Demonstration of crnnaudit only. Not for use on real people or real footage.",
-        training_data=f"{train_clips} seeded synthetic clips ({CLIP_FRAMES} frames at 12 fps, 120x160, H.264, "
+        training_data=f"{train_clips} seeded synthetic clips ({CLIP_FRAMES} frames at 12 fps, 120x160 read at "
+                      f"{SIZE}x{SIZE}, H.264, "
                       f"the event starting anywhere) made by crnnaudit.demo.synth (seed {seed}); every "
                       f"window of {FRAMES} frames every {WINDOW_STEP}, labelled with the clip's class when "
                       "at least half of it lies in the event, else normal.",
@@ -167,23 +194,27 @@ def _card(*, seed, train_clips, validation_clips, epochs, units, learning_rate, 
             "Trained on labels alone: nothing in training looked at an explanation, so its maps show "
             "what it uses; evaluation.explanations gives each method's pointing game on held-out "
             "anomalous windows.",
-            "Grad-CAM and Grad-CAM++ (block5_conv4) rarely point at the event on this model, while "
-            "gradient x input and saliency mostly do: the head reads each frame through global "
-            "average pooling of block5_pool, so the gradient reaches only the 3 x 3 cells that the "
-            "2 x 2 max pool kept (the last row and column of the 7 x 7 maps never), and Grad-CAM's "
-            "one weight per channel, averaged over the frame, sums channels whose activation "
-            "covers the whole floor. The maps are shown as they are: read Grad-CAM on this model "
-            "as 'which channels', not 'where'.",
+            "What Grad-CAM can and cannot show here: deleting the top 20% of its map lowers the "
+            "class more than deleting 20% at random on about 6 anomalous windows in 10 "
+            "(evaluation.explanations.beats_random_deletion), so it often marks regions the model "
+            "uses; but its single peak lands inside the event on about one event frame in eight "
+            "(evaluation.explanations.pointing_game): it does not say where the event is. Nearly all 512 block5_conv4 channels respond "
+            "over much of the frame (the layers below are random), and per frame the channel "
+            "weights are about half positive, half negative: the weighted sum nearly cancels, and "
+            "its sign flips from frame to frame as the GRU reads changes between frames. Read "
+            "Grad-CAM here as 'regions that matter', not 'the place'; gradient x input points at "
+            "the event on about 0.9 of frames. Each map's own verdict against random deletion is "
+            "shown beside it.",
             "VGG19 up to block5_conv3 keeps its random initial weights: no ImageNet weights could "
             "be downloaded.",
-            "At 112 x 112, VGG19's block5_pool drops the last row and column of block5_conv4 "
-            "cells, so the bottom and right 16 pixels reach the head only through receptive fields.",
             "Each clip holds exactly one event class, lasting to the end of the clip; mixed, "
             "overlapping or ending events were never seen.",
-            "Held-out figures vary with the seed of the synthetic clips: per seed of 40 clips, accuracy "
-            "0.85-0.975 and macro ROC-AUC 0.95-1.00 (evaluation.seeds), 0.90 and 0.98 over the 120, while "
-            "the seeds that chose the recipe gave 0.96: expect about 0.9 on clips like these. Normal "
-            "scenes where two figures overlap or a figure is near-white can read as fight or shooting."],
+            "Held-out figures vary with the seed of the synthetic clips (evaluation.seeds gives them "
+            "per seed of 40 clips). Normal scenes where two figures overlap or a figure is near-white "
+            "can read as fight or shooting.",
+            "Blurred, dark, noisy or heavily compressed footage is misread; the image-quality checks "
+            "calibrated in this card flag such windows (evaluation.degraded), which then get no "
+            "reliable reading."],
         owner="crnnaudit project",
         extra={"recipe": {
             "why": WHY,
@@ -191,6 +222,7 @@ def _card(*, seed, train_clips, validation_clips, epochs, units, learning_rate, 
             "explanation_loss": None,
             "trainable_layers": [TRAINABLE, "gru", "mlp", "classes"],
             "frozen": f"VGG19 up to {FROZEN_UNTIL}",
+            "input_size": [SIZE, SIZE], "frame_pool": "global max pooling of block5_pool",
             "optimizer": f"Adam {learning_rate} in each phase, 0.3x for its last third",
             "l1_activity_on_block5_conv4": L1_ACTIVITY, "learning_rate": learning_rate,
             "epochs": {"block5_conv4_and_head": epochs[0], "head_alone": epochs[1]},

@@ -8,14 +8,14 @@ import numpy as np
 
 from ..card import ModelCard
 from ..errors import CrnnauditError
-from .synth import CLASSES, synth_clip, write_clip
+from .synth import CLASSES, degrade, synth_clip, write_clip
 
 FRAMES = 16  # frames per window (T)
 CLIP_FRAMES = 48  # the sample clips' length: demo clips are read the way the app reads them
-SIZE = 112
+SIZE = 128  # block5_pool keeps every block5_conv4 cell (8 x 8 -> 4 x 4); at 112 it dropped a row and a column
 TRAINABLE = "block5_conv4"
 FROZEN_UNTIL = "block5_conv3"
-RECIPE_VERSION = 8  # a demo built by an older recipe is rebuilt
+RECIPE_VERSION = 9  # a demo built by an older recipe is rebuilt
 
 
 def demo_dir() -> Path:
@@ -45,10 +45,12 @@ def demo_is_current() -> bool:
             and (demo_dir() / str(calibration.get("file"))).exists())
 
 
-def render_clips(folder: Path, count: int, seed: int, progress, label: str, anywhere: bool = False):
+def render_clips(folder: Path, count: int, seed: int, progress, label: str, anywhere: bool = False,
+                 degradation: str | None = None):
     """``count`` clips of :data:`CLIP_FRAMES` frames, classes in turn, written once as H.264
     (the model sees the compression the app shows). ``anywhere``: the event starts anywhere
     in the clip (training), else where ``crnnaudit synth`` puts it (evaluation).
+    ``degradation``: one of :data:`~crnnaudit.demo.synth.DEGRADATIONS`, applied before encoding.
 
     Returns:
         ``(path, class index)`` per clip.
@@ -59,8 +61,11 @@ def render_clips(folder: Path, count: int, seed: int, progress, label: str, anyw
         cls = CLASSES[i % len(CLASSES)]
         path = folder / f"{cls}_{seed}_{i:04d}.mp4"
         if not path.exists():
-            write_clip(synth_clip(cls, seed * 1_000_003 + i, frames=CLIP_FRAMES,
-                                  start=int(starts[i]) if anywhere else None), path)
+            clip, crf = synth_clip(cls, seed * 1_000_003 + i, frames=CLIP_FRAMES,
+                                   start=int(starts[i]) if anywhere else None), 23
+            if degradation:
+                clip, crf = degrade(clip, degradation, seed * 1_000_003 + i)
+            write_clip(clip, path, crf=crf)
         paths.append((path, CLASSES.index(cls)))
         if progress:
             progress(f"rendering {label} clips", i + 1, count)

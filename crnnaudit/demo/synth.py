@@ -170,11 +170,44 @@ def _shooting(img, mask, people, since: int) -> None:
         cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)
 
 
-def write_clip(clip: SynthClip, path: str | Path) -> Path:
+# Degraded footage, for the image-quality drill (crnnaudit.quality): what each variant does to
+# the frames before they are encoded, and the encoder's constant rate factor (23 as usual; 51,
+# the coarsest, for the low-bitrate variant).
+DEGRADATIONS = {
+    "blur": "Gaussian blur, sigma 6 pixels",
+    "dark": "brightness scaled by 0.2 (an unlit scene)",
+    "noise": "Gaussian noise, sigma 30 levels (a sensor at night)",
+    "low_bitrate": "H.264 at constant rate factor 51 (the coarsest)",
+}
+
+
+def degrade(clip: SynthClip, kind: str, seed: int = 0) -> tuple[SynthClip, int]:
+    """A degraded copy of ``clip`` (same truth) and the rate factor to encode it with.
+
+    Raises:
+        CrnnauditError: an unknown kind.
+    """
+    if kind not in DEGRADATIONS:
+        raise CrnnauditError(f"degradation '{kind}' is not one of {list(DEGRADATIONS)}")
+    f = clip.frames.astype(np.float32)
+    crf = 23
+    if kind == "blur":
+        f = np.stack([cv2.GaussianBlur(x, (0, 0), 6) for x in f])
+    elif kind == "dark":
+        f = f * 0.2
+    elif kind == "noise":
+        f = f + np.random.default_rng(seed).normal(0, 30, f.shape)
+    else:
+        crf = 51
+    frames = np.clip(np.round(f), 0, 255).astype(np.uint8)
+    return SynthClip(frames, clip.masks, clip.label, clip.interval, clip.fps, clip.seed), crf
+
+
+def write_clip(clip: SynthClip, path: str | Path, crf: int = 23) -> Path:
     """Write ``<name>.mp4`` (H.264), ``<name>.truth.json`` and ``<name>.mask.npz``."""
     path = Path(path).with_suffix(".mp4")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, clip.frames, clip.fps)
+    write_video(path, clip.frames, clip.fps, crf=crf)
     truth = {"label": clip.label, "interval": list(clip.interval) if clip.interval else None,
              "frames": int(clip.frames.shape[0]), "fps": clip.fps, "seed": clip.seed,
              "size": list(clip.frames.shape[1:3]), "generator": "crnnaudit.demo.synth"}

@@ -28,7 +28,10 @@ def build_parts(seed: int, units: int):
     from keras import layers as L
     keras.utils.set_random_seed(seed)
     vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
-    gap = L.GlobalAveragePooling2D(name="frame_pool")
+    # Each frame's feature is the peak of each block5_pool map (VGG19's pooling="max"). With
+    # the average (recipe 8), a channel's constant response to the zero-padded border cost
+    # nothing, and Grad-CAM peaked on the border; a peak must come from the frame's content.
+    gap = L.GlobalMaxPooling2D(name="frame_pool")
     norm = L.Normalization(axis=-1, name="feature_norm")
     gru = L.GRU(units, name="gru")
     dense = L.Dense(32, activation="relu", name="mlp")
