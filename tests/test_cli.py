@@ -68,3 +68,28 @@ def test_errors_exit_2_with_the_message(small_model, sample_clips, tmp_path, cap
             str(bad) if a == "bad.mp4" else str(tmp_path / a) if a == "o" else a for a in argv]
     assert main(argv) == 2
     assert words in capsys.readouterr().err
+
+
+def test_score_says_which_windows_have_no_reliable_reading(small_model, vtest, tmp_path, capsys):
+    """A card whose image-quality bounds come from dim footage: every window of the real clip
+    fails the exposure check, and the command and the table say so."""
+    from crnnaudit import quality
+    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
+            "still": 0.0} for i in range(40)]
+    import hashlib
+    from crnnaudit import load_model
+    from crnnaudit.model.statistics import FeatureStats
+    dims = int(np.prod(load_model(small_model).feature_shape))
+    stats = FeatureStats(np.zeros(dims), np.ones(dims), 1e12, 99.5, 1).to_bytes()  # never unlike: quality alone
+    (tmp_path / "dim.features.npz").write_bytes(stats)
+    card = ModelCard.read(small_model.with_name("clf.card.json"))
+    card.calibration = {"file": "dim.features.npz", "sha256": hashlib.sha256(stats).hexdigest(), "threshold": 1e12,
+                        "quality": quality.calibrate_bounds(dim).to_dict()}
+    card.write(tmp_path / "dim.card.json")
+    out = tmp_path / "t.csv"
+    assert main(["score", str(small_model), str(vtest), "--out", str(out), "--card", str(tmp_path / "dim.card.json")]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    n = len(table)
+    assert (table["decision"] == "no reliable reading").all() and table["quality_flags"].str.contains("exposure").all()
+    said = capsys.readouterr().out
+    assert f"{n} of {n} windows fail an image-quality check" in said and f"{n} of {n} windows have no reliable" in said

@@ -60,6 +60,13 @@ def cmd_score(args) -> int:
     else:
         from ..model.statistics import NO_STATISTICS
         print(NO_STATISTICS)
+    if "quality_flags" in timeline.table:
+        degraded = int((timeline.table["quality_flags"] != "").sum())
+        print(f"{degraded} of {len(timeline.table)} windows fail an image-quality check (column quality_flags)")
+    withheld = int((timeline.table["decision"] == "no reliable reading").sum())
+    if withheld:
+        print(f"{withheld} of {len(timeline.table)} windows have no reliable reading (column decision): no "
+              "anomaly decision is drawn from their scores")
     return 0
 
 
