@@ -3,6 +3,7 @@ command signs in (``--as USER``). Split from ``cli.py`` to keep each file short.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..config import setting
@@ -132,8 +133,23 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_compliance(args) -> int:
+    from ..evidence.log import AuditLog
+    from ..report.compliance import NOT_ANSWERED, assess
+    result = assess(AuditLog().rows())
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for c in result:
+        print(f"{c['clause']:<20} {c['status'].upper():<16} {c['asks']}\n{'':<37}{c['why']}")
+    missing = sum(c["status"] == NOT_ANSWERED for c in result)
+    print(f"\n{len(result) - missing} of {len(result)} clauses answered at least in part by this deployment "
+          "(crnnaudit/report/compliance.py maps each to the report and log fields that answer it)")
+    return 0
+
+
 def add_admin_commands(sub) -> None:
-    """user, erase, housekeeping, keys."""
+    """user, erase, housekeeping, keys, compliance."""
     s = sub.add_parser("user", help="local accounts: add (password from CRNNAUDIT_NEW_PASSWORD or a "
                                     "prompt), disable, list, set-role, unlock (lift a sign-in lock)")
     s.add_argument("action", choices=["add", "disable", "list", "set-role", "unlock"]), s.add_argument("name", nargs="?")
@@ -156,3 +172,7 @@ def add_admin_commands(sub) -> None:
                                             "CRNNAUDIT_SIGNING_KEY_FILE, else CRNNAUDIT_HOME/keys/signing.pem)")
     s.add_argument("--as", dest="as_user", metavar="ADMIN", help="(rotate) the admin account it runs as")
     s.set_defaults(fn=cmd_keys)
+    s = sub.add_parser("compliance", help="which legal clauses this deployment's reports and log answer "
+                                          "(AI Act Art. 12-14, 19, 26(6), 86; GDPR Art. 13-15, 22(3), 30)")
+    s.add_argument("--json", action="store_true", help="the assessment as JSON")
+    s.set_defaults(fn=cmd_compliance)

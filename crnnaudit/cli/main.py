@@ -227,21 +227,6 @@ def cmd_audit(args) -> int:
     return 0
 
 
-def cmd_compliance(args) -> int:
-    from ..evidence.log import AuditLog
-    from ..report.compliance import NOT_ANSWERED, assess
-    result = assess(AuditLog().rows())
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    for c in result:
-        print(f"{c['clause']:<20} {c['status'].upper():<16} {c['asks']}\n{'':<37}{c['why']}")
-    missing = sum(c["status"] == NOT_ANSWERED for c in result)
-    print(f"\n{len(result) - missing} of {len(result)} clauses answered at least in part by this deployment "
-          "(crnnaudit/report/compliance.py maps each to the report and log fields that answer it)")
-    return 0
-
-
 def cmd_demo(args) -> int:
     import time
     from ..demo import model as demo
@@ -326,10 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window", default="auto"), s.add_argument("--methods")
     s.add_argument("--target"), s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_explain)
-    s = sub.add_parser("compliance", help="which legal clauses this deployment's reports and log answer "
-                                          "(AI Act Art. 12-14, 19, 26(6), 86; GDPR Art. 13-15, 22(3), 30)")
-    s.add_argument("--json", action="store_true", help="the assessment as JSON")
-    s.set_defaults(fn=cmd_compliance)
     s = sub.add_parser("demo", help="make the demo VGG19 + GRU model ready (from the shipped weights, in "
                                     "seconds); --rebuild trains it from the recipe; --evaluate measures it")
     s.add_argument("--rebuild", "--force", action="store_true", help="train it again from the recipe (minutes)")

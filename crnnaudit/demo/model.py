@@ -69,6 +69,35 @@ WHY = ("A frozen random VGG19's pooled block5 features separate these classes po
        "and corners). The generator draws no border cue: the class mean frames differ from the "
        "normal one less in a 12-16 pixel border band than inside (0.5-0.9 vs 1.3-1.5 levels).")
 
+LIMITATIONS = (  # the card's known limitations
+    "Trained only on synthetic top-down scenes of simple figures; meaningless on real video "
+    "(its windows are flagged as unlike the training data).",
+    "Trained on labels alone: nothing in training looked at an explanation, so its maps show "
+    "what it uses; evaluation.explanations gives each method's pointing game on held-out "
+    "anomalous windows.",
+    "What Grad-CAM can and cannot show here: deleting the top 20% of its map lowers the "
+    "class more than deleting 20% at random on about 6 anomalous windows in 10 "
+    "(evaluation.explanations.beats_random_deletion), so it often marks regions the model "
+    "uses; but its single peak lands inside the event on about one event frame in eight "
+    "(evaluation.explanations.pointing_game): it does not say where the event is. Nearly "
+    "all 512 block5_conv4 channels respond "
+    "over much of the frame (the layers below are random), and per frame the channel "
+    "weights are about half positive, half negative: the weighted sum nearly cancels, and "
+    "its sign flips from frame to frame as the GRU reads changes between frames. Read "
+    "Grad-CAM here as 'regions that matter', not 'the place'; gradient x input points at "
+    "the event on about 0.9 of frames. Each map's own verdict against random deletion is "
+    "shown beside it.",
+    "VGG19 up to block5_conv3 keeps its random initial weights: no ImageNet weights could "
+    "be downloaded.",
+    "Each clip holds exactly one event class, lasting to the end of the clip; mixed, "
+    "overlapping or ending events were never seen.",
+    "Held-out figures vary with the seed of the synthetic clips (evaluation.seeds gives them "
+    "per seed of 40 clips). Normal scenes where two figures overlap or a figure is near-white "
+    "can read as fight or shooting.",
+    "Blurred, dark, noisy or heavily compressed footage is misread; the image-quality checks "
+    "calibrated in this card flag such windows (evaluation.degraded), which then get no "
+    "reliable reading.")
+
 __all__ = ["CLASSES", "FRAMES", "RECIPE_VERSION", "build_demo", "classification_figures", "demo_is_current",
            "demo_model_path", "ensure_demo", "evaluate_demo", "roc_auc"]
 
@@ -188,33 +217,7 @@ def _card(*, seed, train_clips, validation_clips, epochs, units, learning_rate, 
                       f"the event starting anywhere) made by crnnaudit.demo.synth (seed {seed}); every "
                       f"window of {FRAMES} frames every {WINDOW_STEP}, labelled with the clip's class when "
                       "at least half of it lies in the event, else normal.",
-        known_limitations=[
-            "Trained only on synthetic top-down scenes of simple figures; meaningless on real video "
-            "(its windows are flagged as unlike the training data).",
-            "Trained on labels alone: nothing in training looked at an explanation, so its maps show "
-            "what it uses; evaluation.explanations gives each method's pointing game on held-out "
-            "anomalous windows.",
-            "What Grad-CAM can and cannot show here: deleting the top 20% of its map lowers the "
-            "class more than deleting 20% at random on about 6 anomalous windows in 10 "
-            "(evaluation.explanations.beats_random_deletion), so it often marks regions the model "
-            "uses; but its single peak lands inside the event on about one event frame in eight "
-            "(evaluation.explanations.pointing_game): it does not say where the event is. Nearly all 512 block5_conv4 channels respond "
-            "over much of the frame (the layers below are random), and per frame the channel "
-            "weights are about half positive, half negative: the weighted sum nearly cancels, and "
-            "its sign flips from frame to frame as the GRU reads changes between frames. Read "
-            "Grad-CAM here as 'regions that matter', not 'the place'; gradient x input points at "
-            "the event on about 0.9 of frames. Each map's own verdict against random deletion is "
-            "shown beside it.",
-            "VGG19 up to block5_conv3 keeps its random initial weights: no ImageNet weights could "
-            "be downloaded.",
-            "Each clip holds exactly one event class, lasting to the end of the clip; mixed, "
-            "overlapping or ending events were never seen.",
-            "Held-out figures vary with the seed of the synthetic clips (evaluation.seeds gives them "
-            "per seed of 40 clips). Normal scenes where two figures overlap or a figure is near-white "
-            "can read as fight or shooting.",
-            "Blurred, dark, noisy or heavily compressed footage is misread; the image-quality checks "
-            "calibrated in this card flag such windows (evaluation.degraded), which then get no "
-            "reliable reading."],
+        known_limitations=list(LIMITATIONS),
         owner="crnnaudit project",
         extra={"recipe": {
             "why": WHY,
