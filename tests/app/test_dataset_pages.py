@@ -1,5 +1,6 @@
 """The Dataset and Queue pages over a real run of `crnnaudit batch` (local engine)."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,13 @@ def test_dataset_page_shows_the_run_and_opens_a_clip_in_review(run):
     assert metrics["clips"] == str(summary["clips"]) and metrics["flagged"] == str(summary["flagged"])
     assert len(at.get("plotly_chart")) >= 2  # confusion matrix, scores (and the temporal peaks)
     screen = summary["explanations"]["shortcut_screen"]
-    assert len(at.expander) == len(screen["clusters"]) > 0
+    clusters = [e for e in at.expander if ", cluster " in e.label]
+    assert len(clusters) == len(screen["clusters"]) > 0
+    assert all(c["method"] in e.label for e, c in zip(clusters, screen["clusters"]))  # each names its method
+    from crnnaudit.dataset.report import where_to_look
+    look = {e.label.rsplit(": ", 1)[0]: int(e.label.rsplit(": ", 1)[1]) for e in at.expander if ", cluster " not in e.label}
+    card = json.loads((runs_dir() / "first-run" / "model.json").read_text())["card"]
+    assert look == {title: len(rows) for _, title, rows in where_to_look(clips, card["anomaly_classes"])}
     assert len(at.get("image")) >= 2, "mean maps and cluster thumbnails are shown"
     pick = clips.sort_values("max_anomaly_score").iloc[0]  # not the first in the table
     at.selectbox(key="dataset_clip").select(pick["clip"]).run()
