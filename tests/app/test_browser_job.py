@@ -154,7 +154,7 @@ def _compare_and_report(page, k: int) -> str:
     wait_idle(page)
     assert f"window {k} " in page.get_by_text(re.compile(r"window \d+ \(frames")).first.inner_text()
     page.get_by_text("escalate", exact=True).click()
-    page.get_by_role("textbox", name="Reasons (required to override)").fill("A crowd surge near the doors.")
+    page.get_by_role("textbox", name="Reasons (required to override").fill("A crowd surge near the doors.")
     page.get_by_role("button", name="Build the report").click()
     page.get_by_text(re.compile("written and logged as audit row")).wait_for()
     wait_idle(page)
