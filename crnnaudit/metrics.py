@@ -161,6 +161,7 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
     T, H, W, _ = frames.shape
     target = expset.target
     out: dict[str, dict] = {}
+    f = None  # the window's own frame features, once
     if spatial:
         blur = _blurred(frames)
         masks, owners = [], []  # owners: (method, or ("random", resolution))
@@ -173,16 +174,18 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
                 owners.append(("random", res))
         seqs = np.concatenate([frames[None], np.stack([np.where(mk, blur, frames) for mk in masks])])
         x = model.prepare(seqs.reshape((-1, H, W, 3)))
-        f = np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
-                            for i in range(0, len(x), batch_frames)]).reshape((len(seqs), T) + model.feature_shape)
-        s = _scores(model, model.head_logits(f).numpy(), target)
+        fs = np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
+                             for i in range(0, len(x), batch_frames)]).reshape((len(seqs), T) + model.feature_shape)
+        f = fs[0]
+        s = _scores(model, model.head_logits(fs).numpy(), target)
         drops = s[0] - s[1:]
         for i, m in enumerate(spatial):
             res = expset[m].maps.shape[1:3]
             rand = [float(d) for d, o in zip(drops, owners) if o == ("random", res)]
             out[m] = _verdict(expset, m, "spatial", float(s[0]), float(drops[i]), rand, fraction)
     if temporal:
-        f = model.frame_features(model.prepare(frames)).numpy()
+        if f is None:
+            f = model.frame_features(model.prepare(frames)).numpy()
         base = f.mean(axis=0)
         k = max(1, int(round(fraction * T)))
         sets = [np.argsort(-np.asarray(expset[m].frame_scores), kind="stable")[:k] for m in temporal]
