@@ -107,13 +107,14 @@ EVIDENCE_DRAWS = 3  # random deletions per map resolution: a random map beats al
 EVIDENCE_MARGIN = 0.01  # a drop this much larger than the largest random one counts (probability)
 
 
-def _blurred(frames: np.ndarray) -> np.ndarray:
+def blurred(frames: np.ndarray) -> np.ndarray:
+    """The deletion figures' "removed" pixels: each frame Gaussian-blurred (sigma a sixteenth of its size)."""
     import cv2
     H, W = frames.shape[1:3]
     return np.stack([cv2.GaussianBlur(f, (0, 0), max(H, W) / 16) for f in frames])
 
 
-def _top_share(maps: np.ndarray, size: tuple[int, int], fraction: float) -> np.ndarray:
+def top_share(maps: np.ndarray, size: tuple[int, int], fraction: float) -> np.ndarray:
     """Per frame, the ``fraction`` of pixels where ``maps`` (upsampled to ``size``) is highest."""
     H, W = size
     k = int(round(fraction * H * W))
@@ -163,14 +164,14 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
     out: dict[str, dict] = {}
     f = None  # the window's own frame features, once
     if spatial:
-        blur = _blurred(frames)
+        blur = blurred(frames)
         masks, owners = [], []  # owners: (method, or ("random", resolution))
         for m in spatial:
-            masks.append(_top_share(expset[m].maps, (H, W), fraction))
+            masks.append(top_share(expset[m].maps, (H, W), fraction))
             owners.append(m)
         for res in sorted({expset[m].maps.shape[1:3] for m in spatial}):
             for _ in range(draws):
-                masks.append(_top_share(rng.random((T, *res)), (H, W), fraction))
+                masks.append(top_share(rng.random((T, *res)), (H, W), fraction))
                 owners.append(("random", res))
         seqs = np.concatenate([frames[None], np.stack([np.where(mk, blur, frames) for mk in masks])])
         x = model.prepare(seqs.reshape((-1, H, W, 3)))
