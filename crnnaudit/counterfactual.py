@@ -31,7 +31,7 @@ import numpy as np
 from .decision import decide
 from .errors import ExplanationError
 from .explainers.base import REGISTRY, ExplanationSet
-from .metrics import blurred, top_share
+from .metrics import blurred, content_key, memo, top_share
 from .model import AuditedModel
 from .video import Window
 
@@ -296,3 +296,29 @@ def region(model: AuditedModel, window: Window, cf: TemporalCounterfactual, exps
                                 f"Blurring the {shares[i]:.0%} of each of frames {where} that {label} ranks "
                                 f"highest changes the outcome to {after['decision']} ({after['class']}, "
                                 f"anomaly score {after['anomaly_score']:.2f}).", masks[i][..., 0])
+
+
+def for_window(model: AuditedModel, window: Window, expset: ExplanationSet, method: str | None = None,
+               max_frames: int | None = None) -> dict:
+    """What would have changed the outcome of this window, as pages and reports show it: the
+    frame counterfactual (default baseline) and, on its frames, the region one for ``method``
+    (default: the set's first spatial method). One CNN pass for the features; computed once
+    per content (:func:`crnnaudit.metrics.memo`).
+
+    Returns:
+        ``{"temporal": TemporalCounterfactual, "region": RegionCounterfactual}``.
+    """
+    spatial = expset.spatial()
+    chosen = method or (spatial[0] if spatial else None)
+    arrays = [expset[chosen].maps] if chosen in spatial else []
+
+    def compute():
+        f = window_features(model, window)
+        cf = temporal(model, window, features=f, max_frames=max_frames)
+        return {"temporal": cf, "region": region(model, window, cf, expset, chosen, features=f)}
+    return memo(("counterfactual", chosen, max_frames, *content_key(model, window, *arrays)), compute)
+
+
+def summary(found: dict) -> dict:
+    """:func:`for_window`'s result as JSON-ready dicts (the masks left out)."""
+    return {"temporal": found["temporal"].summary(), "region": found["region"].summary()}

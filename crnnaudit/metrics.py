@@ -145,14 +145,14 @@ def evidence(model: AuditedModel, window: Window, expset: ExplanationSet, fracti
 
     Returns:
         ``{method: {"kind", "drop", "random_drops", "score", "better_than_random", "verdict"}}``;
-        probabilities, not logits. Computed once per content (see :func:`_memo`).
+        probabilities, not logits. Computed once per content (see :func:`memo`).
     """
     spatial = expset.spatial()
     temporal = expset.temporal(contributions_only=True)
     arrays = [expset[m].maps for m in spatial] + [expset[m].frame_scores for m in temporal]
     key = ("evidence", tuple(spatial), tuple(temporal), expset.target, fraction, draws, seed,
-           *_content(model, window, *arrays))
-    return _memo(key, lambda: _evidence(model, window, expset, spatial, temporal, fraction, draws, seed,
+           *content_key(model, window, *arrays))
+    return memo(key, lambda: _evidence(model, window, expset, spatial, temporal, fraction, draws, seed,
                                         batch_frames))
 
 
@@ -220,7 +220,7 @@ _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 256
 
 
-def _memo(key: tuple, compute):
+def memo(key: tuple, compute):
     """Figures already computed for the same model, window, method and explanation (keyed by
     content: hashes, never object identity) are served again: the Compare page's figures and
     the report's are one computation."""
@@ -234,7 +234,7 @@ def _memo(key: tuple, compute):
     return value
 
 
-def _content(model: AuditedModel, window: Window, *arrays) -> tuple:
+def content_key(model: AuditedModel, window: Window, *arrays) -> tuple:
     digest = hashlib.sha256(np.ascontiguousarray(window.indices).tobytes())
     for a in arrays:
         digest.update(np.ascontiguousarray(a).tobytes())
@@ -244,12 +244,12 @@ def _content(model: AuditedModel, window: Window, *arrays) -> tuple:
 def faithfulness(model: AuditedModel, window: Window, expset: ExplanationSet, method: str) -> dict:
     """The faithfulness figures of one method of an explanation set: deletion/insertion AUC of
     a spatial map (5 steps), or deletion AUC against a random frame order for temporal
-    contributions. Computed once per content (see :func:`_memo`)."""
+    contributions. Computed once per content (see :func:`memo`)."""
     e = expset[method]
     if e.maps is not None:
-        return _memo(("faithfulness", method, expset.target, *_content(model, window, e.maps)),
+        return memo(("faithfulness", method, expset.target, *content_key(model, window, e.maps)),
                      lambda: deletion_insertion(model, window, e.maps, expset.target, steps=5))
-    return _memo(("faithfulness", method, expset.target, *_content(model, window, e.frame_scores)),
+    return memo(("faithfulness", method, expset.target, *content_key(model, window, e.frame_scores)),
                  lambda: temporal_deletion(model, window, e.frame_scores, expset.target))
 
 
@@ -317,7 +317,7 @@ def sanity_randomisation(model: AuditedModel, window: Window, methods=("gradcam"
     methods = tuple(m for m in methods if REGISTRY[m].unavailable_on(model) is None)
     if not methods:
         raise ExplanationError("no spatial method to check on this model")
-    return _memo(("sanity", methods, checkpoints, seed, threshold, *_content(model, window)),
+    return memo(("sanity", methods, checkpoints, seed, threshold, *content_key(model, window)),
                  lambda: _randomise(model, window, methods, checkpoints, seed, threshold, progress))
 
 

@@ -106,6 +106,18 @@ def contour(frame: np.ndarray, m: np.ndarray, levels=(0.5, 0.75, 0.9),
     return out
 
 
+def outline(frame: np.ndarray, mask: np.ndarray | None, colour=(0, 255, 255), thickness: int = 2) -> np.ndarray:
+    """The border of a boolean region (at any resolution; scaled to the frame) drawn on a
+    copy of the frame: how a region counterfactual is shown. ``None`` draws nothing."""
+    out = frame.copy()
+    if mask is None:
+        return out
+    m = cv2.resize(mask.astype(np.uint8), (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, cs, -1, colour, max(1, thickness * frame.shape[1] // 480))
+    return out
+
+
 def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 4) -> np.ndarray:
     h = max(left.shape[0], right.shape[0])
     pad = np.full((h, gap, 3), 255, np.uint8)

@@ -241,3 +241,91 @@ def test_a_window_with_no_reliable_reading_needs_reasons_and_says_so(reviewed, t
     decided = build_report(AuditedModel(model.model, keep), clip, window, es, decision="confirm", reviewer="A",
                            faithfulness=False, sanity=False)["output"]
     assert decided["model_decision"] in ("anomaly", "normal") and decided["reliable"] is False
+
+
+def _at(body: dict, path: str):
+    for part in path.split("."):
+        body = body[int(part)] if isinstance(body, list) else body[part]
+    return body
+
+
+def _check_summary(body: dict) -> str:
+    """Every fact the summary lists is the report JSON's value at its path and is shown in the
+    text; the text is short and reads plainly (textstat, not a hand formula)."""
+    import textstat
+    s = body["summary"]
+    assert s["language"] == "en" and s["words"] == len(s["text"].split()) <= 200
+    assert s["flesch_reading_ease"] == pytest.approx(textstat.flesch_reading_ease(s["text"])) and s[
+        "flesch_reading_ease"] >= 50
+    for f in s["facts"]:
+        assert _at(body, f["path"]) == f["value"] and f["shown"] in s["text"], f
+    paths = {f["path"] for f in s["facts"]}
+    assert {"output.model_decision", "human.reviewer", "human.decision", "human.contest_channel"} <= paths
+    assert {f"key_frames.{i}.frame" for i in range(len(body["key_frames"]))} <= paths
+    return s["text"]
+
+
+def test_every_report_carries_the_verified_counterfactual_and_a_plain_summary(reviewed, tmp_path):
+    from crnnaudit import counterfactual
+    model, clip, window, es = reviewed
+    body = build_report(model, clip, window, es, decision="override", reviewer="A. Auditor", reason="a hand, not a fist",
+                        contest_channel="Write to dpo@example.org.", faithfulness=False, sanity=False,
+                        view={"method": "saliency"})
+    direct = counterfactual.temporal(model, window)  # the report's figure is the module's own, recomputed
+    cf = body["counterfactual"]
+    assert cf["temporal"]["positions"] == direct.positions and cf["temporal"]["found"] == direct.found
+    assert cf["region"]["method"] == ("saliency" if direct.found else "saliency")
+    assert [i["frame"] for i in cf["images"]] == direct.frames
+    text = _check_summary(body)
+    assert "did not agree with the system" in text and "A second person still has to check it." in text
+    if direct.found:
+        assert all(str(n) in text for n in direct.frames)
+        assert {f"counterfactual.temporal.frames.{i}" for i in range(len(direct.frames))} <= {
+            f["path"] for f in body["summary"]["facts"]}
+    else:
+        assert f"Taking out any {direct.exact_up_to} or fewer frames" in text
+    out = write_report(dict(body, human=dict(body["human"], second_reviewer="B. Checker")), tmp_path / "r")
+    written = json.loads(out["json"].read_text())["report"]
+    assert "A second person, B. Checker, checked it too." in _check_summary(written)  # refreshed when written
+    html = out["html"].read_text()
+    assert "In plain words, for the person concerned" in html and "What would have changed the outcome" in html
+
+
+def test_the_summary_of_a_window_with_no_reliable_reading(reviewed):
+    import dataclasses
+    from crnnaudit import quality
+    model, clip, window, es = reviewed
+    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
+            "still": 0.0} for i in range(40)]
+    card = dataclasses.replace(model.card, calibration={"file": "unused.npz", "threshold": 1.0,
+                                                        "quality": quality.calibrate_bounds(dim).to_dict()})
+    body = build_report(AuditedModel(model.model, card), clip, window, es, decision="escalate", reviewer="A",
+                        reason="too bright", second_reviewer="B", faithfulness=False, sanity=False)
+    text = _check_summary(body)
+    assert "gave no finding of its own" in text and "passed the case on for more checks" in text
+
+
+def test_a_report_whose_decision_rests_on_two_frames_names_them_in_plain_words(tmp_path):
+    """A hand-weighted model that reads the reddest pixel of each frame (tests/test_counterfactual.py)
+    on a real video file whose frames 2 and 4 carry a red square: the report's counterfactual lies
+    within those frames, verified, and the summary names it and what the model would have said."""
+    from conftest import write_video
+    from test_counterfactual import _red_model
+    model = _red_model()
+    frames = np.full((6, 64, 64, 3), 120, np.uint8)
+    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
+    write_video(tmp_path / "red.mp4", frames)
+    clip = open_clip(tmp_path / "red.mp4")
+    window = clip.window(0, 6, 6, model.frame_size)
+    es = explain(model, window, ["saliency", "frame_occlusion"], target="red", cache=False)
+    body = build_report(model, clip, window, es, decision="confirm", reviewer="A. Auditor", faithfulness=False,
+                        sanity=False)
+    cf = body["counterfactual"]
+    assert body["output"]["model_decision"] == "anomaly"
+    gone = cf["temporal"]["frames"]
+    assert cf["temporal"]["found"] and set(gone) <= {2, 4}
+    assert cf["temporal"]["after"]["decision"] == "normal" and len(cf["images"]) == len(gone)
+    text = _check_summary(body)
+    named = "frame 2" if gone == [2] else "frame 4" if gone == [4] else "frames 2 and 4"
+    assert f"Without {named}, it would not have flagged it (normal)." in text
+    assert ("Blurring just" in text) == cf["region"]["found"]

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .. import metrics, render
+from .. import counterfactual, metrics, render
 from ..card import card_sha256
 from ..decision import ANOMALY, NO_RELIABLE_READING, decide
 from ..errors import ReportError
@@ -23,6 +23,7 @@ from ..video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA
 from .privacy import blur_faces
+from .summary import plain_summary
 
 
 def build_report(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet, *,
@@ -53,11 +54,13 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     output = _output_section(model, window, expset)
     _check_decision(decision, reviewer, reason, output["model_decision"])
     now = now or datetime.now(timezone.utc)
-    step = _Steps(progress, 3)
+    step = _Steps(progress, 4)
     step("key frames and their maps")
     frames_out, faces_found = _key_frames(clip, window, expset, key_frames, blur, _report_style(view))
     step("faithfulness and sanity figures")
     trust = _trust(model, window, expset, faithfulness, sanity)
+    step("what would have changed the outcome")
+    changed, cf_faces = _counterfactual_section(model, clip, window, expset, blur, (view or {}).get("method"))
     step("the report's body")
     body = {
         "schema": SCHEMA,
@@ -73,17 +76,23 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         "key_frames": frames_out,
         "temporal_plot": render.png_b64(render.temporal_plot(expset, window.indices), 720),
         "trust": trust,
+        "counterfactual": changed,
         "view": _view_section(window, expset, view),
         "limitations": list(model.card.known_limitations) or ["The model card states no known limitations."],
         "human": _human_section(decision, reason, reviewer, second_reviewer, contest_channel, now, shown_at),
-        "privacy": {"faces_blurred": bool(blur), "faces_found": faces_found,
-                    "statement": ("Faces in exported frames were blurred; only key frames leave the system."
-                                  if blur else "The reviewer turned face blurring OFF: exported key "
-                                               "frames show faces unblurred.")},
+        "privacy": _privacy(blur, faces_found + cf_faces),
         "legal": LEGAL,
         "reproduce": _reproduce(model, clip, window, expset),
     }
+    body["summary"] = plain_summary(body)
     return body
+
+
+def _privacy(blur: bool, faces_found: int) -> dict:
+    return {"faces_blurred": bool(blur), "faces_found": faces_found,
+            "statement": ("Faces in exported frames were blurred; only key frames leave the system."
+                          if blur else "The reviewer turned face blurring OFF: exported key frames show faces "
+                                       "unblurred.")}
 
 
 def _report_style(view: dict | None):
@@ -155,6 +164,25 @@ def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, 
         out.append({"position": t, "frame": int(window.indices[t]), "time_s": float(window.times[t]),
                     "contribution": float(scores[t]), "ranked_by": ranking, "images": images})
     return out, faces_found
+
+
+def _counterfactual_section(model, clip: Clip, window: Window, expset: ExplanationSet, blur: bool,
+                            method: str | None) -> tuple[dict, int]:
+    """The verified counterfactuals (:mod:`crnnaudit.counterfactual`), with each counterfactual
+    frame drawn with the region's outline (faces blurred as in the key frames)."""
+    method = method if method in expset.spatial() else None
+    found = counterfactual.for_window(model, window, expset, method)
+    cf, region = found["temporal"], found["region"]
+    images, faces = [], 0
+    for i, t in enumerate(cf.positions):
+        src = clip.frame(int(window.indices[t]))
+        if blur:
+            src, n = blur_faces(src)
+            faces += n
+        mask = region.masks[i] if region.found else None
+        images.append({"position": t, "frame": int(window.indices[t]),
+                       "image": render.png_b64(render.outline(src, mask))})
+    return dict(counterfactual.summary(found), images=images), faces
 
 
 def _model_section(model: AuditedModel, window: Window) -> dict:

@@ -10,6 +10,7 @@ import jinja2
 from ..evidence.log import AuditLog
 from ..errors import ReportError
 from .pdf import render_pdf
+from .summary import plain_summary
 from ..evidence.keys import load_signing_key
 from ..evidence.signing import seal_bytes, seal_json
 
@@ -33,6 +34,8 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
             be made.
     """
     key = load_signing_key()
+    if "summary" in body:  # a countersignature changes who reviewed: the summary says so
+        body = dict(body, summary=plain_summary(body))
     body = dict(body, signing_key={"fingerprint": key.fingerprint, "public_key": key.public_b64,
                                    "algorithm": "Ed25519"})
     out = Path(out_dir)

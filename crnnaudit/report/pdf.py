@@ -112,8 +112,14 @@ def render_pdf(r: dict) -> bytes:
     if not fonts.unicode:
         w.p(MISSING_FONTS)
     w.p(f"Report {r['report_id']}, created {r['created']}")
+    if r.get("summary"):
+        w.h("In plain words, for the person concerned")
+        w.p(r["summary"]["text"])
+        w.p(f"{r['summary']['words']} words; Flesch reading ease {r['summary']['flesch_reading_ease']:.0f} (60 and "
+            "above is plain English). The sections below are the technical annex, for the authority.")
     _decision_and_facts(w, r)
     _key_frames(w, r)
+    _counterfactual(w, r)
     _trust_and_rights(w, r)
     return bytes(pdf.output())
 
@@ -186,6 +192,23 @@ def _key_frames(w: _Writer, r: dict, size: float = 58) -> None:
         pdf.set_xy(pdf.l_margin, y0 + size * 0.75)
     w.h("When the model became confident")
     pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=w.width * 0.9)
+
+
+def _counterfactual(w: _Writer, r: dict, size: float = 58) -> None:
+    cf = r.get("counterfactual")
+    if not cf:
+        return
+    w.h("What would have changed the outcome")
+    w.p(f"{cf['temporal']['statement']} ({cf['temporal']['sets_scored']} versions of the window scored.)")
+    w.p(cf["region"]["statement"])
+    pdf = w.pdf
+    if cf["images"] and pdf.get_y() + size > pdf.h - 20:
+        pdf.add_page()
+    y0 = pdf.get_y()
+    for k, f in enumerate(cf["images"][:3]):
+        pdf.image(io.BytesIO(base64.b64decode(f["image"])), x=pdf.l_margin + k * (size + 3), y=y0, w=size)
+    if cf["images"]:
+        pdf.set_xy(pdf.l_margin, y0 + size * 0.8)
 
 
 def _trust_and_rights(w: _Writer, r: dict) -> None:
