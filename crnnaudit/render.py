@@ -242,10 +242,12 @@ def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
     return fig
 
 
-def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = None) -> go.Figure:
+def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = None,
+                    marked: list[int] | None = None) -> go.Figure:
     """Per-frame contribution of each temporal method (scaled to max |value| = 1) and the
     curves that are not contributions (the running prefix score) on a 0..1 axis of their
-    own, the ground-truth interval shaded when known."""
+    own, the ground-truth interval shaded when known, the ``marked`` frames (the
+    counterfactual set) drawn as dashed lines."""
     fig = go.Figure()
     contributions = set(expset.temporal(contributions_only=True))
     for name in expset.temporal():
@@ -260,6 +262,9 @@ def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = No
     if interval is not None and interval[1] >= first and interval[0] <= last:  # only what lies in the window
         fig.add_vrect(x0=max(interval[0], first), x1=min(interval[1], last), fillcolor="red", opacity=0.1,
                       line_width=0, annotation_text="ground truth")
+    for k, frame in enumerate(marked or ()):
+        fig.add_vline(x=frame, line_dash="dash", line_color="teal",
+                      annotation_text="counterfactual" if k == 0 else None, annotation_position="bottom right")
     fig.update_layout(xaxis=dict(title="frame", range=[first - 0.5, last + 0.5]),
                       yaxis_title="contribution (scaled)",
                       yaxis2=dict(title=dict(text="running score", standoff=12), overlaying="y", side="right",

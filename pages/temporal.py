@@ -18,8 +18,11 @@ if not temporal:
     st.stop()
 truth = clip.ground_truth
 interval = truth.interval if truth else None
-st.plotly_chart(render.temporal_figure(es, [int(i) for i in window.indices], interval), width="stretch",
-                key="temporal_chart")
+changed = widgets.counterfactual(model, window, es, (Review.current().view or {}).get("method"))
+gone = set(changed["temporal"].positions) if changed else set()
+st.plotly_chart(render.temporal_figure(es, [int(i) for i in window.indices], interval,
+                                       marked=[int(window.indices[t]) for t in sorted(gone)]),
+                width="stretch", key="temporal_chart")
 widgets.method_evidence(model, window, es, es.temporal(contributions_only=True))
 for m in temporal:
     e, gap_key = es[m], es.method(m).convergence
@@ -35,6 +38,8 @@ for m in temporal:
                    "repeated) rather than cut: an approximation.")
 
 st.subheader("Frames")
+st.caption("★ the three frames ranked first; ✂ the counterfactual frames (without them the outcome changes), "
+           "the region outlined in cyan when blurring it changes the outcome too.")
 rank = es.ranking() if es.ranking() in temporal else temporal[0]
 scores = es[rank].frame_scores
 cols = st.columns(min(8, window.length))
@@ -43,7 +48,11 @@ best = set(int(t) for t in order[:3])
 for t in range(window.length):
     col = cols[t % len(cols)]
     img = loaders.cached_frame(str(clip.path), clip.sha256, int(window.indices[t]))
-    col.image(img, caption=f"{int(window.indices[t])}{' ★' if t in best else ''} · {scores[t]:.2g}", width="stretch")
+    if t in gone:  # a counterfactual frame: the region outlined when blurring it changes the outcome
+        region = changed["region"]
+        img = render.outline(img, region.masks[changed["temporal"].positions.index(t)] if region.found else None)
+    col.image(img, caption=f"{int(window.indices[t])}{' ★' if t in best else ''}{' ✂' if t in gone else ''} · "
+                           f"{scores[t]:.2g}", width="stretch")
     if col.button("scrub here", key=f"goto_{t}"):
         Review.current().jump_to_frame(t)
         st.switch_page("pages/review.py")

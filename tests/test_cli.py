@@ -93,3 +93,28 @@ def test_score_says_which_windows_have_no_reliable_reading(small_model, vtest, t
     assert (table["decision"] == "no reliable reading").all() and table["quality_flags"].str.contains("exposure").all()
     said = capsys.readouterr().out
     assert f"{n} of {n} windows fail an image-quality check" in said and f"{n} of {n} windows have no reliable" in said
+
+
+def test_explain_counterfactual_names_the_frames_the_decision_rests_on(tmp_path, capsys):
+    """The hand-weighted red-pixel model, saved and loaded as a user's would be, on a real
+    video whose frames 2 and 4 carry a red square: the command finds a verified set within
+    them, prints it, writes it into summary.json and draws each of its frames."""
+    from conftest import write_video
+    from test_counterfactual import _red_model
+    model = _red_model()
+    model.model.save(tmp_path / "red.keras")
+    model.card.write(tmp_path / "red.card.json")
+    frames = np.full((6, 64, 64, 3), 120, np.uint8)
+    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
+    write_video(tmp_path / "red.mp4", frames)
+    out = tmp_path / "exp"
+    assert main(["explain", str(tmp_path / "red.keras"), str(tmp_path / "red.mp4"), "--window", "0", "--methods",
+                 "saliency,frame_occlusion", "--target", "red", "--counterfactual", "--out", str(out)]) == 0
+    cf = json.loads((out / "summary.json").read_text())["counterfactual"]
+    t = cf["temporal"]
+    assert t["found"] and set(t["frames"]) <= {2, 4} and t["after"]["decision"] == "normal"
+    assert t["before"]["decision"] == "anomaly" and t["baseline"] == "previous"
+    printed = capsys.readouterr().out
+    assert t["statement"] in printed and cf["region"]["statement"] in printed
+    assert sorted(p.name for p in out.glob("counterfactual_frame*.png")) == [
+        f"counterfactual_frame{n:05d}.png" for n in sorted(t["frames"])]

@@ -136,9 +136,11 @@ def cmd_explain(args) -> int:
         target = int(target)
     kwargs = {"methods": methods} if methods else {}
     es = run_explain(model, window, target=target, progress=_progress("explaining"), **kwargs)
-    export_explanations(model, clip, window, es, args.out)
+    summary = export_explanations(model, clip, window, es, args.out, counterfactual=args.counterfactual)
     print(f"window {window.index} (frames {int(window.indices[0])}-{int(window.indices[-1])}), target "
           f"{es.target_name}: {', '.join(es)} -> {args.out}")
+    for part in ("temporal", "region") if args.counterfactual else ():
+        print(summary["counterfactual"][part]["statement"])
     return 0
 
 
@@ -310,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model"), s.add_argument("clip"), s.add_argument("--card")
     s.add_argument("--window", default="auto"), s.add_argument("--methods")
     s.add_argument("--target"), s.add_argument("--out", required=True)
+    s.add_argument("--counterfactual", action="store_true", help="also find the smallest set of frames (and "
+                   "region) whose removal changes the outcome, verified by re-scoring")
     s.set_defaults(fn=cmd_explain)
     s = sub.add_parser("demo", help="make the demo VGG19 + GRU model ready (from the shipped weights, in "
                                     "seconds); --rebuild trains it from the recipe; --evaluate measures it")

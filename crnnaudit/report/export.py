@@ -17,9 +17,11 @@ from ..video import Clip, Window
 
 
 def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet,
-                        out: str | Path) -> dict:
+                        out: str | Path, counterfactual: bool = False) -> dict:
     """Write ``explanations.npz``, ``summary.json``, ``<method>_frame<i>.png`` and
-    ``overlays.mp4`` (spatial methods side by side) into ``out``.
+    ``overlays.mp4`` (spatial methods side by side) into ``out``; with ``counterfactual``, also
+    the verified counterfactuals (``summary["counterfactual"]``) and each counterfactual frame
+    with the region outlined (``counterfactual_frame<i>.png``).
 
     Returns:
         The summary (also written as ``summary.json``).
@@ -37,6 +39,8 @@ def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset:
     arrays["frame_indices"] = window.indices
     np.savez_compressed(out / "explanations.npz", **arrays)
     summary = explanation_summary(model, clip, window, expset)
+    if counterfactual:
+        summary["counterfactual"] = _write_counterfactual(model, clip, window, expset, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     _write_overlays(clip, window, expset, out)
     return summary
@@ -61,6 +65,17 @@ def explanation_summary(model: AuditedModel, clip: Clip, window: Window, expset:
     if clip.ground_truth is not None:
         summary["metrics"]["localisation"] = metrics.localisation(expset, window, clip.ground_truth)
     return summary
+
+
+def _write_counterfactual(model, clip: Clip, window: Window, expset: ExplanationSet, out: Path) -> dict:
+    from .. import counterfactual
+    found = counterfactual.for_window(model, window, expset)
+    region = found["region"]
+    for i, t in enumerate(found["temporal"].positions):
+        src = clip.frame(int(window.indices[t]))
+        render.write_png(out / f"counterfactual_frame{int(window.indices[t]):05d}.png",
+                         render.outline(src, region.masks[i] if region.found else None))
+    return counterfactual.summary(found)
 
 
 def _write_overlays(clip: Clip, window: Window, expset: ExplanationSet, out: Path) -> None:

@@ -136,6 +136,24 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
     return figures
 
 
+def counterfactual(model, window, expset, method=None) -> dict | None:
+    """What would have changed the outcome (:func:`crnnaudit.counterfactual.for_window`),
+    verified, in words; computed once per content (the report reuses it)."""
+    from .. import counterfactual as cf
+    try:
+        with st.spinner("searching for the smallest set of frames that changes the outcome"):
+            found = cf.for_window(model, window, expset, method if method in expset.spatial() else None)
+    except CrnnauditError as e:
+        st.error(str(e))
+        return None
+    t, region = found["temporal"], found["region"]
+    (st.info if t.found else st.caption)(f"**What would have changed the outcome.** {t.statement}",
+                                         **({"icon": ":material/content_cut:"} if t.found else {}))
+    if t.found:
+        st.caption(region.statement)
+    return found
+
+
 def oversight(rows: list[dict], table: bool = False) -> None:
     """How each reviewer decides (:mod:`crnnaudit.evidence.oversight`): a warning per reviewer
     who confirms nearly always or decides very fast; with ``table`` the figures too."""

@@ -75,6 +75,8 @@ def test_other_pages_after_explaining(app_env):
     assert not at.exception and set(at.session_state["review"].sanity["flagged"]) == {"gradcam", "saliency"}
     at.switch_page("pages/temporal.py").run()
     assert any("attributions sum" in c.value and "Gauss-Legendre nodes" in c.value for c in at.caption)
+    said = [x.value for x in [*at.info, *at.caption] if "What would have changed the outcome" in x.value]
+    assert len(said) == 1 and ("Without frame" in said[0] or "No set of up to" in said[0])
     at.button(key="goto_3").click().run()
     assert not at.exception and at.session_state["review"].frame_pos == 3
     assert at.slider(key="frame_slider").value == 3
