@@ -32,6 +32,10 @@ def evidence(tmp_path):
     write_report(body, tmp_path / "r")
     countersign(tmp_path / "r" / "report.json", Identity("pat", "approver"))
     erase_clip("a" * 64, reason="request")
+    from crnnaudit.dataset.engines import run_batch
+    from crnnaudit.dataset.instructions import build_instructions, write_instructions
+    run_batch(model, [str(tmp_path / "c")], tmp_path / "run")
+    write_instructions(build_instructions(tmp_path / "run"), tmp_path / "i")
     log = AuditLog()
     rows = log.rows()
     return body, rows, log
@@ -50,6 +54,10 @@ def test_every_clause_points_at_fields_a_report_or_the_log_has(evidence):
 def test_assessment_follows_retention_and_witness(evidence, monkeypatch, tmp_path, capsys):
     _, rows, log = evidence
     by = {c["clause"]: c for c in assess(rows)}
+    assert by["AI Act Art. 13(3)"]["status"] == ANSWERED  # the fixture wrote instructions for use
+    unwritten = {c["clause"]: c for c in assess([r for r in rows if r["kind"] != "instructions"])}
+    assert unwritten["AI Act Art. 13(3)"]["status"] == PARTLY and "crnnaudit instructions" in unwritten[
+        "AI Act Art. 13(3)"]["why"]
     assert by["AI Act Art. 19"]["status"] == PARTLY  # uploads kept 30 days by default: hashes only after
     assert by["AI Act Art. 12(1)"]["status"] == PARTLY and "witness" in by["AI Act Art. 12(1)"]["why"]
     monkeypatch.setenv("CRNNAUDIT_RETENTION_DAYS", "200")

@@ -148,8 +148,20 @@ def cmd_compliance(args) -> int:
     return 0
 
 
+def cmd_instructions(args) -> int:
+    from ..dataset.instructions import build_instructions, write_instructions
+    body = build_instructions(args.run, args.conditions)
+    out = write_instructions(body, args.out)
+    f = body["figures"]["accuracy"]
+    print(f"accuracy {f['rate']:.1%} (95% CI {f['low']:.1%} to {f['high']:.1%}) on {f['n']} labelled clips; "
+          f"{len(body['conditions'])} condition column(s)")
+    print(f"instructions for use -> {out['html']}, {out['pdf'].name}, {out['json'].name} (signed; audit log row "
+          f"{out['log_row']})")
+    return 0
+
+
 def add_admin_commands(sub) -> None:
-    """user, erase, housekeeping, keys, compliance."""
+    """user, erase, housekeeping, keys, compliance, instructions."""
     s = sub.add_parser("user", help="local accounts: add (password from CRNNAUDIT_NEW_PASSWORD or a "
                                     "prompt), disable, list, set-role, unlock (lift a sign-in lock)")
     s.add_argument("action", choices=["add", "disable", "list", "set-role", "unlock"]), s.add_argument("name", nargs="?")
@@ -176,3 +188,9 @@ def add_admin_commands(sub) -> None:
                                           "(AI Act Art. 12-14, 19, 26(6), 86; GDPR Art. 13-15, 22(3), 30)")
     s.add_argument("--json", action="store_true", help="the assessment as JSON")
     s.set_defaults(fn=cmd_compliance)
+    s = sub.add_parser("instructions", help="instructions for use (AI Act Art. 13) from a labelled batch run: "
+                                            "accuracy and per-class figures with 95%% intervals, per condition")
+    s.add_argument("run", help="a finished, labelled run folder (crnnaudit batch ... --labels)")
+    s.add_argument("--conditions", help="a CSV with a 'clip' column and condition columns (camera, light, crowd...)")
+    s.add_argument("--out", required=True, help="the folder for instructions.html, .pdf and .json")
+    s.set_defaults(fn=cmd_instructions)

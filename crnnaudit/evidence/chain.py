@@ -242,6 +242,9 @@ def in_words(row: dict) -> str:
         why = f"; forced: {p.get('reason')}" if p.get("forced") else ""
         return (f"purged rows {p.get('removed_from')}..{p.get('removed_through')} ({p.get('count')}) older than "
                 f"{p.get('retention_days')} days{why}")
+    if kind == "instructions":
+        return (f"instructions for use {p.get('document_id')} written for model {str(p.get('model_sha256'))[:12]}… "
+                f"from run {p.get('run')}")
     if kind == "key":
         return (f"signing key rotated: {str(p.get('previous_fingerprint'))[:16]}… → {str(p.get('fingerprint'))[:16]}…"
                 if p.get("previous_fingerprint") else f"signing key {str(p.get('fingerprint'))[:16]}… announced")

@@ -164,7 +164,7 @@ def _body_problem(body: dict, fp: str) -> str | None:
 
 
 def _check_log(path: Path, data: bytes, log, result: dict) -> None:
-    """Find the file's SHA-256 in a review row of a log whose chain verifies."""
+    """Find the file's SHA-256 in a review (or instructions) row of a log whose chain verifies."""
     from .chain import payload_or_raw
     check = log.verify()
     if not check.ok:
@@ -172,7 +172,7 @@ def _check_log(path: Path, data: bytes, log, result: dict) -> None:
         result["message"] += f"; the audit log does not verify: {check.message}"
         return
     digest = hashlib.sha256(data).hexdigest()
-    row = next((r for r in log.rows() if r["kind"] in ("review", "countersign")
+    row = next((r for r in log.rows() if r["kind"] in ("review", "countersign", "instructions")
                 and digest in (payload_or_raw(r).get("files_sha256") or {}).values()), None)
     if row is None:
         result["ok"] = False

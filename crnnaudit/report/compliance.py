@@ -41,9 +41,10 @@ CLAUSES = (
            "when the window was shown and decided, the clip's hash, the reviewer and the countersigner"),
     Clause("AI Act Art. 13(3)", "instructions for use: intended purpose, accuracy, known limitations",
            ("report:model.card.intended_use", "report:model.card.known_limitations", "report:limitations",
-            "report:trust.evidence"),
-           "the card's intended use and limitations and each map's evidence are in every report; no "
-           "instructions-for-use document with per-condition accuracy and intervals is produced yet"),
+            "report:trust.evidence", "log:instructions.document_id", "log:instructions.files_sha256"),
+           "`crnnaudit instructions RUN` writes the instructions for use from a labelled run (accuracy and "
+           "per-class figures with 95% intervals, per condition; the card's intended use and limitations; how "
+           "to read the logs), signed and logged; every report carries the card and each map's evidence"),
     Clause("AI Act Art. 14(4)", "overseers understand the output, stay aware of automation bias, can override",
            ("report:trust.reading", "report:output.model_decision", "report:output.reliable", "report:human.decision",
             "report:human.reason", "log:review.seconds_to_decision"),
@@ -59,14 +60,19 @@ CLAUSES = (
            ("log:*.ts", "log:retention.retention_days"),
            "as Art. 19: the log's retention is checked against six months"),
     Clause("AI Act Art. 86", "a clear and meaningful explanation of the AI system's role and the decision's main elements",
-           ("report:output.probabilities", "report:key_frames", "report:explanations", "report:legal"),
-           "the report: what the model said, how sure, which frames and regions, what the reviewer decided"),
+           ("report:output.probabilities", "report:key_frames", "report:explanations", "report:legal",
+            "report:counterfactual.temporal", "report:counterfactual.region", "report:summary.text"),
+           "the report: a plain summary for the person concerned, what the model said, how sure, which frames "
+           "and regions, what would have changed the outcome (verified), what the reviewer decided"),
     Clause("GDPR Art. 13-14", "information to the person concerned, including the logic involved",
-           ("report:legal", "report:human.contest_channel"),
-           "the report's legal section in plain words, and how to contest"),
+           ("report:legal", "report:human.contest_channel", "report:summary.text"),
+           "the report's summary and legal section in plain words, and how to contest"),
     Clause("GDPR Art. 15", "access, including meaningful information about the logic (15(1)(h))",
-           ("report:model.card", "report:output", "report:explanations", "report:key_frames"),
-           "the report is the answer to an access request about a review"),
+           ("report:model.card", "report:output", "report:explanations", "report:key_frames",
+            "report:counterfactual.temporal", "report:summary.text"),
+           "the report is the answer to an access request about a review; 15(1)(h) as the CJEU read it "
+           "(C-203/22): the summary says how a change in the data (the counterfactual frames) would have "
+           "changed the outcome"),
     Clause("GDPR Art. 22(3)", "human intervention, the person's point of view, the right to contest",
            ("report:human.decision", "report:human.reason", "report:human.contest_channel"),
            "a human decides, with reasons, and the report says how to contest"),
@@ -118,7 +124,8 @@ def assess(rows: list[dict] | None = None) -> list[dict]:
         elif c.clause == "AI Act Art. 12(1)" and not setting("CRNNAUDIT_WITNESS"):
             status, why = PARTLY, c.how + "; but no witness (CRNNAUDIT_WITNESS) keeps the checkpoints elsewhere: " \
                                           "whoever holds the data folder and the key could rewrite the whole log"
-        elif c.clause == "AI Act Art. 13(3)":
-            status = PARTLY
+        elif c.clause == "AI Act Art. 13(3)" and not any(r.get("kind") == "instructions" for r in rows):
+            status, why = PARTLY, ("no instructions for use written yet: run `crnnaudit instructions RUN` on a "
+                                   "labelled batch run; " + c.how.split("; ", 1)[1])
         out.append({"clause": c.clause, "asks": c.asks, "status": status, "why": why, "fields": list(c.fields)})
     return out

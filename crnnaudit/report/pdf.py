@@ -236,3 +236,25 @@ def _trust_and_rights(w: _Writer, r: dict) -> None:
     w.p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; "
         f"target {r['reproduce']['target']}")
     w.p(r["reproduce"]["command"])
+
+
+def document_pdf(title: str, created: str, sections: list[tuple[str, list[str]]]) -> bytes:
+    """A plain document in the report's fonts: a title, then headings each with paragraphs
+    (the instructions for use are written so)."""
+    pdf = FPDF(format="A4")
+    pdf.set_creation_date(datetime.fromisoformat(created))
+    fonts = _Fonts(pdf)
+    pdf.set_title(fonts.text(title))
+    pdf.set_auto_page_break(True, 15)
+    pdf.add_page()
+    w = _Writer(pdf, fonts)
+    pdf.set_font(w.family, "B", 16)
+    pdf.multi_cell(w.width, 8, w.t(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(w.family, "", 9.5)
+    if not fonts.unicode:
+        w.p(MISSING_FONTS)
+    for heading, paragraphs in sections:
+        w.h(heading)
+        for text in paragraphs:
+            w.p(text)
+    return bytes(pdf.output())
