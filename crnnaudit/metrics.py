@@ -202,13 +202,18 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
     return out
 
 
+def signed(value: float, digits: int = 2) -> str:
+    """A change with its sign, rounded first: never "-0.00" for a change that rounds to nothing."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
+
+
 def _verdict(expset: ExplanationSet, method: str, kind: str, score: float, drop: float, rand: list[float],
              fraction: float) -> dict:
     label = REGISTRY[method].label if method in REGISTRY else method
     what = "pixels" if kind == "spatial" else "frames"
     better = drop > max(rand) + EVIDENCE_MARGIN
     figures = (f"deleting its top {fraction:.0%} of {what} moves {expset.target_name} from {score:.2f} by "
-               f"{-drop:+.2f}; deleting {fraction:.0%} at random, by {-float(np.mean(rand)):+.2f} on average "
+               f"{signed(-drop)}; deleting {fraction:.0%} at random, by {signed(-float(np.mean(rand)))} on average "
                f"({len(rand)} draws)")
     verdict = (f"{label} does better than random on this window: {figures}." if better else
                f"{label} does no better than random on this window: do not rely on it ({figures}).")

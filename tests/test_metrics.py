@@ -168,3 +168,8 @@ def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
     assert not res["frame_occlusion"]["better_than_random"]
     assert res["frame_occlusion"]["kind"] == "temporal"
     assert metrics.evidence(model, w, es) is res  # the second ask is served from the memo
+
+
+@pytest.mark.parametrize("value, shown", [(-0.001, "+0.00"), (0.004, "+0.00"), (-0.123, "-0.12"), (0.456, "+0.46")])
+def test_a_change_that_rounds_to_nothing_is_never_minus_zero(value, shown):
+    assert metrics.signed(value) == shown

@@ -117,6 +117,7 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
     green when it beats random, red with "do not rely on it" when it does not. Computed once per
     content; the report reuses it."""
     from .. import metrics
+    from ..metrics import signed
     try:
         with st.spinner("measuring each map against random deletion"):
             figures = metrics.evidence(model, window, expset)
@@ -130,7 +131,8 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
         text = e["verdict"]
         if compact:
             text = ("beats random: " if e["better_than_random"] else "no better than random: do not rely on it; ") + \
-                f"top {e['fraction']:.0%} deleted {-e['drop']:+.2f}, random {-sum(e['random_drops']) / len(e['random_drops']):+.2f}"
+                f"top {e['fraction']:.0%} deleted {signed(-e['drop'])}, random " \
+                f"{signed(-sum(e['random_drops']) / len(e['random_drops']))}"
         (st.success if e["better_than_random"] else st.error)(text, icon=":material/check:" if e["better_than_random"]
                                                                else ":material/warning:")
     return figures
