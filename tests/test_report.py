@@ -329,3 +329,17 @@ def test_a_report_whose_decision_rests_on_two_frames_names_them_in_plain_words(t
     named = "frame 2" if gone == [2] else "frame 4" if gone == [4] else "frames 2 and 4"
     assert f"Without {named}, it would not have flagged it (normal)." in text
     assert ("Blurring just" in text) == cf["region"]["found"]
+
+
+def test_a_long_contest_channel_keeps_the_summary_under_200_words(reviewed):
+    model, clip, window, es = reviewed
+    channel = "Write to the office of the data protection officer " * 30  # 270 words
+    body = build_report(model, clip, window, es, decision="confirm", reviewer="A", contest_channel=channel,
+                        faithfulness=False, sanity=False)
+    s = body["summary"]
+    assert s["words"] <= 200 and "see 'Contesting this decision' in this report." in s["text"]
+    assert "human.contest_channel" not in {f["path"] for f in s["facts"]}
+    from crnnaudit.report.files import render_html
+    assert channel.strip() in render_html(body)  # in full in the report's own section
+    for f in s["facts"]:
+        assert _at(body, f["path"]) == f["value"] and f["shown"] in s["text"]

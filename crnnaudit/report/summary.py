@@ -47,17 +47,19 @@ def plain_summary(body: dict) -> dict:
     import textstat
     fact = _Facts(body)
     out, human = body["output"], body["human"]
-    s = [f"A computer system looked at a video from a camera, from second {fact('clip.windows_reviewed.0.start_s', fmt='{:.1f}')} "
-         f"to second {fact('clip.windows_reviewed.0.end_s', fmt='{:.1f}')}."]
+    start = fact("clip.windows_reviewed.0.start_s", fmt="{:.1f}")
+    end = fact("clip.windows_reviewed.0.end_s", fmt="{:.1f}")
+    s = [f"A computer system looked at a video from a camera, from second {start} to second {end}."]
     cls = max(out["probabilities"], key=out["probabilities"].get)
     if out["model_decision"] == NO_RELIABLE_READING:
         s.append("The video was not clear enough, or not like what the system learned from, so it "
                  f"{fact('output.model_decision', 'gave no finding of its own')}.")
     else:
         said = fact("output.model_decision", "flagged" if out["model_decision"] == "anomaly" else "did not flag")
-        s.append(f"The system {said} it. The most likely thing it saw was {cls} "
-                 f"({fact(f'output.probabilities.{cls}', fmt='{:.0%}')} sure). Its score was {fact('output.anomaly_score', fmt='{:.2f}')} out of 1; it flags a video at "
-                 f"{fact('output.threshold', fmt='{:.2f}')} or more.")
+        sure = fact(f"output.probabilities.{cls}", fmt="{:.0%}")
+        score, threshold = fact("output.anomaly_score", fmt="{:.2f}"), fact("output.threshold", fmt="{:.2f}")
+        s.append(f"The system {said} it. The most likely thing it saw was {cls} ({sure} sure). Its score was "
+                 f"{score} out of 1; it flags a video at {threshold} or more.")
     frames = [f["frame"] for f in body["key_frames"]]
     for i in range(len(frames)):
         fact(f"key_frames.{i}.frame")
@@ -68,8 +70,12 @@ def plain_summary(body: dict) -> dict:
         s.append(f"A second person, {fact('human.second_reviewer')}, checked it too.")
     else:
         s.append("A second person still has to check it.")
-    s.append(f"If you think this is wrong, you can ask for a new look: {fact('human.contest_channel')}")
-    text = " ".join(s)
+    contest = "If you think this is wrong, you can ask for a new look: "
+    text = " ".join(s + [contest + human["contest_channel"]])
+    if len(text.split()) > MAX_WORDS:  # a long contest channel: the report's own section gives it in full
+        text = " ".join(s + [contest + "see 'Contesting this decision' in this report."])
+    else:
+        fact("human.contest_channel")
     return {"language": LANGUAGE, "text": text, "words": len(text.split()),
             "flesch_reading_ease": float(textstat.flesch_reading_ease(text)), "facts": fact.items}
 
