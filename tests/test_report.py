@@ -343,3 +343,30 @@ def test_a_long_contest_channel_keeps_the_summary_under_200_words(reviewed):
     assert channel.strip() in render_html(body)  # in full in the report's own section
     for f in s["facts"]:
         assert _at(body, f["path"]) == f["value"] and f["shown"] in s["text"]
+
+
+def test_a_counterfactual_on_a_window_with_no_reliable_reading_says_it_reads_the_score(tmp_path):
+    """The red-square clip under a card whose quality bounds it fails (far too bright): the
+    model gives no reliable reading, so the summary's counterfactual is about its score."""
+    import dataclasses
+    from conftest import write_video
+    from crnnaudit import quality
+    from test_counterfactual import _red_model
+    model = _red_model()
+    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
+            "still": 0.0} for i in range(40)]
+    strict = AuditedModel(model.model, dataclasses.replace(model.card, calibration={
+        "file": "unused.npz", "threshold": 1.0, "quality": quality.calibrate_bounds(dim).to_dict()}))
+    frames = np.full((6, 64, 64, 3), 120, np.uint8)
+    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
+    write_video(tmp_path / "red.mp4", frames)
+    clip = open_clip(tmp_path / "red.mp4")
+    window = clip.window(0, 6, 6, strict.frame_size)
+    es = explain(strict, window, ["saliency", "frame_occlusion"], target="red", cache=False)
+    body = build_report(strict, clip, window, es, decision="escalate", reviewer="A", reason="too bright",
+                        faithfulness=False, sanity=False)
+    assert body["output"]["model_decision"] == "no reliable reading" and body["counterfactual"]["temporal"]["found"]
+    text = _check_summary(body)
+    assert "gave no finding of its own" in text and "Reading its score anyway: without frame" in text
+    from crnnaudit.report.files import render_html
+    assert "on the model's score alone: this window has no reliable reading" in render_html(body)

@@ -199,7 +199,9 @@ def _counterfactual(w: _Writer, r: dict, size: float = 58) -> None:
     if not cf:
         return
     w.h("What would have changed the outcome")
-    w.p(f"{cf['temporal']['statement']} ({cf['temporal']['sets_scored']} versions of the window scored.)")
+    alone = "; on the model's score alone: this window has no reliable reading" if r["output"].get(
+        "model_decision") == "no reliable reading" else ""
+    w.p(f"{cf['temporal']['statement']} ({cf['temporal']['sets_scored']} versions of the window scored{alone}.)")
     w.p(cf["region"]["statement"])
     pdf = w.pdf
     if cf["images"] and pdf.get_y() + size > pdf.h - 20:

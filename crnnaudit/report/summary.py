@@ -91,7 +91,8 @@ def _changed(body: dict, fact: _Facts) -> list[str]:
     frames = _frames([fact(f"counterfactual.temporal.frames.{i}") for i in range(len(cf["frames"]))])
     after = cf["after"]["decision"]
     word = {"anomaly": "would have flagged it", "normal": "would not have flagged it"}.get(after, after)
-    out = [f"Without frame{'s' if len(cf['frames']) > 1 else ''} {frames}, it "
+    anyway = "Reading its score anyway: w" if body["output"]["model_decision"] == NO_RELIABLE_READING else "W"
+    out = [f"{anyway}ithout frame{'s' if len(cf['frames']) > 1 else ''} {frames}, it "
            f"{fact('counterfactual.temporal.after.decision', word)}"
            f" ({fact('counterfactual.temporal.after.class')})."]
     region = body["counterfactual"].get("region") or {}
