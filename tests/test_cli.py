@@ -99,14 +99,11 @@ def test_explain_counterfactual_names_the_frames_the_decision_rests_on(tmp_path,
     """The hand-weighted red-pixel model, saved and loaded as a user's would be, on a real
     video whose frames 2 and 4 carry a red square: the command finds a verified set within
     them, prints it, writes it into summary.json and draws each of its frames."""
-    from conftest import write_video
-    from test_counterfactual import _red_model
+    from test_counterfactual import _red_model, write_red_clip
     model = _red_model()
     model.model.save(tmp_path / "red.keras")
     model.card.write(tmp_path / "red.card.json")
-    frames = np.full((6, 64, 64, 3), 120, np.uint8)
-    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
-    write_video(tmp_path / "red.mp4", frames)
+    write_red_clip(tmp_path / "red.mp4")
     out = tmp_path / "exp"
     assert main(["explain", str(tmp_path / "red.keras"), str(tmp_path / "red.mp4"), "--window", "0", "--methods",
                  "saliency,frame_occlusion", "--target", "red", "--counterfactual", "--out", str(out)]) == 0

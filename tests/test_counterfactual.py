@@ -109,6 +109,15 @@ def _red_model(t=6, s=32):
     return AuditedModel(model, ModelCard(classes=["normal", "red"], anomaly_classes=["red"], preprocessing="unit"))
 
 
+def write_red_clip(path):
+    """A real H.264 file for the red-pixel model: six grey frames, frames 2 and 4 with a red square."""
+    from conftest import write_video
+    frames = np.full((6, 64, 64, 3), 120, np.uint8)
+    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
+    write_video(path, frames)
+    return path
+
+
 def test_region_is_the_smallest_blurred_share_that_changes_the_outcome():
     """Two frames of six carry a 3 x 3 red square. Without either one (held by a grey
     neighbour) the mean redness halves and the model says normal: a one-frame counterfactual.

@@ -213,17 +213,24 @@ def test_pdf_keeps_names_and_reasons_in_any_script(reviewed, tmp_path):
     assert "?" not in text.split("Reviewer:")[1].splitlines()[0]
 
 
+def _too_bright(card):
+    """The card with image-quality bounds calibrated on dim footage (brightness 20-24): every
+    clip here fails the exposure check, so its windows get no reliable reading."""
+    import dataclasses
+    from crnnaudit import quality
+    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
+            "still": 0.0} for i in range(40)]
+    return dataclasses.replace(card, calibration={"file": "unused.npz", "threshold": 1.0,
+                                                  "quality": quality.calibrate_bounds(dim).to_dict()})
+
+
 def test_a_window_with_no_reliable_reading_needs_reasons_and_says_so(reviewed, tmp_path):
     """A card whose quality bounds this clip fails (its brightness lies far above them): the
     report's model decision is 'no reliable reading', any decision needs reasons, and the
     report carries the check that fired, with the evidence verdict of every map."""
     import dataclasses
-    from crnnaudit import quality
     model, clip, window, es = reviewed
-    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
-            "still": 0.0} for i in range(40)]
-    card = dataclasses.replace(model.card, calibration={"file": "unused.npz", "threshold": 1.0,
-                                                        "quality": quality.calibrate_bounds(dim).to_dict()})
+    card = _too_bright(model.card)
     strict = AuditedModel(model.model, card)
     with pytest.raises(ReportError, match="no reliable reading"):
         build_report(strict, clip, window, es, decision="confirm", reviewer="A")
@@ -292,14 +299,8 @@ def test_every_report_carries_the_verified_counterfactual_and_a_plain_summary(re
 
 
 def test_the_summary_of_a_window_with_no_reliable_reading(reviewed):
-    import dataclasses
-    from crnnaudit import quality
     model, clip, window, es = reviewed
-    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
-            "still": 0.0} for i in range(40)]
-    card = dataclasses.replace(model.card, calibration={"file": "unused.npz", "threshold": 1.0,
-                                                        "quality": quality.calibrate_bounds(dim).to_dict()})
-    body = build_report(AuditedModel(model.model, card), clip, window, es, decision="escalate", reviewer="A",
+    body = build_report(AuditedModel(model.model, _too_bright(model.card)), clip, window, es, decision="escalate", reviewer="A",
                         reason="too bright", second_reviewer="B", faithfulness=False, sanity=False)
     text = _check_summary(body)
     assert "gave no finding of its own" in text and "passed the case on for more checks" in text
@@ -309,13 +310,9 @@ def test_a_report_whose_decision_rests_on_two_frames_names_them_in_plain_words(t
     """A hand-weighted model that reads the reddest pixel of each frame (tests/test_counterfactual.py)
     on a real video file whose frames 2 and 4 carry a red square: the report's counterfactual lies
     within those frames, verified, and the summary names it and what the model would have said."""
-    from conftest import write_video
-    from test_counterfactual import _red_model
+    from test_counterfactual import _red_model, write_red_clip
     model = _red_model()
-    frames = np.full((6, 64, 64, 3), 120, np.uint8)
-    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
-    write_video(tmp_path / "red.mp4", frames)
-    clip = open_clip(tmp_path / "red.mp4")
+    clip = open_clip(write_red_clip(tmp_path / "red.mp4"))
     window = clip.window(0, 6, 6, model.frame_size)
     es = explain(model, window, ["saliency", "frame_occlusion"], target="red", cache=False)
     body = build_report(model, clip, window, es, decision="confirm", reviewer="A. Auditor", faithfulness=False,
@@ -348,19 +345,10 @@ def test_a_long_contest_channel_keeps_the_summary_under_200_words(reviewed):
 def test_a_counterfactual_on_a_window_with_no_reliable_reading_says_it_reads_the_score(tmp_path):
     """The red-square clip under a card whose quality bounds it fails (far too bright): the
     model gives no reliable reading, so the summary's counterfactual is about its score."""
-    import dataclasses
-    from conftest import write_video
-    from crnnaudit import quality
-    from test_counterfactual import _red_model
+    from test_counterfactual import _red_model, write_red_clip
     model = _red_model()
-    dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
-            "still": 0.0} for i in range(40)]
-    strict = AuditedModel(model.model, dataclasses.replace(model.card, calibration={
-        "file": "unused.npz", "threshold": 1.0, "quality": quality.calibrate_bounds(dim).to_dict()}))
-    frames = np.full((6, 64, 64, 3), 120, np.uint8)
-    frames[[2, 4], 8:20, 8:20] = (240, 20, 20)
-    write_video(tmp_path / "red.mp4", frames)
-    clip = open_clip(tmp_path / "red.mp4")
+    strict = AuditedModel(model.model, _too_bright(model.card))
+    clip = open_clip(write_red_clip(tmp_path / "red.mp4"))
     window = clip.window(0, 6, 6, strict.frame_size)
     es = explain(strict, window, ["saliency", "frame_occlusion"], target="red", cache=False)
     body = build_report(strict, clip, window, es, decision="escalate", reviewer="A", reason="too bright",

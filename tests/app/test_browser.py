@@ -42,6 +42,13 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
             wait_idle(page)
             assert page.locator('[data-testid="stException"]').count() == 0, title
             page.screenshot(path=str(OUT / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
+            if title == "Temporal":  # the verified counterfactual, in words, as a person sees the page
+                said = page.get_by_text("What would have changed the outcome.")
+                said.wait_for(timeout=120_000)  # visible: the page switched and the search is done
+                words = page.locator('[data-testid="stAlert"], [data-testid="stCaptionContainer"]').filter(
+                    has_text="What would have changed the outcome.").inner_text()
+                assert "Without frame" in words or "No set of up to" in words, words
+                page.screenshot(path=str(OUT / "temporal.png"), full_page=True)
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("button", name="Sign in").wait_for()  # signed out: the form again
     assert len(list(OUT.glob("*.png"))) == 8
