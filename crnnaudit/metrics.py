@@ -16,6 +16,7 @@ from .errors import ExplanationError
 from .explainers import explain
 from .explainers.base import REGISTRY, ExplanationSet
 from .model import AuditedModel
+from .model.backend import to_numpy
 from .render import upsample
 from .video import GroundTruth, Window
 
@@ -71,10 +72,10 @@ def deletion_insertion(model: AuditedModel, window: Window, maps: np.ndarray, ta
         inserted.append(np.where(mask, frames, blur))
     seqs = np.stack(deleted + inserted)  # (2(steps+1), T, H, W, 3)
     x = model.prepare(seqs.reshape((-1, H, W, 3)))
-    f = np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
+    f = np.concatenate([model.frame_features(x[i:i + batch_frames])
                         for i in range(0, len(x), batch_frames)])
     f = f.reshape((len(seqs), T) + model.feature_shape)
-    s = _scores(model, model.head_logits(f).numpy(), target)
+    s = _scores(model, model.head_logits(f), target)
     d, ins = s[: steps + 1], s[steps + 1:]
     return {"deletion_auc": float(np.trapezoid(d, fracs)), "insertion_auc": float(np.trapezoid(ins, fracs)),
             "deletion_curve": d.tolist(), "insertion_curve": ins.tolist(), "fractions": fracs.tolist()}
@@ -85,7 +86,7 @@ def temporal_deletion(model: AuditedModel, window: Window, frame_scores: np.ndar
     """Replace frames by the window's mean feature, most contributing first; compare with a
     random order. A faithful ranking makes the score fall faster than random."""
     x = model.prepare(window.frames)
-    f = model.frame_features(x).numpy()
+    f = model.frame_features(x)
     T = f.shape[0]
     base = f.mean(axis=0)
 
@@ -93,7 +94,7 @@ def temporal_deletion(model: AuditedModel, window: Window, frame_scores: np.ndar
         seqs = np.repeat(f[None], T + 1, axis=0)
         for k in range(1, T + 1):
             seqs[k:, order[k - 1]] = base
-        return _scores(model, model.head_logits(seqs).numpy(), target)
+        return _scores(model, model.head_logits(seqs), target)
     ranked = curve(np.argsort(-np.asarray(frame_scores), kind="stable"))
     rng = np.random.default_rng(seed)
     randoms = np.mean([curve(rng.permutation(T)) for _ in range(5)], axis=0)
@@ -175,10 +176,10 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
                 owners.append(("random", res))
         seqs = np.concatenate([frames[None], np.stack([np.where(mk, blur, frames) for mk in masks])])
         x = model.prepare(seqs.reshape((-1, H, W, 3)))
-        fs = np.concatenate([model.frame_features(x[i:i + batch_frames]).numpy()
+        fs = np.concatenate([model.frame_features(x[i:i + batch_frames])
                              for i in range(0, len(x), batch_frames)]).reshape((len(seqs), T) + model.feature_shape)
         f = fs[0]
-        s = _scores(model, model.head_logits(fs).numpy(), target)
+        s = _scores(model, model.head_logits(fs), target)
         drops = s[0] - s[1:]
         for i, m in enumerate(spatial):
             res = expset[m].maps.shape[1:3]
@@ -186,7 +187,7 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
             out[m] = _verdict(expset, m, "spatial", float(s[0]), float(drops[i]), rand, fraction)
     if temporal:
         if f is None:
-            f = model.frame_features(model.prepare(frames)).numpy()
+            f = model.frame_features(model.prepare(frames))
         base = f.mean(axis=0)
         k = max(1, int(round(fraction * T)))
         sets = [np.argsort(-np.asarray(expset[m].frame_scores), kind="stable")[:k] for m in temporal]
@@ -194,7 +195,7 @@ def _evidence(model, window, expset, spatial, temporal, fraction, draws, seed, b
         seqs = np.repeat(f[None], len(sets) + 1, axis=0)
         for i, chosen in enumerate(sets):
             seqs[i + 1, chosen] = base
-        s = _scores(model, model.head_logits(seqs).numpy(), target)
+        s = _scores(model, model.head_logits(seqs), target)
         drops = s[0] - s[1:]
         rand = [float(d) for d in drops[len(temporal):]]
         for i, m in enumerate(temporal):
@@ -345,7 +346,7 @@ def _randomise(model: AuditedModel, window: Window, methods: tuple, checkpoints:
             progress(len(stages), len(cuts))
         for layer in layers[done:cut]:
             for v in layer.weights:
-                w = v.numpy()
+                w = to_numpy(v)
                 scale = float(w.std()) or 0.05
                 v.assign(rng.normal(0, scale, w.shape).astype(w.dtype))
         done = cut

@@ -185,7 +185,7 @@ def test_drill_the_counterfactual_lies_within_the_planted_frames():
     model = AuditedModel(net, ModelCard(classes=["normal", "red"], anomaly_classes=["red"], preprocessing="unit"))
     xt, yt, planted = _planted(60, np.random.default_rng(1), T, S)
     flagged = [i for i in range(60) if yt[i] and model.anomaly_score(
-        model.probabilities(model.head_logits(model.frame_features(model.prepare(xt[i])).numpy()[None]).numpy()))[0]
+        model.probabilities(model.head_logits(model.frame_features(model.prepare(xt[i]))[None])))[0]
         >= model.card.threshold]
     assert len(flagged) >= 25
     inside = [counterfactual.temporal(model, _window(xt[i], 0)) for i in flagged]

@@ -256,7 +256,7 @@ def test_temporal_ig_matches_a_fine_riemann_sum_and_refines_until_complete():
     frames = _frames(model, seed=3)
     es = explain(model, frames, ["temporal_ig"], cache=False)
     e = es["temporal_ig"]
-    f = model.frame_features(model.prepare(frames)).numpy()
+    f = model.frame_features(model.prepare(frames))
     alphas = (np.arange(2000) + 0.5) / 2000
     path = tf.constant((alphas[:, None, None] * f[None]).astype(np.float32))  # zero baseline
     with tf.GradientTape() as tape:

@@ -33,9 +33,9 @@ class ClipWorker:
 
     def __init__(self, job, threads: int):
         adopt(job.env)  # the driver's CRNNAUDIT_* settings: data folder, limits, models
-        import tensorflow as tf
         if threads:  # a cap asked for explicitly (TensorFlow's own choice was the fastest measured)
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            from ..model.backend import ADAPTER
+            ADAPTER.limit_threads(threads)
         self.process = job.processor(job.load_model())
         self.pid = str(os.getpid())
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..card import ModelCard
 from ..errors import CrnnauditError
+from ..model.backend import to_numpy
 from ..model.sandbox import trust_own_file
 from .paths import demo_card_path, demo_model_path
 
@@ -86,7 +87,7 @@ def ship(path: Path | None = None) -> Path:
     import keras
     path = path or demo_model_path()
     full = keras.models.load_model(path, compile=False, safe_mode=True)
-    arrays = {f"{name}/{i}": w.numpy() for name, layer in _trained_layers(full).items()
+    arrays = {f"{name}/{i}": to_numpy(w) for name, layer in _trained_layers(full).items()
               for i, w in enumerate(layer.weights)}
     SHIPPED.mkdir(exist_ok=True)
     np.savez(SHIPPED / "trained.npz", **arrays)

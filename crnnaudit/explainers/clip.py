@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ExplanationError
 from ..model import AuditedModel
+from ..model.backend import ADAPTER, to_numpy
 from ..model.scoring import WindowScheduler
 from ..video import Clip, Window
 from .base import REGISTRY, ExplanationSet, Progress
@@ -128,7 +129,7 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
 def _maps(model: AuditedModel, x: np.ndarray) -> np.ndarray:
     """Conv maps (per-frame features without a conv layer) of preprocessed frames."""
     if model.conv is None:
-        return model.frame_features(x).numpy()
+        return model.frame_features(x)
     return CompiledPasses.of(model).conv_maps(x)
 
 
@@ -136,4 +137,5 @@ def _features(model: AuditedModel, maps: np.ndarray) -> np.ndarray:
     """Per-frame features from conv maps (the pooling only)."""
     if model.conv is None:
         return maps
-    return model.pool(maps, training=False).numpy()
+    with ADAPTER.inference():
+        return to_numpy(model.pool(maps, training=False))

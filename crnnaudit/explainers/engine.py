@@ -13,13 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from .. import __version__
 from ..errors import ExplanationError
 from ..model import AuditedModel
+from ..model.backend import to_numpy, versions as backend_versions
 from ..video import Window
 from .base import (DEFAULT_METHODS, REGISTRY, Explanation, ExplanationSet, Progress,
                    resolve_params)
@@ -61,8 +60,8 @@ class Context:
 
     def forward(self) -> None:
         """Forward only (features and logits), for requests with no gradient method."""
-        self.features = self.model.frame_features(self.x).numpy()
-        self.logits = self.model.head_logits(self.features[None]).numpy()[0]
+        self.features = self.model.frame_features(self.x)
+        self.logits = self.model.head_logits(self.features[None])[0]
         if self.target < 0:
             self.target = self.model.default_target(self.logits)
 
@@ -72,27 +71,27 @@ class Context:
 
     def run_head(self, fb: np.ndarray, batch: int = 256) -> np.ndarray:
         """Logits (numpy) for feature sequences ``(B, T, *F)``, in batches."""
-        out = [self.model.head_logits(fb[i:i + batch]).numpy() for i in range(0, len(fb), batch)]
+        out = [self.model.head_logits(fb[i:i + batch]) for i in range(0, len(fb), batch)]
         return np.concatenate(out)
 
     def run_cnn(self, xf: np.ndarray, batch: int = 64) -> np.ndarray:
         """Per-frame features (numpy) for preprocessed frames ``(N, H, W, C)``, batched."""
-        return np.concatenate([self.model.frame_features(xf[i:i + batch]).numpy()
+        return np.concatenate([self.model.frame_features(xf[i:i + batch])
                                for i in range(0, len(xf), batch)])
 
     def head_grads(self, fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient of the target logit w.r.t. feature sequences ``(B, T, *F)``, and logits."""
-        g, logits = self.passes.head_grad()(tf.constant(fb, tf.float32), tf.constant(self.target))
-        return g.numpy(), logits.numpy()
+        g, logits = self.passes.head_grad()(np.asarray(fb, np.float32), np.asarray(self.target, np.int32))
+        return to_numpy(g), to_numpy(logits)
 
     def input_grads(self, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient of the target logit w.r.t. whole windows ``(S, T, H, W, C)``, and logits."""
-        g, logits = self.passes.input_grad()(tf.constant(xb, tf.float32), tf.constant(self.target))
-        return g.numpy(), logits.numpy()
+        g, logits = self.passes.input_grad()(np.asarray(xb, np.float32), np.asarray(self.target, np.int32))
+        return to_numpy(g), to_numpy(logits)
 
 
 def versions() -> dict:
-    return {"crnnaudit": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+    return {"crnnaudit": __version__, **backend_versions(),
             "numpy": np.__version__, "python": platform.python_version()}
 
 

@@ -8,8 +8,12 @@
 - :meth:`CompiledPasses.input_grad`: the same for a batch of whole windows (every frame
   through the CNN, then the head).
 
-Each is a ``tf.function`` (shapes retrace as usual); :meth:`CompiledPasses.of` keeps one set
-per model for as long as the model lives.
+Written once over ``keras.ops``: every gradient is a vector-Jacobian product from
+:mod:`crnnaudit.model.backend` (``GradientTape``, ``jax.vjp`` or ``torch.autograd``), and each
+pass is compiled there (``tf.function``, ``jax.jit`` over the weights' values, or eager). The
+gradient to the conv maps and to the input come from one chain: the head's pullback gives
+the maps' gradient, the CNN's pullback carries it on to the pixels.
+:meth:`CompiledPasses.of` keeps one set per model for as long as the model lives.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ..model import AuditedModel
+from ..model.backend import ADAPTER, to_numpy
 
 
 @dataclass
@@ -64,40 +69,39 @@ class CompiledPasses:
             input_grad: also take the gradient down to the pixels (the costly half).
         """
         input_grad = input_grad or self.model.conv is None  # without conv maps, only the input
-        logits, a, f, gx, ga, t = self.shared(input_grad)(tf.constant(x), tf.constant(target, tf.int32))
+        logits, a, f, gx, ga, t = self.shared(input_grad)(np.asarray(x, np.float32), _target(target))
         has_conv = self.model.conv is not None
-        return SharedPass(logits.numpy(), int(t), a.numpy() if has_conv else None, f.numpy(),
-                          gx.numpy() if input_grad else None, ga.numpy() if has_conv else None)
+        return SharedPass(to_numpy(logits), int(to_numpy(t)), to_numpy(a) if has_conv else None,
+                          to_numpy(f), to_numpy(gx) if input_grad else None,
+                          to_numpy(ga) if has_conv else None)
 
     def shared(self, input_grad: bool):
         if input_grad not in self._shared:
             self._shared[input_grad] = self._build_shared(input_grad)
         return self._shared[input_grad]
 
+    def _parts(self):
+        return (self.model.conv, self.model.pool, self.model.head)
+
     def _build_shared(self, input_grad: bool):
-        conv, pool, head = self.model.conv, self.model.pool, self.model.head
+        conv, pool, head = self._parts()
+        from_maps = _head_pass(pool, head)  # without conv the "maps" are the frames
+
+        def conv_of(x):
+            return conv(x, training=False)
 
         def run(x, target):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(x)
-                if conv is not None:
-                    a = conv(x, training=False)
-                    tape.watch(a)
-                    f = pool(a, training=False)
-                else:
-                    a = tf.zeros((0,))
-                    f = pool(x, training=False)
-                logits = head(f[None], training=False)[0]
-                target = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
-                y = tf.gather(logits, target)
-            if conv is not None and input_grad:
-                gx, ga = tape.gradient(y, [x, a])
-            elif conv is not None:  # stop at the conv maps: no backward through the CNN
-                gx, ga = tf.zeros((0,)), tape.gradient(y, a)
-            else:
-                gx, ga = tape.gradient(y, x), tf.zeros((0,))
-            return logits, a, f, gx, ga, target
-        return tf.function(run, reduce_retracing=True, autograph=False)
+            if conv is None:  # the "maps" are the frames: the head pass reaches the input
+                logits, f, gx, t = from_maps(x, target)
+                return logits, ops.zeros((0,)), f, gx, ops.zeros((0,)), t
+            if not input_grad:  # stop at the conv maps: no backward through the CNN
+                a = conv_of(x)
+                logits, f, ga, t = from_maps(a, target)
+                return logits, a, f, ops.zeros((0,)), ga, t
+            a, pullback = ADAPTER.vjp(conv_of, x)
+            logits, f, ga, t = from_maps(a, target)
+            return logits, a, f, pullback(ga)[0], ga, t
+        return ADAPTER.compile(run, self._parts())
 
     def conv_maps(self, x: np.ndarray) -> np.ndarray:
         """Conv maps ``(N, h, w, c)`` of preprocessed frames (forward only, compiled)."""
@@ -106,8 +110,8 @@ class CompiledPasses:
 
             def maps_of(z):
                 return conv(z, training=False)
-            self._conv = tf.function(maps_of, reduce_retracing=True, autograph=False)
-        return self._conv(tf.constant(x, tf.float32)).numpy()
+            self._conv = ADAPTER.compile(maps_of, [conv])
+        return to_numpy(self._conv(np.asarray(x, np.float32)))
 
     def run_from_maps(self, maps: np.ndarray, target: int) -> SharedPass:
         """The shared pass for a window whose conv maps ``(T, h, w, c)`` are already known (a
@@ -115,24 +119,12 @@ class CompiledPasses:
         and backward. Without a conv layer, ``maps`` are the per-frame features and only the
         head runs. Gives what :meth:`run_shared` gives with ``input_grad=False``."""
         if self._from_maps is None:
-            self._from_maps = self._build_from_maps()
-        logits, f, ga, t = self._from_maps(tf.constant(maps, tf.float32), tf.constant(target, tf.int32))
+            has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
+            self._from_maps = ADAPTER.compile(_head_pass(pool if has_conv else None, head), [pool, head])
+        logits, f, ga, t = self._from_maps(np.asarray(maps, np.float32), _target(target))
         has_conv = self.model.conv is not None
-        return SharedPass(logits.numpy(), int(t), maps if has_conv else None, f.numpy(), None,
-                          ga.numpy() if has_conv else None)
-
-    def _build_from_maps(self):
-        has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
-
-        def run(a, target):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(a)
-                f = pool(a, training=False) if has_conv else a
-                logits = head(f[None], training=False)[0]
-                target = tf.where(target < 0, tf.cast(tf.argmax(logits), tf.int32), target)
-                y = tf.gather(logits, target)
-            return logits, f, tape.gradient(y, a), target
-        return tf.function(run, reduce_retracing=True, autograph=False)
+        return SharedPass(to_numpy(logits), int(to_numpy(t)), maps if has_conv else None,
+                          to_numpy(f), None, to_numpy(ga) if has_conv else None)
 
     def head_grad(self):
         """``(gradient, logits)`` for feature sequences ``(B, T, *F)`` and a target."""
@@ -141,29 +133,46 @@ class CompiledPasses:
 
             def logits_of(fb):
                 return head(fb, training=False)
-            self._head_grad = _target_grad(logits_of)
+            self._head_grad = ADAPTER.compile(_target_grad(logits_of), [head])
         return self._head_grad
 
     def input_grad(self):
         """``(gradient, logits)`` for windows ``(S, T, H, W, C)`` and a target."""
         if self._input_grad is None:
-            self._input_grad = _target_grad(self._window_logits)
+            self._input_grad = ADAPTER.compile(_target_grad(self.model.window_logits_op), self._parts())
         return self._input_grad
 
-    def _window_logits(self, xb):
-        model = self.model
-        s, t = tf.shape(xb)[0], tf.shape(xb)[1]
-        f = model.frame_features(tf.reshape(xb, tf.concat([[s * t], tf.shape(xb)[2:]], 0)))
-        return model.head(tf.reshape(f, tf.concat([[s, t], tf.shape(f)[1:]], 0)), training=False)
+
+def _target(target: int) -> np.ndarray:
+    """A target as the passes take it: an int32 scalar (a Python int would recompile per class)."""
+    return np.asarray(target, np.int32)
+
+
+def _resolve(logits, target):
+    """``target``, or the arg-max class where it is -1 (inside the compiled pass)."""
+    return ops.where(target < 0, ops.cast(ops.argmax(logits), "int32"), target)
+
+
+def _head_pass(pool, head):
+    """``(maps, target) -> (logits, features, d target logit / d maps, target)`` for one
+    window; ``pool=None`` when the maps already are the features."""
+    def logits_of(a):
+        f = pool(a, training=False) if pool is not None else a
+        return head(f[None], training=False)[0], f
+
+    def run(a, target):
+        (logits, f), pullback = ADAPTER.vjp(logits_of, a, has_aux=True)
+        t = _resolve(logits, target)
+        (ga,) = pullback(ops.one_hot(t, logits.shape[-1], dtype=logits.dtype))
+        return logits, f, ga, t
+    return run
 
 
 def _target_grad(logits_of):
-    """Compiled: gradient of the summed target logit w.r.t. the batch that ``logits_of`` maps
-    to logits ``(B, K)``, and the logits."""
+    """Gradient of the summed target logit w.r.t. the batch that ``logits_of`` maps to logits
+    ``(B, K)``, and the logits (compile the result)."""
     def run(batch, target):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(batch)
-            logits = logits_of(batch)
-            y = tf.reduce_sum(tf.gather(logits, target, axis=1))
-        return tape.gradient(y, batch), logits
-    return tf.function(run, reduce_retracing=True, autograph=False)
+        logits, pullback = ADAPTER.vjp(logits_of, batch)
+        onehot = ops.zeros_like(logits) + ops.one_hot(target, logits.shape[-1], dtype=logits.dtype)
+        return pullback(onehot)[0], logits
+    return run

@@ -139,7 +139,7 @@ def occlusion(ctx: Context, patch: int, stride: int, batch: int):
         xb = np.stack([ctx.x[t] for t, _, _ in chunk])
         for k, (t, y, x) in enumerate(chunk):
             xb[k, y:y + patch, x:x + patch] = fill[t]
-        fo = ctx.model.frame_features(xb).numpy()
+        fo = ctx.model.frame_features(xb)
         seqs = np.repeat(f[None], len(chunk), axis=0)
         for k, (t, _, _) in enumerate(chunk):
             seqs[k, t] = fo[k]

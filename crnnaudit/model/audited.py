@@ -9,13 +9,15 @@ from typing import Callable
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
+import scipy.special
 from keras import layers as L
+from keras import ops
 
 from ..card import ModelCard
 from ..quality import QualityBounds
 from ..errors import ModelError
 from ..video import Clip, Window
+from .backend import ADAPTER, to_numpy
 from .statistics import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
 from .scoring import Timeline, score
@@ -41,7 +43,7 @@ def weights_hash(model: keras.Model) -> str:
     """SHA-256 of every weight, in order: names an in-memory model that has no file."""
     h = hashlib.sha256()
     for w in model.weights:
-        h.update(np.ascontiguousarray(w.numpy()).tobytes())
+        h.update(np.ascontiguousarray(to_numpy(w)).tobytes())
     return h.hexdigest()
 
 
@@ -72,8 +74,8 @@ class AuditedModel:
         self.card = (card or ModelCard(name=self.source.stem if self.source else model.name)).completed(
             n_outputs=self.n_outputs, fixed_frames=self.window_length_fixed,
             preprocessing="vgg19" if has_vgg else "unit", source=self.name)
-        self._features_fn = self._compile(self._features)
-        self._head_fn = self._compile(self._logits)
+        self._features_fn = ADAPTER.compile(self.features_op, [self.conv, self.pool])
+        self._head_fn = ADAPTER.compile(self.logits_op, [self.head])
         self._verified: dict[int, float] = {}  # seed -> result of the random-window check
 
     @property
@@ -101,32 +103,33 @@ class AuditedModel:
         return preprocess(frames, self.card.preprocessing)
 
     # --- the two forward passes everything else builds on -------------------------------
-    @staticmethod
-    def _compile(fn: Callable):
-        # Named functions, not lambdas: autograph reads a lambda's source and, with two
-        # lambdas close together, can compile the wrong one (it did: conv was skipped).
-        return tf.function(fn, reduce_retracing=True, autograph=False)
-
-    def _features(self, z):
+    # ``*_op``: the traced pieces, for passes that compose them (backend tensors in and out);
+    # frame_features / head_logits: compiled (model.backend), numpy in and out.
+    def features_op(self, z):
         a = self.conv(z, training=False) if self.conv is not None else z
         return self.pool(a, training=False)
 
-    def _logits(self, z):
-        return self.head(z, training=False)
+    def logits_op(self, f):
+        return self.head(f, training=False)
 
-    def frame_features(self, x: np.ndarray | tf.Tensor) -> tf.Tensor:
+    def window_logits_op(self, xb):
+        """Logits ``(S, K)`` for whole windows ``(S, T, H, W, C)``: each frame through the CNN."""
+        f = self.features_op(ops.reshape(xb, (-1,) + tuple(self.frame_shape)))
+        return self.logits_op(ops.reshape(f, (-1, ops.shape(xb)[1]) + tuple(self.feature_shape)))
+
+    def frame_features(self, x: np.ndarray) -> np.ndarray:
         """Per-frame features ``f`` for preprocessed frames ``(N, H, W, C)``."""
-        return self._features_fn(tf.convert_to_tensor(x, tf.float32))
+        return to_numpy(self._features_fn(np.asarray(x, np.float32)))
 
-    def head_logits(self, f: np.ndarray | tf.Tensor) -> tf.Tensor:
+    def head_logits(self, f: np.ndarray) -> np.ndarray:
         """Logits ``(B, K)`` for feature sequences ``(B, T, *F)``."""
-        return self._head_fn(tf.convert_to_tensor(f, tf.float32))
+        return to_numpy(self._head_fn(np.asarray(f, np.float32)))
 
     def probabilities(self, logits) -> np.ndarray:
-        logits = tf.convert_to_tensor(logits)
+        logits = np.asarray(logits, np.float32)
         if self.output_activation == "softmax":
-            return tf.nn.softmax(logits, axis=-1).numpy()
-        return tf.sigmoid(logits).numpy()
+            return scipy.special.softmax(logits, axis=-1)
+        return scipy.special.expit(logits)
 
     def anomaly_score(self, probs: np.ndarray) -> np.ndarray:
         """One anomaly score per row: summed anomaly-class probability (softmax) or the max
@@ -172,9 +175,10 @@ class AuditedModel:
             frames = window.frames if isinstance(window, Window) else np.asarray(window)
             frames = frames[None] if frames.ndim == 4 else frames
         x = self.prepare(frames)
-        original = np.asarray(self.model(x, training=False))
+        with ADAPTER.inference():
+            original = to_numpy(self.model(x, training=False))
         b, t = x.shape[:2]
-        f = tf.reshape(self.frame_features(x.reshape((b * t,) + x.shape[2:])), (b, t) + self.feature_shape)
+        f = self.frame_features(x.reshape((b * t,) + x.shape[2:])).reshape((b, t) + self.feature_shape)
         ours = self.probabilities(self.head_logits(f))
         if not (np.all(np.isfinite(original)) and np.all(np.isfinite(ours))):
             raise ModelError(f"{self.name}: the model produced non-finite outputs on the check window")

@@ -27,10 +27,10 @@ def clip_features(model, clip: Clip, batch: int = 32) -> np.ndarray:
     for _, img in clip.iter_frames(0, clip.frame_count, model.frame_size):
         pending.append(img)
         if len(pending) == batch:
-            out.append(model.frame_features(model.prepare(np.stack(pending))).numpy())
+            out.append(model.frame_features(model.prepare(np.stack(pending))))
             pending = []
     if pending:
-        out.append(model.frame_features(model.prepare(np.stack(pending))).numpy())
+        out.append(model.frame_features(model.prepare(np.stack(pending))))
     if not out:
         raise ModelError(f"{clip.name}: no frame could be decoded for calibration")
     return np.concatenate(out)

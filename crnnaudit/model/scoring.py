@@ -114,7 +114,7 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
         ready = scheduler.ready()
         if not ready:
             return
-        logits = model.head_logits(np.stack([f for _, _, f in ready])).numpy()
+        logits = model.head_logits(np.stack([f for _, _, f in ready]))
         if not np.all(np.isfinite(logits)):
             raise ModelError(f"{model.name}: non-finite scores on {clip.name} windows "
                              f"{[w for w, _, _ in ready]}")
@@ -129,7 +129,7 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
             batch = np.stack(pending_img)
             measures.update(zip(pending_idx, quality.frame_measures(batch, last[0])))
             last[0] = batch[-1]
-            scheduler.add(pending_idx, model.frame_features(model.prepare(batch)).numpy())
+            scheduler.add(pending_idx, model.frame_features(model.prepare(batch)))
             pending_idx.clear()
             pending_img.clear()
         head_on_ready()

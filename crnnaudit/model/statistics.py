@@ -143,7 +143,7 @@ def familiarity(model, frames: np.ndarray) -> dict:
     stats = model.feature_stats
     if stats is None:
         return {"checked": False, "statement": NO_STATISTICS}
-    d = stats.window_distance(model.frame_features(model.prepare(frames)).numpy())
+    d = stats.window_distance(model.frame_features(model.prepare(frames)))
     return {"checked": True, "distance": d, "threshold": stats.threshold,
             "unlike_training": bool(d > stats.threshold), "statement": familiarity_statement(d, stats.threshold)}
 
