@@ -10,11 +10,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
+from .lazy import LazyModule
 from .errors import VideoError
 from .limits import max_frame_pixels
+
+av = LazyModule("av")  # imported on first use (see lazy.py)
 
 #: FFmpeg demuxers crnnaudit opens: real video containers only.
 CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi")

@@ -27,3 +27,15 @@ def lazy_exports(package: str, exports: dict[str, str], renames: dict[str, str] 
     def __dir__():
         return sorted(set(namespace or ()) | set(exports))
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """A third-party module imported on first attribute access: the engine's import chain
+    then needs PyAV or pandas only where a clip is decoded or a table built, so the
+    explanation passes run on a machine that has neither (a GPU machine with JAX alone)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)

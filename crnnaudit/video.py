@@ -29,14 +29,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
-import av
 import cv2
 import numpy as np
 
+from .lazy import LazyModule
 from .container import CONTAINERS, av_open, check_path, check_tail, first_frame, probe  # noqa: F401
 from .limits import MAX_DECODE_SIDE, max_frame_pixels
 from .errors import VideoError
 from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
+
+av = LazyModule("av")  # imported on first use (see lazy.py)
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()

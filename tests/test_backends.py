@@ -146,3 +146,27 @@ def test_vgg19_maps_agree_within_tensorflows_own_noise(tmp_path):
     assert max(noise.values()) > 0  # the two TensorFlow runs did differ: the baseline is real
     for k in ref:
         assert relative_difference(ref[k], got[k]) <= max(TOLERANCE, 2 * noise[k]), (k, noise[k])
+
+
+def test_the_gpu_benchmark_runs_on_jax_without_tensorflow_video_or_tables(tmp_path):
+    """``benchmarks/bench_gpu.py`` as it would run on a GPU machine (JAX, no TensorFlow), here on
+    the CPU at toy sizes, with TensorFlow, PyAV, pandas and pyarrow unimportable: the engine
+    needs none of them to score and explain."""
+    blocker = _blocker(tmp_path / "blocker")
+    for name in ("av", "pandas", "pyarrow"):
+        (blocker / name).mkdir()
+        (blocker / name / "__init__.py").write_text(f'raise ImportError("{name} is not installed here")\n')
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(blocker), CRNNAUDIT_HOME=str(tmp_path / "home"))
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
+    done = subprocess.run([sys.executable, str(bench), "--smoke", "--json", str(out)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    result = json.loads(out.read_text())
+    assert result["backend"] == "jax" and result["tensorflow_loaded"] is False
+    (row,) = result["results"]
+    assert row["scoring_frames_per_s"] > 0 and row["explain_default_frames_per_s"] > 0
+    assert [s["batch"] for s in row["sweep"]] == [2, 4]
+    # bfloat16 moves the maps: measured, not assumed (the product's passes stay float32)
+    assert 0 < row["bfloat16"]["gradcam_relative_difference"] < 1
+    assert "| 32 |" in done.stdout

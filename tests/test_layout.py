@@ -63,6 +63,31 @@ def test_only_the_ui_imports_streamlit():
         assert not any(n.split(".")[0] == "streamlit" for n in names), rel
 
 
+def _imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    return {n.split(".")[0] for n in names}
+
+
+#: where a backend may be named: its adapter, and the demo's training recipe (TensorFlow's
+#: deterministic ops make two builds agree; training is not part of the audit engine)
+BACKEND_ROOMS = {Path("crnnaudit/model/backend.py"), Path("crnnaudit/demo/model.py"),
+                 Path("crnnaudit/demo/training.py")}
+
+
+def test_only_the_adapter_names_a_backend():
+    """One engine over keras.ops: TensorFlow, JAX and PyTorch are imported only by
+    crnnaudit/model/backend.py (and the demo's training), so the same code runs on each."""
+    offenders = []
+    for path in _sources():
+        rel = path.relative_to(ROOT)
+        found = _imported_roots(path) & {"tensorflow", "jax", "jaxlib", "torch"}
+        if found and rel not in BACKEND_ROOMS:
+            offenders.append(f"{rel} imports {sorted(found)}")
+    assert not offenders, offenders
+
+
 def test_one_rule_one_place():
     """A score meets its threshold only in crnnaudit/decision.py; what a method can serve is
     decided only by Method.unavailable_on (never by a name or by looking for conv layers)."""

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import ExplanationError
 from ..model import AuditedModel
-from ..model.backend import ADAPTER, to_numpy
-from ..model.scoring import WindowScheduler
+from ..model.backend import ADAPTER, on_accelerator, to_numpy
+from ..model.scoring import WindowScheduler, prefetched
 from ..video import Clip, Window
 from .base import REGISTRY, ExplanationSet, Progress
 from .cache import ExplanationCache
@@ -51,7 +51,7 @@ def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str =
                  windows: Iterable[int] | None = None, stride: int | None = None, target=None,
                  params: dict[str, dict] | None = None, cache: ExplanationCache | bool | None = True,
                  progress: Callable[[int, int], None] | None = None, cancel=None,
-                 batch_frames: int = 32) -> Iterator[ExplainedWindow]:
+                 batch_frames: int | None = None) -> Iterator[ExplainedWindow]:
     """Explain windows of ``clip`` (all, or the indices in ``windows``), streaming.
 
     Args:
@@ -60,6 +60,8 @@ def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str =
         methods, target, params, cache: as :func:`~crnnaudit.explainers.explain`; ``target``
             ``None`` explains each window's own predicted class.
         progress: ``progress(windows done, windows asked for)``.
+        batch_frames: frames per CNN batch (default: ``model.batch_frames()``); on a GPU the
+            next frames are decoded in a thread while the model works.
 
     Yields:
         :class:`ExplainedWindow` in window order; the results equal :func:`explain` on
@@ -83,7 +85,8 @@ def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str =
     use_maps = shares_clip_pass(methods)
     yield from _stream(model, clip, [starts[k] for k in wanted], wanted, stride,
                        lambda window, maps: _serve(_validate(model, window, methods, target, params), store,
-                                                   steps, maps if use_maps else None), steps, batch_frames)
+                                                   steps, maps if use_maps else None), steps,
+                       batch_frames or model.batch_frames())
 
 
 def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[int], stride: int, serve,
@@ -116,7 +119,8 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
         for i in [i for i in frames if i not in scheduler.features]:
             del frames[i], features[i]
 
-    for i, img in clip.iter_frames(min(starts), needed, model.frame_size):
+    decoded = clip.iter_frames(min(starts), needed, model.frame_size)
+    for i, img in prefetched(decoded, 2 * batch_frames) if on_accelerator() else decoded:
         frames[i] = img
         pending.append((i, img))
         if len(pending) >= batch_frames:

@@ -74,8 +74,10 @@ class Context:
         out = [self.model.head_logits(fb[i:i + batch]) for i in range(0, len(fb), batch)]
         return np.concatenate(out)
 
-    def run_cnn(self, xf: np.ndarray, batch: int = 64) -> np.ndarray:
-        """Per-frame features (numpy) for preprocessed frames ``(N, H, W, C)``, batched."""
+    def run_cnn(self, xf: np.ndarray, batch: int | None = None) -> np.ndarray:
+        """Per-frame features (numpy) for preprocessed frames ``(N, H, W, C)``, batched
+        (default: 64 frames on a CPU, what the GPU's free memory holds on one)."""
+        batch = batch or self.model.batch_frames(default=64)
         return np.concatenate([self.model.frame_features(xf[i:i + batch])
                                for i in range(0, len(xf), batch)])
 

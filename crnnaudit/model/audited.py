@@ -8,19 +8,21 @@ from typing import Callable
 
 import keras
 import numpy as np
-import pandas as pd
 import scipy.special
 from keras import layers as L
 from keras import ops
 
+from ..lazy import LazyModule
 from ..card import ModelCard
 from ..quality import QualityBounds
 from ..errors import ModelError
 from ..video import Clip, Window
-from .backend import ADAPTER, to_numpy
+from .backend import ADAPTER, batch_frames, to_numpy
 from .statistics import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
 from .scoring import Timeline, score
+
+pd = LazyModule("pandas")  # imported on first use (see lazy.py)
 
 VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
@@ -117,6 +119,12 @@ class AuditedModel:
         f = self.features_op(ops.reshape(xb, (-1,) + tuple(self.frame_shape)))
         return self.logits_op(ops.reshape(f, (-1, ops.shape(xb)[1]) + tuple(self.feature_shape)))
 
+    def batch_frames(self, gradients: bool = False, default: int = 32) -> int:
+        """Frames per CNN batch: ``default`` on a CPU, else from the GPU's free memory and
+        what one frame's activations take (:func:`.backend.batch_frames`)."""
+        layers = (all_layers(self.conv) if self.conv is not None else []) + all_layers(self.pool)
+        return batch_frames(layers, gradients, default)
+
     def frame_features(self, x: np.ndarray) -> np.ndarray:
         """Per-frame features ``f`` for preprocessed frames ``(N, H, W, C)``."""
         return to_numpy(self._features_fn(np.asarray(x, np.float32)))
@@ -146,18 +154,24 @@ class AuditedModel:
         return int(np.argmax(logits))
 
     def score(self, clip: Clip, stride: int | None = None,
-              progress: Callable[[int, int], None] | None = None, batch_frames: int = 32) -> Timeline:
+              progress: Callable[[int, int], None] | None = None, batch_frames: int | None = None,
+              prefetch: bool | None = None) -> Timeline:
         """Score every window of a clip.
 
         Each frame goes through the CNN once, however many windows hold it: features are
         cached per frame and only the head runs per window. Decoding streams, so memory holds
         a window's worth of features, not the clip.
 
+        Args:
+            batch_frames: frames per CNN batch (default: :meth:`batch_frames`).
+            prefetch: decode the next frames in a thread while the model runs (default: on a
+                GPU, where the model would otherwise wait for the decoder).
+
         Raises:
             ExplanationError: a stride that is not a whole number >= 1. ModelError:
             non-finite scores.
         """
-        return score(self, clip, stride, progress, batch_frames)
+        return score(self, clip, stride, progress, batch_frames or self.batch_frames(), prefetch)
 
     def verify(self, window: Window | np.ndarray | None = None, seed: int = 0) -> float:
         """Largest |original - decomposed| over the output probabilities on one window.

@@ -19,6 +19,8 @@ PyTorch only.
 from __future__ import annotations
 
 import contextlib
+import functools
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import keras
@@ -30,6 +32,57 @@ from ..errors import ModelError
 def to_numpy(x) -> np.ndarray:
     """A tensor of the running backend (or an array) as a numpy array."""
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A GPU: its name, its free memory in bytes (None where the backend cannot say) and what
+    the backend holds on it now."""
+
+    name: str
+    free_bytes: int | None
+    used_bytes: int
+
+
+#: the share of a GPU's free memory one batch may take (the rest: weights, workspace, the
+#: backend's own pools); where the backend cannot say what is free, a fixed budget
+MEMORY_SHARE, UNKNOWN_FREE_BYTES = 0.5, 4 << 30
+#: bounds on a batch of frames: a CPU keeps the measured defaults; a GPU goes no higher than
+#: this (beyond, throughput no longer grows and the first compile of each size costs more)
+MAX_BATCH_FRAMES = 2048
+
+
+def frame_bytes(layers: Iterable, gradients: bool) -> int:
+    """Bytes one frame's activations take in the per-frame layers (float32), three times
+    that when a backward pass keeps them and their gradients."""
+    total = 0
+    for layer in layers:
+        try:
+            shape = layer.output.shape[1:]
+        except (AttributeError, ValueError):
+            continue
+        if all(isinstance(d, int) for d in shape):
+            total += int(np.prod(shape, dtype=np.int64))
+    return 4 * total * (3 if gradients else 1)
+
+
+@functools.lru_cache(maxsize=1)
+def on_accelerator() -> bool:
+    """Whether the backend computes on a GPU (asked once per process)."""
+    return ADAPTER.accelerator() is not None
+
+
+def batch_frames(layers: Iterable, gradients: bool, default: int) -> int:
+    """How many frames one batch of the CNN takes: ``default`` on a CPU (the measured best
+    there); on a GPU, as many as :data:`MEMORY_SHARE` of its free memory holds."""
+    if not on_accelerator():
+        return default
+    device = ADAPTER.accelerator()
+    if device is None:
+        return default
+    per_frame = max(1, frame_bytes(layers, gradients))
+    free = device.free_bytes if device.free_bytes is not None else UNKNOWN_FREE_BYTES
+    return int(min(MAX_BATCH_FRAMES, max(default, MEMORY_SHARE * free // per_frame)))
 
 
 def _variables(sources: Iterable) -> list:
@@ -72,6 +125,10 @@ class Adapter:
     def limit_threads(self, threads: int) -> None:
         """At most ``threads`` threads inside one operation (a Ray worker's share of the cores)."""
 
+    def accelerator(self) -> Accelerator | None:
+        """The first GPU the backend computes on, with its free memory, or None (CPU)."""
+        return None
+
 
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
@@ -103,6 +160,16 @@ class TensorFlowAdapter(Adapter):
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(threads)
 
+    def accelerator(self):
+        import tensorflow as tf
+        gpus = tf.config.list_logical_devices("GPU")
+        if not gpus:
+            return None
+        # TensorFlow reports what it holds, not what the card has free; its allocator grows
+        # into the card, so the budget is a fixed share it is known to get.
+        used = tf.config.experimental.get_memory_info(gpus[0].name)["current"]
+        return Accelerator(gpus[0].name, None, used)
+
 
 class JaxAdapter(Adapter):
     name = "jax"
@@ -130,6 +197,16 @@ class JaxAdapter(Adapter):
     def version(self):
         import jax
         return jax.__version__
+
+    def accelerator(self):
+        import jax
+        device = jax.devices()[0]
+        if device.platform == "cpu":
+            return None
+        stats = device.memory_stats() or {}
+        limit = stats.get("bytes_limit")
+        return Accelerator(str(device.device_kind), None if limit is None else limit - stats.get("bytes_in_use", 0),
+                           stats.get("bytes_in_use", 0))
 
 
 class TorchAdapter(Adapter):
@@ -166,6 +243,13 @@ class TorchAdapter(Adapter):
     def limit_threads(self, threads):
         import torch
         torch.set_num_threads(threads)
+
+    def accelerator(self):
+        import torch
+        if not torch.cuda.is_available():
+            return None
+        free, _total = torch.cuda.mem_get_info()
+        return Accelerator(torch.cuda.get_device_name(), free, torch.cuda.memory_allocated())
 
 
 class UnsupportedAdapter(Adapter):

@@ -7,16 +7,21 @@ features, not the clip. :class:`WindowScheduler` is that bookkeeping; :func:`sco
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
-import pandas as pd
 
+from ..lazy import LazyModule
 from .. import quality
 from ..decision import decide
 from ..errors import ExplanationError, ModelError, VideoError
 from ..video import Clip
+from .backend import on_accelerator
+
+pd = LazyModule("pandas")  # imported on first use (see lazy.py)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audited import AuditedModel
@@ -94,8 +99,53 @@ class WindowScheduler:
         return out
 
 
+def prefetched(items: Iterator, depth: int) -> Iterator:
+    """``items``, produced up to ``depth`` ahead in a thread: the CPU decodes the next frames
+    while the model (on a GPU) works on these. An error in the thread is raised here; leaving
+    early stops the thread and closes ``items``."""
+    ready: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as e:  # handed to the consumer, raised there
+            put(_Failed(e))
+        finally:
+            getattr(items, "close", lambda: None)()
+
+    worker = threading.Thread(target=produce, name="crnnaudit-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
 def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
-          progress: Callable[[int, int], None] | None = None, batch_frames: int = 32) -> Timeline:
+          progress: Callable[[int, int], None] | None = None, batch_frames: int = 32,
+          prefetch: bool | None = None) -> Timeline:
     """Score every window of a clip (see :meth:`AuditedModel.score`)."""
     T = model.window_length
     if stride is not None and (isinstance(stride, bool) or not isinstance(stride, (int, np.integer))
@@ -134,7 +184,10 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
             pending_img.clear()
         head_on_ready()
 
-    for i, img in clip.iter_frames(0, needed, model.frame_size):
+    frames = clip.iter_frames(0, needed, model.frame_size)
+    if prefetch if prefetch is not None else on_accelerator():
+        frames = prefetched(frames, 2 * batch_frames)
+    for i, img in frames:
         pending_idx.append(i)
         pending_img.append(img)
         if len(pending_img) >= batch_frames:
