@@ -1,10 +1,13 @@
 """Frames per second on a GPU: scoring and the default explanation set, through the engine.
 
 For the GPU machines, which have JAX (and PyTorch) but no TensorFlow: run with
-``KERAS_BACKEND=jax``. Needs only keras, the backend, and the engine's own imports (numpy,
-scipy, opencv-python-headless, PyYAML, h5py); no video is decoded (synthetic frames) and
-neither TensorFlow, PyAV nor pandas is imported (``tests/test_backends.py`` runs this script
-with all three blocked).
+``KERAS_BACKEND=jax``. Needs only keras, the backend, numpy, scipy and PyYAML; no video is
+decoded (synthetic frames) and neither TensorFlow, PyAV, OpenCV nor pandas is imported
+(``tests/test_backends.py`` runs this script with all four blocked). On a machine with JAX but
+no keras: ``make gpu-wheels`` here (about 10 MB in ``.cache/gpu-wheels``), carry that folder,
+and there run
+``pip install -q --no-index --find-links .cache/gpu-wheels keras PyYAML && KERAS_BACKEND=jax
+python benchmarks/bench_gpu.py --json gpu.json``.
 
 Model: the paper's shape, TimeDistributed(VGG19(weights=None)) + GRU + MLP + softmax, windows of
 ``--frames`` frames. Measured, each the median of ``--repeats`` after a warm-up (compilation is

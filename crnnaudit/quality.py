@@ -28,10 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from .lazy import LazyModule
 from .errors import CardError
+
+cv2 = LazyModule("cv2")  # imported on first use (see lazy.py)
 
 # name -> (the check it feeds, the side that flags, scale: "log" | "linear" | "share", floor, unit words)
 MEASURES: dict[str, tuple[str, str, str, float, str]] = {

@@ -29,7 +29,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from .lazy import LazyModule
@@ -38,7 +37,7 @@ from .limits import MAX_DECODE_SIDE, max_frame_pixels
 from .errors import VideoError
 from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
 
-av = LazyModule("av")  # imported on first use (see lazy.py)
+av, cv2 = LazyModule("av"), LazyModule("cv2")  # imported on first use (see lazy.py)
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()

@@ -150,10 +150,10 @@ def test_vgg19_maps_agree_within_tensorflows_own_noise(tmp_path):
 
 def test_the_gpu_benchmark_runs_on_jax_without_tensorflow_video_or_tables(tmp_path):
     """``benchmarks/bench_gpu.py`` as it would run on a GPU machine (JAX, no TensorFlow), here on
-    the CPU at toy sizes, with TensorFlow, PyAV, pandas and pyarrow unimportable: the engine
-    needs none of them to score and explain."""
+    the CPU at toy sizes, with TensorFlow, PyAV, OpenCV, pandas and pyarrow unimportable: the
+    engine needs none of them to score and explain."""
     blocker = _blocker(tmp_path / "blocker")
-    for name in ("av", "pandas", "pyarrow"):
+    for name in ("av", "cv2", "pandas", "pyarrow"):
         (blocker / name).mkdir()
         (blocker / name / "__init__.py").write_text(f'raise ImportError("{name} is not installed here")\n')
     out = tmp_path / "gpu.json"

@@ -6,11 +6,13 @@ passes, report progress and can be cancelled.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from ..lazy import LazyModule
 from .base import register
 from .engine import Context
+
+cv2 = LazyModule("cv2")  # imported on first use (see lazy.py)
 
 EPS = 1e-7
 

@@ -4,6 +4,7 @@
     decompose.py  decompose: a pure function, Keras model -> conv, pool, head
     scoring.py    Timeline and score, with a window scheduler
     audited.py    AuditedModel: the pieces, the card, the two forward passes, verify()
+    backend.py    what differs per Keras backend: compile, vector-Jacobian product, GPU memory
     calibration.py  statistics of the training data's features: "unlike the training data"
 """
 
