@@ -170,3 +170,32 @@ def test_the_gpu_benchmark_runs_on_jax_without_tensorflow_video_or_tables(tmp_pa
     # bfloat16 moves the maps: measured, not assumed (the product's passes stay float32)
     assert 0 < row["bfloat16"]["gradcam_relative_difference"] < 1
     assert "| 32 |" in done.stdout
+
+
+def test_the_demo_made_on_tensorflow_explains_alike_on_jax(full_demo, tmp_path, sample_clips):
+    """The shipped demo, assembled on TensorFlow, loaded from its file on JAX (card, hash check
+    and calibration with it): the same probabilities and maps. Assembling it on JAX is refused
+    with a message that says how, rather than retraining for minutes."""
+    import shutil
+    from crnnaudit import open_clip
+    from crnnaudit.demo.paths import FRAMES, SIZE
+    src = tmp_path / "in"
+    src.mkdir()
+    for f in (full_demo / "demo").glob("demo_vgg19_gru.*"):
+        shutil.copyfile(f, src / f.name)
+    window = open_clip(sample_clips[0]).window(0, FRAMES, FRAMES, (SIZE, SIZE))
+    np.save(src / "demo_vgg19_gru.npy", window.frames)
+    methods = ("gradcam", "gradcam_pp", "frame_occlusion", "temporal_ig", "prefix_score")
+    procs = {"tensorflow": run_worker("tensorflow", src, tmp_path / "tf", *methods),
+             "jax": run_worker("jax", src, tmp_path / "jax", *methods, block_tensorflow=True)}
+    (_, ref), (result, got) = finish(procs["tensorflow"], tmp_path / "tf"), finish(procs["jax"], tmp_path / "jax")
+    assert result["backend"] == "jax" and set(got) == set(ref) and len(ref) == 2 * 2 + 3 + 1
+    worst = {k: relative_difference(ref[k], got[k]) for k in ref}
+    assert max(worst.values()) <= TOLERANCE, worst
+
+    env = dict(os.environ, KERAS_BACKEND="jax", CRNNAUDIT_HOME=str(tmp_path / "fresh"),
+               PYTHONPATH=str(_blocker(tmp_path / "blocker")))
+    done = subprocess.run([sys.executable, "-m", "crnnaudit", "demo"], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode != 0
+    assert "KERAS_BACKEND=tensorflow crnnaudit demo" in done.stdout + done.stderr

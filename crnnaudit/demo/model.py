@@ -28,6 +28,8 @@ import numpy as np
 
 from ..card import ModelCard
 from ..config import samples_dir
+from ..errors import CrnnauditError
+from ..model.backend import BACKEND
 from ..model.sandbox import trust_own_file
 from .evaluation import classification_figures, evaluate_demo, roc_auc
 from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, SIZE, TRAINABLE, demo_card_path, demo_dir,
@@ -111,8 +113,12 @@ def ensure_demo(progress: Callable[[str, int, int], None] | None = None) -> Path
     if card is not None and card.extra.get("recipe", {}).get("version") == RECIPE_VERSION:
         try:
             return install_shipped(progress)
-        except ShippedDemoMismatch:
-            pass  # another Keras: the recipe recreates it
+        except ShippedDemoMismatch as e:
+            if BACKEND != "tensorflow":  # the frozen VGG19 comes from TensorFlow's seeded initialiser
+                raise CrnnauditError(f"{e}. The demo is made on TensorFlow (its frozen VGG19 is drawn by "
+                                     f"TensorFlow's seeded initialiser) and this process runs Keras on "
+                                     f"{BACKEND}: run `KERAS_BACKEND=tensorflow crnnaudit demo` once; the "
+                                     f"file it writes loads on every backend") from e
     return build_demo(force=True, progress=progress)
 
 
@@ -128,9 +134,13 @@ def build_demo(seed: int = 0, train_clips: int = 224, validation_clips: int = 16
     Returns:
         The path of the ``.keras`` file (its card is ``<name>.card.json`` beside it).
     """
-    import tensorflow as tf
     if not force and demo_is_current():
         return demo_model_path()
+    if BACKEND != "tensorflow":
+        raise CrnnauditError(f"building the demo needs TensorFlow (deterministic ops make two builds agree); "
+                             f"this process runs Keras on {BACKEND}: run `KERAS_BACKEND=tensorflow crnnaudit demo "
+                             "--rebuild`, then load the file on any backend")
+    import tensorflow as tf
     tf.config.experimental.enable_op_determinism()
     t0 = time.perf_counter()
     clips = demo_dir() / "clips"
