@@ -10,24 +10,14 @@ Run: python benchmarks/bench_explain.py [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from common import VTEST, commit, machine, paper_model
+from common import VTEST, commit, machine, median_time, paper_model
 
-
-def median_time(fn, repeats):
-    fn()  # warm-up: tracing and compilation are not what we measure
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def naive_fn(model, x, target):

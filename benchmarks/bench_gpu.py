@@ -29,23 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from common import commit, paper_model
+from common import commit, median_time, paper_model
 
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up: compiling for this shape is not what is measured
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def peak_bytes() -> int | None:

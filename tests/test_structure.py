@@ -85,6 +85,10 @@ def test_compiled_passes_are_kept_per_model_and_released_with_it():
     explain(model, _frames(model), ["gradcam"], cache=False)
     passes = CompiledPasses.of(model)
     assert CompiledPasses.of(model) is passes and set(passes._shared) == {False}
+    # every compiled pass built: shared with pixels, head gradients, whole-window gradients
+    explain(model, _frames(model), ["saliency", "temporal_ig", "smoothgrad"], cache=False)
+    assert set(passes._shared) == {False, True}
+    assert passes._head_grad is not None and passes._input_grad is not None
     ref = weakref.ref(model)
     del model, passes
     gc.collect()

@@ -139,7 +139,9 @@ class CompiledPasses:
     def input_grad(self):
         """``(gradient, logits)`` for windows ``(S, T, H, W, C)`` and a target."""
         if self._input_grad is None:
-            self._input_grad = ADAPTER.compile(_target_grad(self.model.window_logits_op), self._parts())
+            def window_logits(xb):  # through the weak reference: the cache must not keep the model alive
+                return self.model.window_logits_op(xb)
+            self._input_grad = ADAPTER.compile(_target_grad(window_logits), self._parts())
         return self._input_grad
 
 
