@@ -47,8 +47,9 @@ class Accelerator:
 #: the share of a GPU's free memory one batch may take (the rest: weights, workspace, the
 #: backend's own pools); where the backend cannot say what is free, a fixed budget
 MEMORY_SHARE, UNKNOWN_FREE_BYTES = 0.5, 4 << 30
-#: bounds on a batch of frames: a CPU keeps the measured defaults; a GPU goes no higher than
-#: this (beyond, throughput no longer grows and the first compile of each size costs more)
+#: a cap on a batch of frames on a GPU (a CPU keeps its measured defaults): each new batch size
+#: is compiled once, and where throughput stops growing is what bench_gpu.py's sweep shows
+#: (not yet measured on a GPU)
 MAX_BATCH_FRAMES = 2048
 
 
@@ -123,7 +124,8 @@ class Adapter:
         raise NotImplementedError
 
     def limit_threads(self, threads: int) -> None:
-        """At most ``threads`` threads inside one operation (a Ray worker's share of the cores)."""
+        """At most ``threads`` threads inside one operation (a Ray worker's share of the cores).
+        JAX takes its CPU threads from ``XLA_FLAGS`` at start; nothing to do here."""
 
     def accelerator(self) -> Accelerator | None:
         """The first GPU the backend computes on, with its free memory, or None (CPU)."""
