@@ -204,6 +204,15 @@ def test_cache_returns_the_same_explanation_and_keys_on_content(tmp_path, monkey
     other = explain(model, frames, ["gradcam"], params={"gradcam": {"pooled": True}}, cache=cache)
     assert not np.allclose(other["gradcam"].maps, first["gradcam"].maps)  # new params, new entry
     assert len(list((tmp_path / "c").glob("*.npz"))) == 3
+    # another backend computes its own entry: a served result names the backend that made it
+    assert first["gradcam"].provenance["versions"]["backend"] == "tensorflow"
+    monkeypatch.setattr(engine, "BACKEND", "jax")
+    calls = []
+    monkeypatch.setattr(engine.Context, "run_shared_pass",
+                        lambda s, *a, **k: calls.append(1) or pytest.fail("recomputed, as it should be"))
+    with pytest.raises(pytest.fail.Exception, match="recomputed, as it should be"):
+        explain(model, frames, ["gradcam"], cache=cache)
+    assert calls == [1]
 
 
 def test_cache_size_is_bounded(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ExplanationError
 from ..model import AuditedModel
-from ..model.backend import to_numpy, versions as backend_versions
+from ..model.backend import BACKEND, to_numpy, versions as backend_versions
 from ..video import Window
 from .base import (DEFAULT_METHODS, REGISTRY, Explanation, ExplanationSet, Progress,
                    resolve_params)
@@ -127,7 +127,8 @@ class _Request:
     def cache_key(self, method: str) -> str:
         return ExplanationCache.key(model=self.model.sha256, clip=self.clip_sha256, window=self.window,
                                     method=method, params=self.params[method], target=self.target,
-                                    version=__version__, preprocessing=self.model.card.preprocessing)
+                                    version=__version__, preprocessing=self.model.card.preprocessing,
+                                    backend=BACKEND)  # provenance names the backend that computed it
 
     def provenance(self, method: str) -> dict:
         return {"model_sha256": self.model.sha256, "clip_sha256": self.clip_sha256, "window": self.window,
