@@ -97,7 +97,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_every_method_gives_the_same_maps_on_every_backend(runs, backend):
-    (ref_result, ref), (result, got) = runs["tensorflow"], runs[backend]
+    (_, ref), (result, got) = runs["tensorflow"], runs[backend]
     assert result["backend"] == result["adapter"] == backend
     assert set(got) == set(ref)
     methods = {k.split("/")[1] for k in ref if k.count("/") == 2}
