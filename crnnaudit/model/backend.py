@@ -217,7 +217,7 @@ class TorchAdapter(Adapter):
     def compile(self, fn, weights_of=()):
         import torch
 
-        def call(*args):  # eager: torch.compile's first call costs more than a window saves
+        def call(*args):  # eager; torch.compile not tried yet (its first call compiles)
             args = [keras.ops.convert_to_tensor(a) for a in args]
             with torch.no_grad():
                 return fn(*args)
