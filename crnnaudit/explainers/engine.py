@@ -23,7 +23,7 @@ from ..video import Window
 from .base import (DEFAULT_METHODS, REGISTRY, Explanation, ExplanationSet, Progress,
                    resolve_params)
 from .cache import ExplanationCache
-from .passes import CompiledPasses, SharedPass
+from .passes import CompiledPasses, SharedPass, as_target
 
 
 class Context:
@@ -83,12 +83,12 @@ class Context:
 
     def head_grads(self, fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient of the target logit w.r.t. feature sequences ``(B, T, *F)``, and logits."""
-        g, logits = self.passes.head_grad()(np.asarray(fb, np.float32), np.asarray(self.target, np.int32))
+        g, logits = self.passes.head_grad()(np.asarray(fb, np.float32), as_target(self.target))
         return to_numpy(g), to_numpy(logits)
 
     def input_grads(self, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient of the target logit w.r.t. whole windows ``(S, T, H, W, C)``, and logits."""
-        g, logits = self.passes.input_grad()(np.asarray(xb, np.float32), np.asarray(self.target, np.int32))
+        g, logits = self.passes.input_grad()(np.asarray(xb, np.float32), as_target(self.target))
         return to_numpy(g), to_numpy(logits)
 
 

@@ -69,7 +69,7 @@ class CompiledPasses:
             input_grad: also take the gradient down to the pixels (the costly half).
         """
         input_grad = input_grad or self.model.conv is None  # without conv maps, only the input
-        logits, a, f, gx, ga, t = self.shared(input_grad)(np.asarray(x, np.float32), _target(target))
+        logits, a, f, gx, ga, t = self.shared(input_grad)(np.asarray(x, np.float32), as_target(target))
         has_conv = self.model.conv is not None
         return SharedPass(to_numpy(logits), int(to_numpy(t)), to_numpy(a) if has_conv else None,
                           to_numpy(f), to_numpy(gx) if input_grad else None,
@@ -121,7 +121,7 @@ class CompiledPasses:
         if self._from_maps is None:
             has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
             self._from_maps = ADAPTER.compile(_head_pass(pool if has_conv else None, head), [pool, head])
-        logits, f, ga, t = self._from_maps(np.asarray(maps, np.float32), _target(target))
+        logits, f, ga, t = self._from_maps(np.asarray(maps, np.float32), as_target(target))
         has_conv = self.model.conv is not None
         return SharedPass(to_numpy(logits), int(to_numpy(t)), maps if has_conv else None,
                           to_numpy(f), None, to_numpy(ga) if has_conv else None)
@@ -145,7 +145,7 @@ class CompiledPasses:
         return self._input_grad
 
 
-def _target(target: int) -> np.ndarray:
+def as_target(target: int) -> np.ndarray:
     """A target as the passes take it: an int32 scalar (a Python int would recompile per class)."""
     return np.asarray(target, np.int32)
 

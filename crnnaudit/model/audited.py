@@ -17,7 +17,7 @@ from ..card import ModelCard
 from ..quality import QualityBounds
 from ..errors import ModelError
 from ..video import Clip, Window
-from .backend import ADAPTER, batch_frames, to_numpy
+from .backend import ADAPTER, batch_frames, on_accelerator, to_numpy
 from .statistics import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
 from .scoring import Timeline, score
@@ -122,6 +122,8 @@ class AuditedModel:
     def batch_frames(self, gradients: bool = False, default: int = 32) -> int:
         """Frames per CNN batch: ``default`` on a CPU, else from the GPU's free memory and
         what one frame's activations take (:func:`.backend.batch_frames`)."""
+        if not on_accelerator():  # every scoring call asks: no layer walk on a CPU
+            return default
         layers = (all_layers(self.conv) if self.conv is not None else []) + all_layers(self.pool)
         return batch_frames(layers, gradients, default)
 
