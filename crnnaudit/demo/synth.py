@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 from ..errors import CrnnauditError
-from ..render import write_video
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
 SHOT_EVERY = 6  # frames between the shots of a burst (12 fps: two shots a second)
@@ -205,6 +204,7 @@ def degrade(clip: SynthClip, kind: str, seed: int = 0) -> tuple[SynthClip, int]:
 
 def write_clip(clip: SynthClip, path: str | Path, crf: int = 23) -> Path:
     """Write ``<name>.mp4`` (H.264), ``<name>.truth.json`` and ``<name>.mask.npz``."""
+    from ..render import write_video  # PyAV and Plotly: not needed to draw clips in memory
     path = Path(path).with_suffix(".mp4")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_video(path, clip.frames, clip.fps, crf=crf)
