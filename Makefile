@@ -48,12 +48,13 @@ app: install fonts
 test: system-deps install-dev
 	$(PY) -m pytest -q
 
-# What benchmarks/bench_gpu.py needs on a GPU machine that has JAX (numpy, scipy, ml-dtypes) but
-# neither keras nor the engine's few other imports: about 10 MB of wheels, carried there in
-# .cache/gpu-wheels and installed with pip --no-index (see the script's docstring).
-GPU_WHEELS := keras==3.15.1 h5py==3.14.0 PyYAML==6.0.3 optree==0.20.0 namex==0.1.0 rich==15.0.0 \
-	absl-py==2.5.1 markdown-it-py==4.3.0 mdurl==0.1.2 Pygments==2.21.0 packaging==26.4
+# What benchmarks/bench_gpu.py and crnnaudit.demo.pretrain need on the project's GPU machines
+# (Python 3.12 with JAX, numpy, scipy, h5py, PyYAML, OpenCV, rich and absl already there): keras
+# and the two packages it needs that they lack, 3 MB of wheels carried in .cache/gpu-wheels and
+# installed there with `pip install --no-index --no-deps --target /tmp/site` (README, *On a GPU*).
+GPU_PYTHON := 3.12
+GPU_WHEELS := keras==3.15.1 optree==0.20.0 namex==0.1.0
 gpu-wheels: venv
-	$(PY) -m pip download -q --no-deps --python-version 3.11 --only-binary=:all: -d .cache/gpu-wheels \
-	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-	  --platform any $(GPU_WHEELS)
+	$(PY) -m pip download -q --no-deps --python-version $(GPU_PYTHON) --implementation cp --only-binary=:all: \
+	  -d .cache/gpu-wheels --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any $(GPU_WHEELS)

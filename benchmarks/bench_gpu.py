@@ -3,11 +3,11 @@
 For the GPU machines, which have JAX (and PyTorch) but no TensorFlow: run with
 ``KERAS_BACKEND=jax``. Needs only keras, the backend, numpy, scipy and PyYAML; no video is
 decoded (synthetic frames) and neither TensorFlow, PyAV, OpenCV nor pandas is imported
-(``tests/test_backends.py`` runs this script with all four blocked). On a machine with JAX but
-no keras: ``make gpu-wheels`` here (about 10 MB in ``.cache/gpu-wheels``), carry that folder,
-and there run
-``pip install -q --no-index --find-links .cache/gpu-wheels keras PyYAML && KERAS_BACKEND=jax
-python benchmarks/bench_gpu.py --json gpu.json``.
+(``tests/test_backends.py`` runs this script with all four blocked). On the project's GPU
+machines (JAX, Python 3.12, no keras): ``make gpu-wheels`` here (3 MB in ``.cache/gpu-wheels``),
+carry that folder, and there run ``python3 -m pip install -q --no-index --no-deps --target
+/tmp/site .cache/gpu-wheels/*.whl && PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax python3
+benchmarks/bench_gpu.py --json gpu.json``.
 
 Model: the paper's shape, TimeDistributed(VGG19(weights=None)) + GRU + MLP + softmax, windows of
 ``--frames`` frames. Measured, each the median of ``--repeats`` after a warm-up (compilation is
