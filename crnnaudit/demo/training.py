@@ -21,13 +21,18 @@ from .synth import CLASSES
 WINDOW_STEP = 4  # training windows start every 4 frames (the app's stride is 8)
 
 
-def build_parts(seed: int, units: int):
+def build_parts(seed: int, units: int, trunk: dict | None = None):
     """The full model, its frozen part (to ``block5_conv3``) and its trainable tail, sharing
-    layer objects. VGG19's random initial weights are fixed by ``seed``."""
+    layer objects. VGG19's random initial weights are fixed by ``seed``; a pretrained ``trunk``
+    (:func:`~crnnaudit.demo.pretrain.read_trunk`'s arrays) replaces its conv layers' weights
+    (screening only: the shipped recipe keeps the random ones, README *The demo model*)."""
     import keras
     from keras import layers as L
     keras.utils.set_random_seed(seed)
     vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
+    if trunk is not None:
+        from .pretrain import load_trunk
+        load_trunk(vgg, trunk)
     # Each frame's feature is the peak of each block5_pool map (VGG19's pooling="max"). With
     # the average (recipe 8), a channel's constant response to the zero-padded border cost
     # nothing, and Grad-CAM peaked on the border; a peak must come from the frame's content.
