@@ -1,5 +1,8 @@
 """Screening demo recipes for Grad-CAM: which part of block 5 to train, and where the maps point.
 
+This screens the shipped recipe's *random* trunk (the VGG19 below block 5 at its seeded initial
+weights, saved once by ``cache``); ``benchmarks/trunk_screen.py`` screens on a pretrained one.
+
 Issue 21 asks for a demo on which Grad-CAM points at the event (pointing game >= 0.5). Rebuilding
 and evaluating the demo through the app's path takes about 20 minutes per candidate; this script
 screens candidates in a few: it caches the frozen VGG19 (random weights, seed 0) up to

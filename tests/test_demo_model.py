@@ -79,6 +79,7 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
     card = shipped.shipped_card()
     assert card is not None, "the package ships the demo's trained layers"
     assert (shipped.SHIPPED / "trained.npz").stat().st_size <= 12 * 1024 * 1024
+    assert sum(f.stat().st_size for f in shipped.SHIPPED.iterdir()) <= 40_000_000  # issue 21: at most 40 MB shipped
     path = shipped.install_shipped()
     assert path == demo_model_path() and demo_is_current()
     from crnnaudit.model import weights_hash
