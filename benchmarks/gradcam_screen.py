@@ -140,6 +140,17 @@ def train_and_screen(work: Path, first: str, epochs: int) -> dict:
             history[-1]["validation_window_accuracy"], **figures, "seconds": round(time.perf_counter() - t0)}
 
 
+def window_gradient(tail, maps: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(d target logit / d block5_conv4 maps, the maps)`` of one window of cached input maps."""
+    import tensorflow as tf
+    with tf.GradientTape() as tape:
+        a = tail.conv4(tf.constant(maps, tf.float32))
+        tape.watch(a)
+        h = tail.mlp(tail.gru(tail.norm(tail.gap(tail.pool5(a))[None]), training=False))
+        y = (tf.matmul(h, tail.out.kernel) + tail.out.bias)[0, target]
+    return tape.gradient(y, a).numpy(), a.numpy()
+
+
 def _screen(tail, maps, events, classes, masks) -> dict:
     import cv2
     import tensorflow as tf
@@ -153,12 +164,7 @@ def _screen(tail, maps, events, classes, masks) -> dict:
     hits: dict[str, list[bool]] = {}
     for i in np.flatnonzero(classes > 0):
         s = starts[top[i]]
-        with tf.GradientTape() as tape:
-            a = tail.conv4(tf.constant(maps[i, s:s + FRAMES], tf.float32))
-            tape.watch(a)
-            h = tail.mlp(tail.gru(tail.norm(tail.gap(tail.pool5(a))[None]), training=False))
-            y = (tf.matmul(h, tail.out.kernel) + tail.out.bias)[0, classes[i]]
-        g, a = tape.gradient(y, a).numpy(), a.numpy()
+        g, a = window_gradient(tail, maps[i, s:s + FRAMES], int(classes[i]))
         w = g.mean(axis=(1, 2), keepdims=True)
         candidates = {"gradcam": np.maximum((a * w).sum(-1), 0), "positive_weights": (a * np.maximum(w, 0)).sum(-1),
                       "clip_weights": np.maximum((a * w.mean(0, keepdims=True)).sum(-1), 0),

@@ -106,6 +106,7 @@ def _diagnose(tail, maps, events, classes, masks) -> dict:
     """Grad-CAM per class, per position, and the weight/selectivity correlation."""
     import cv2
     import tensorflow as tf
+    from gradcam_screen import window_gradient
     from crnnaudit.demo.paths import FRAMES
     from crnnaudit.demo.training import _features
     starts = list(range(0, maps.shape[1] - FRAMES + 1, FRAMES // 2))
@@ -114,12 +115,7 @@ def _diagnose(tail, maps, events, classes, masks) -> dict:
     by_class, by_position, corr = {}, {}, []
     for i in np.flatnonzero(classes > 0):
         s = starts[top[i]]
-        with tf.GradientTape() as tape:
-            a = tail.conv4(tf.constant(maps[i, s:s + FRAMES], tf.float32))
-            tape.watch(a)
-            h = tail.mlp(tail.gru(tail.norm(tail.gap(tail.pool5(a))[None]), training=False))
-            y = (tf.matmul(h, tail.out.kernel) + tail.out.bias)[0, classes[i]]
-        g, a = tape.gradient(y, a).numpy(), a.numpy()
+        g, a = window_gradient(tail, maps[i, s:s + FRAMES], int(classes[i]))
         w = g.mean(axis=(1, 2))
         cam = np.maximum(np.einsum("thwk,tk->thw", a, w), 0)
         inside = cv2.resize(masks[i, s + FRAMES - 1].astype(np.uint8), a.shape[2:0:-1], interpolation=cv2.INTER_AREA) > 0
