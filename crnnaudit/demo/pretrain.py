@@ -70,7 +70,8 @@ def he_init(vgg, seed: int, input_rms: float = 1.0) -> None:
     """He-normal kernels and zero biases for every conv layer, the first one's divided by the
     inputs' RMS, so that every layer's activations start at about unit scale (with Keras'
     default, Glorot, they shrink about 50-fold through VGG19's 16 layers; with plain He they
-    keep the pixels' scale, about 60, and the first logits are in the hundreds)."""
+    keep the pixels' scale, an RMS of about 20 after the caffe preprocessing, and the first
+    epoch's loss was 72 instead of 3.4)."""
     rng = np.random.default_rng(seed)
     for k, name in enumerate(CONV_LAYERS):
         layer = vgg.get_layer(name)
