@@ -5,7 +5,7 @@ PY3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: app test install install-dev system-deps fonts venv gpu-wheels
+.PHONY: app test test-long test-all docs install install-dev system-deps fonts venv gpu-wheels
 
 $(PY):
 	$(PY3) -m venv $(VENV)
@@ -28,25 +28,43 @@ FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/tr
 FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 
 system-deps:
+	@echo "make test: Debian packages chromium, poppler-utils, postgresql and the Noto fonts, with apt-get where missing"
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 && \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
 	    $(FONT_PACKAGES) postgresql >/dev/null; }
 
-# The app needs only the fonts (for PDFs in any script); without root it says so and goes on.
+# The app needs only the fonts (for PDFs in any script). It says before it asks apt-get for them,
+# and without root (or a network) it says so and goes on.
 fonts:
-	@ls $(FONTS) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; } || \
+	@ls $(FONTS) >/dev/null 2>&1 || { echo "make app: installing the Noto fonts with apt-get ($(FONT_PACKAGES)): PDF reports in any script"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; } || \
 	  echo "warning: could not install $(FONT_PACKAGES); PDF reports will print non-Latin text as '?'"
 
 # The server refuses an upload over the limit while it streams in (server.maxUploadSize).
 CRNNAUDIT_MAX_UPLOAD_MB ?= 200
+# Where the dashboard listens: `make app HOST=0.0.0.0 PORT=8080` (behind a reverse proxy: docs/user-guide.md).
+HOST ?= localhost
+PORT ?= 8501
 
 app: install fonts
-	$(PY) -m streamlit run app.py --server.maxUploadSize $(CRNNAUDIT_MAX_UPLOAD_MB)
+	$(PY) -m streamlit run app.py --server.maxUploadSize $(CRNNAUDIT_MAX_UPLOAD_MB) \
+	  --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
+# The suite a developer runs while working; the long evaluations (marker "long": the demo's full
+# figures, the fuzzing, the backend runs, the random walks in a real browser) run with test-long.
+# CI (.ci/run) runs both, so every test runs there.
 test: system-deps install-dev
+	$(PY) -m pytest -q -m "not long"
+
+test-long: system-deps install-dev
+	$(PY) -m pytest -q -m long
+
+test-all: system-deps install-dev
 	$(PY) -m pytest -q
+
+docs: install-dev
+	$(PY) -m mkdocs build --strict
 
 # What benchmarks/bench_gpu.py and crnnaudit.demo.pretrain need on the project's GPU machines
 # (Python 3.12 with JAX, numpy, scipy, h5py, PyYAML, OpenCV, rich and absl already there): keras

@@ -15,7 +15,7 @@ import streamlit as st  # noqa: E402
 
 from crnnaudit.errors import CrnnauditError  # noqa: E402
 from crnnaudit import config  # noqa: E402
-from crnnaudit.ui import auth, models, navigation, uploads  # noqa: E402
+from crnnaudit.ui import auth, model_choice, navigation, uploads  # noqa: E402
 from crnnaudit.ui.session import Review  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
@@ -34,7 +34,7 @@ with st.sidebar:
         auth.sign_out()
         st.rerun()
     try:
-        default = models.configured_model()
+        default = model_choice.configured_model()
     except CrnnauditError as e:
         st.error(str(e))
         default = None

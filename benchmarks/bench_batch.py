@@ -1,7 +1,7 @@
 """Dataset audits: throughput of `crnnaudit batch` and the cost of explaining every window.
 
 1. ``--clips`` synthetic clips (48 frames, 120 x 160, H.264) through the demo model:
-   clips/s and frames/s with the local engine and with Ray at each of ``--workers`` actors
+   clips/s and frames/s with the local executor and with Ray at each of ``--workers`` actors
    (actor start-up included: it is part of what a user waits for), against frames/s of one
    compiled forward pass (CNN on a batch of 32 frames + the head on its windows) on the same
    machine: the share of time lost to decoding and bookkeeping in local mode. Peak resident
@@ -52,9 +52,9 @@ def forward_fps(model, batch: int = 32, repeats: int = 5) -> float:
 
 
 def throughput(args, work: Path) -> list[str]:
-    from crnnaudit.dataset.engines import run_batch
+    from crnnaudit.dataset.executors import run_batch
     from crnnaudit.demo import synthesize
-    from crnnaudit.demo.model import ensure_demo
+    from crnnaudit.lab import ready_demo as ensure_demo
     from crnnaudit.model import load_model
     path = ensure_demo()
     model = load_model(path)
@@ -65,11 +65,11 @@ def throughput(args, work: Path) -> list[str]:
     rows = [f"| local, 1 process | {args.clips / local_s:.2f} | {frames / local_s:.1f} | "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} (this process) |"]
     for w in args.workers:
-        ray_s, s = timed(lambda: run_batch(path, [str(work / "clips")], work / f"ray{w}", engine="ray", workers=w))
+        ray_s, s = timed(lambda: run_batch(path, [str(work / "clips")], work / f"ray{w}", executor="ray", workers=w))
         peaks = ", ".join(f"{v['peak_rss_mb']:.0f}" for v in s["workers"].values())
         rows.append(f"| ray, {w} actor(s) | {args.clips / ray_s:.2f} | {frames / ray_s:.1f} | {peaks} |")
     overhead = 1 - (frames / local_s) / ref
-    return ["| engine | clips/s | frames/s | peak memory per process (MB) |", "|---|---|---|---|", *rows,
+    return ["| executor | clips/s | frames/s | peak memory per process (MB) |", "|---|---|---|---|", *rows,
             "", f"compiled forward pass (batch 32, CNN + head): {ref:.1f} frames/s; local batch: "
                 f"{frames / local_s:.1f} frames/s, so decoding and bookkeeping take {overhead:.0%} of the time "
                 f"(target at most 25%); {summary['clips']} clips, accuracy {summary.get('accuracy', float('nan')):.3f}"]
@@ -78,7 +78,7 @@ def throughput(args, work: Path) -> list[str]:
 def short_vtest(frames: int, folder: Path) -> Path:
     """The first ``frames`` frames of the real clip, as H.264 (the benchmark's clip)."""
     from crnnaudit.render import write_video
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     out = folder / f"vtest_{frames}.mp4"
     clip = open_clip(VTEST)
     write_video(out, (img for _, img in clip.iter_frames(0, frames)), fps=clip.fps)
@@ -90,7 +90,7 @@ def explain_ratio(args, work: Path) -> list[str]:
     from crnnaudit.explainers import explain
     from crnnaudit.explainers.clip import explain_clip
     from crnnaudit.model import AuditedModel
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     model = AuditedModel(paper_model(), ModelCard(frames_per_window=20, stride=10))
     clip = open_clip(short_vtest(args.vtest_frames, work) if args.vtest_frames else VTEST)
     n = clip.window_count(20, 10)

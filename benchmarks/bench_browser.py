@@ -31,7 +31,7 @@ def main():
         env["CRNNAUDIT_HOME"] = str(ROOT / ".cache" / "demo-home")
     os.environ.update(env)
     if not os.environ.get("CRNNAUDIT_MODEL"):
-        from crnnaudit.demo.model import ensure_demo
+        from crnnaudit.lab import ready_demo as ensure_demo
         ensure_demo()
     cache_home = tempfile.mkdtemp()
     results = {}

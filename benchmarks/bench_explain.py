@@ -53,7 +53,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     import crnnaudit as ca
-    from crnnaudit import metrics
+    from crnnaudit import trust
     model = ca.AuditedModel(paper_model(), ca.ModelCard(classes=["fight", "shooting", "fire", "normal"]))
     clip = ca.open_clip(VTEST)
     window = clip.window(5, 20, 10, model.frame_size)
@@ -69,14 +69,14 @@ def main():
     es = ca.explain(model, window, ca.DEFAULT_METHODS, cache=False)
 
     def evidence():
-        metrics._MEMO.clear()  # measure the computation, not the memo
-        metrics.evidence(model, window, es)
+        trust.memo._MEMO.clear()  # measure the computation, not the memo
+        trust.verdicts(model, window, es)
     rows.append(("each map's evidence against random deletion, default set (20% deleted, "
-                 f"{metrics.EVIDENCE_DRAWS} random draws per map resolution)", median_time(evidence, args.repeats)))
-    from crnnaudit import counterfactual
+                 f"{trust.verdict.VERDICT_DRAWS} random draws per map resolution)", median_time(evidence, args.repeats)))
+    from crnnaudit.trust import counterfactual
 
     def counterfactuals():
-        metrics._MEMO.clear()
+        trust.memo._MEMO.clear()
         return counterfactual.for_window(model, window, es)
     t_cf = median_time(counterfactuals, args.repeats)
     found = counterfactuals()

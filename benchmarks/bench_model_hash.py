@@ -19,7 +19,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mb", type=int, default=550)
     args = p.parse_args()
-    from crnnaudit.video import sha256_file
+    from crnnaudit.footage.video import sha256_file
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
         with open(path, "wb") as f:

@@ -8,7 +8,7 @@ and evaluating the demo through the app's path takes about 20 minutes per candid
 screens candidates in a few: it caches the frozen VGG19 (random weights, seed 0) up to
 ``block4_pool`` once for the 224 training clips (bfloat16 where the CPU has it), the 16 validation
 clips and the 40 *selection* clips of seed 77 (never the evaluation seeds), then trains the
-demo's tail (``crnnaudit.demo.training``: the same losses, labels only) with block 5 trainable
+demo's tail (``crnnaudit.lab.training``: the same losses, labels only) with block 5 trainable
 from ``--first`` on, and measures on the selection clips' anomalous top windows, per event frame,
 whether the peak of each map lies in the event:
 
@@ -41,9 +41,9 @@ BLOCK5 = ["block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4"]
 def cache(work: Path) -> None:
     import keras
     from crnnaudit.demo.paths import SIZE, render_clips
-    from crnnaudit.demo.training import _decode, native_bfloat16
+    from crnnaudit.lab.training import decode_clip, native_bfloat16
     from crnnaudit.model import preprocess
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     sets = {"train": render_clips(work / "train", 224, 0, None, "train", anywhere=True),
             "val": render_clips(work / "val", 16, 2, None, "val", anywhere=True),
             "sel": render_clips(work / "sel", 40, 77, None, "sel")}
@@ -62,7 +62,7 @@ def cache(work: Path) -> None:
         net = nets.get("bfloat16", nets["float32"]) if name == "train" else nets["float32"]
         maps, events, masks = [], [], []
         for path, _ in paths:
-            frames, event = _decode(path)
+            frames, event = decode_clip(path)
             maps.append(np.concatenate([np.asarray(net.predict_on_batch(preprocess(frames[j:j + 24], "vgg19")),
                                                    np.float16) for j in range(0, len(frames), 24)]))
             events.append(event)
@@ -118,8 +118,8 @@ def _init(layers, sample: np.ndarray, seed: int) -> None:
 
 def train_and_screen(work: Path, first: str, epochs: int) -> dict:
     import tensorflow as tf
-    from crnnaudit.demo import training as T
-    from crnnaudit.demo.model import FRAME_WEIGHT, L1_ACTIVITY, LABEL_SMOOTHING
+    from crnnaudit.lab import training as T
+    from crnnaudit.lab.recipe import FRAME_WEIGHT, L1_ACTIVITY, LABEL_SMOOTHING
     tf.config.experimental.enable_op_determinism()
     t0 = time.perf_counter()
     full, _, tail = T.build_parts(0, 128)
@@ -155,9 +155,9 @@ def _screen(tail, maps, events, classes, masks) -> dict:
     import cv2
     import tensorflow as tf
     from crnnaudit.demo.paths import FRAMES
-    from crnnaudit.demo.training import _features
+    from crnnaudit.lab.training import pooled_features
     starts = list(range(0, maps.shape[1] - FRAMES + 1, FRAMES // 2))  # the card's stride
-    logits = tail.window_logits(_features(tail, maps), starts, False).numpy().reshape(len(starts), len(maps), -1)
+    logits = tail.window_logits(pooled_features(tail, maps), starts, False).numpy().reshape(len(starts), len(maps), -1)
     probs = tf.nn.softmax(logits).numpy()
     top = probs[..., 1:].sum(-1).argmax(0)  # the most anomalous window, as the app reads a clip
     accuracy = float(np.mean(probs[top, np.arange(len(maps))].argmax(-1) == classes))

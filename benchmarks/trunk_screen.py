@@ -1,7 +1,7 @@
 """Screening demo recipes on a pretrained trunk: where Grad-CAM points, and why.
 
 The README's *A pretrained trunk* table came from this script, on a trunk made by
-``crnnaudit.demo.pretrain`` (``--trunk``). ``cache`` runs the demo's frozen part (VGG19 up to
+``crnnaudit.lab.pretrain`` (``--trunk``). ``cache`` runs the demo's frozen part (VGG19 up to
 ``block5_conv3``, with the trunk's weights) once over the recipe's 224 training clips
 (bfloat16 where the CPU has it, as the recipe does), its 16 validation clips and the 40
 selection clips of seed 77 (never the evaluation seeds), about 3 minutes. ``train`` then trains
@@ -40,7 +40,7 @@ CLIPS = Path("/tmp/crnnaudit-gradcam-screen")  # where gradcam_screen.py rendere
 
 
 def cache(work: Path, clips: Path, trunk: dict) -> None:
-    from crnnaudit.demo import training as T
+    from crnnaudit.lab import training as T
     from crnnaudit.demo.paths import render_clips
     _, frozen, _ = T.build_parts(0, 128, trunk=trunk)
     sets = {"train": render_clips(clips / "train", 224, 0, None, "train", anywhere=True),
@@ -54,7 +54,7 @@ def cache(work: Path, clips: Path, trunk: dict) -> None:
         np.save(work / f"{name}_event.npy", event)
         np.save(work / f"{name}_classes.npy", classes)
         if name == "sel":
-            from crnnaudit.video import open_clip
+            from crnnaudit.footage.video import open_clip
             np.save(work / "sel_masks.npy", np.stack([open_clip(p).ground_truth.masks for p, _ in paths]))
         print(f"cached {name}: {maps.shape}", flush=True)
 
@@ -75,7 +75,7 @@ class _Wrapped:
 
 def _variant(tail, args, train_maps) -> None:
     import keras
-    from crnnaudit.demo import training as T
+    from crnnaudit.lab import training as T
     if args.pool == "average":
         tail.gap = keras.layers.GlobalAveragePooling2D(name="frame_pool")
     if args.conv4 == "reinit":
@@ -108,9 +108,9 @@ def _diagnose(tail, maps, events, classes, masks) -> dict:
     import tensorflow as tf
     from gradcam_screen import window_gradient
     from crnnaudit.demo.paths import FRAMES
-    from crnnaudit.demo.training import _features
+    from crnnaudit.lab.training import pooled_features
     starts = list(range(0, maps.shape[1] - FRAMES + 1, FRAMES // 2))
-    logits = tail.window_logits(_features(tail, maps), starts, False).numpy().reshape(len(starts), len(maps), -1)
+    logits = tail.window_logits(pooled_features(tail, maps), starts, False).numpy().reshape(len(starts), len(maps), -1)
     top = tf.nn.softmax(logits).numpy()[..., 1:].sum(-1).argmax(0)
     by_class, by_position, corr = {}, {}, []
     for i in np.flatnonzero(classes > 0):
@@ -136,8 +136,8 @@ def _diagnose(tail, maps, events, classes, masks) -> dict:
 def train_and_screen(work: Path, trunk: dict, args) -> dict:
     import tensorflow as tf
     from gradcam_screen import _screen
-    from crnnaudit.demo import training as T
-    from crnnaudit.demo.model import FRAME_WEIGHT, L1_ACTIVITY, LABEL_SMOOTHING
+    from crnnaudit.lab import training as T
+    from crnnaudit.lab.recipe import FRAME_WEIGHT, L1_ACTIVITY, LABEL_SMOOTHING
     tf.config.experimental.enable_op_determinism()
     t0 = time.perf_counter()
     _, _, tail = T.build_parts(0, 128, trunk=trunk)  # block5_conv4 starts from the trunk's
@@ -160,7 +160,7 @@ def train_and_screen(work: Path, trunk: dict, args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("step", choices=["cache", "train"])
-    ap.add_argument("--trunk", type=Path, required=True, help="a trunk.npz from crnnaudit.demo.pretrain")
+    ap.add_argument("--trunk", type=Path, required=True, help="a trunk.npz from crnnaudit.lab.pretrain")
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--clips", type=Path, default=CLIPS, help="where the clips are (or are rendered), for cache")
     ap.add_argument("--conv4", choices=["reinit", "trunk", "frozen"], default="reinit")
@@ -171,7 +171,7 @@ def main() -> None:
     ap.add_argument("--centre-output", action="store_true")
     ap.add_argument("--bottleneck", action="store_true")
     args = ap.parse_args()
-    from crnnaudit.demo.pretrain import read_trunk
+    from crnnaudit.lab.pretrain import read_trunk
     trunk = read_trunk(args.trunk)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "cache":

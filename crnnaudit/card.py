@@ -19,8 +19,7 @@ import yaml
 from .config import read_at_most
 from .errors import CardError
 from .limits import MAX_CARD_BYTES
-from .quality import QualityBounds
-from .vocabulary import CARD_SUFFIXES
+from .vocabulary import CARD_SUFFIXES, QUALITY_MEASURES
 
 #: Largest model card read (a full one is 5 kB; its feature statistics live in their own file).
 
@@ -109,7 +108,7 @@ class ModelCard:
                 and isinstance(self.calibration.get("threshold"), (int, float))):
             raise bad(f"'calibration' must name a statistics 'file' and a 'threshold', got {self.calibration!r}")
         if self.calibration is not None and self.calibration.get("quality") is not None:
-            QualityBounds.from_dict(self.calibration["quality"], source)
+            check_quality_bounds(self.calibration["quality"], source)
         if not isinstance(self.withhold_unreliable, bool):
             raise bad(f"'withhold_unreliable' must be true or false, got {self.withhold_unreliable!r}")
         if not isinstance(self.known_limitations, list):
@@ -214,6 +213,24 @@ class ModelCard:
 
     def anomaly_indices(self) -> list[int]:
         return [self.classes.index(c) for c in self.anomaly_classes]
+
+
+def check_quality_bounds(data, source: str = "model card") -> None:
+    """A card's ``calibration.quality``: ``low`` and ``high`` bounds, each a number (or null) per
+    known image-quality measure (:data:`~crnnaudit.vocabulary.QUALITY_MEASURES`).
+
+    Raises:
+        CardError: anything else, naming the field and the value.
+    """
+    import math
+    if not isinstance(data, dict) or not isinstance(data.get("low"), dict) or not isinstance(data.get("high"), dict):
+        raise CardError(f"{source}: 'calibration.quality' must hold 'low' and 'high' bounds, got {data!r}")
+    for side in ("low", "high"):
+        for k, v in data[side].items():
+            if k not in QUALITY_MEASURES or not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                               and math.isfinite(v))):
+                raise CardError(f"{source}: 'calibration.quality.{side}.{k}' must be a known measure "
+                                f"({', '.join(QUALITY_MEASURES)}) with a number, got {v!r}")
 
 
 def card_sha256(card: "ModelCard") -> str:

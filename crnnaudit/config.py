@@ -159,9 +159,31 @@ def read_at_most(path: Path, limit: int, error: type, what: str) -> bytes:
     return data
 
 
-def quiet_tensorflow() -> None:
+def quiet_tensorflow(verbose: bool = False) -> None:
     """Nothing from TensorFlow's C++ core (its start-up notices, and a CUDA probe's error on a
     machine without a GPU, say nothing a user can act on) and only errors from its Python
-    logger. Call before TensorFlow is imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logger; ``verbose`` (``crnnaudit --verbose``) lets its notices through. Call before
+    TensorFlow is imported; a ``TF_CPP_MIN_LOG_LEVEL`` already set is kept."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def quiet_import(name: str):
+    """Import ``name`` (Keras, and so TensorFlow) with standard error closed at the file
+    descriptor while it loads, when :func:`quiet_tensorflow` asked for quiet
+    (``TF_CPP_MIN_LOG_LEVEL=3``): TensorFlow's shared libraries print their start-up notices
+    before its log level is read, and no setting stops them. An import that fails still raises;
+    ``crnnaudit --verbose`` (or any other log level) lets everything through."""
+    import importlib
+    import sys
+    if name in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        return importlib.import_module(name)
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        return importlib.import_module(name)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

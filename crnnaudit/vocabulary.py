@@ -13,3 +13,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 CARD_SUFFIXES = (".json", ".yaml", ".yml")
 
+
+QUALITY_MEASURES = ("sharpness", "brightness", "contrast", "noise", "blockiness", "still")
+"""The image-quality measures of a window (:mod:`crnnaudit.footage.quality`), as a card names them."""

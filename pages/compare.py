@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from crnnaudit import CrnnauditError, metrics, render
+from crnnaudit import CrnnauditError, render, trust
 from crnnaudit.ui import auth, loaders, widgets
 from crnnaudit.ui.session import Review
 
@@ -43,7 +43,7 @@ def grid(expset, win, label: str = "", of=None) -> None:
 grid(es, window)
 
 st.subheader("Where the methods agree")
-agree = metrics.agreement(es)
+agree = trust.agreement_table(es)
 if len(agree):
     if frames:
         agree = agree[agree["frame"].isin(frames)]
@@ -61,12 +61,12 @@ c1, c2 = st.columns(2)
 if c1.button("Faithfulness (deletion / insertion)", key="faith"):
     review.faithfulness = widgets.with_progress(
         "re-running the model on masked frames, method", key="faith_work",
-        work=lambda progress: metrics.faithfulness_table(model, window, es, progress=progress))
+        work=lambda progress: trust.faithfulness_table(model, window, es, progress=progress))
 if c2.button("Sanity check (randomise the model)", key="sanity"):
     try:
         review.sanity = widgets.with_progress(
             "randomising a copy of the model layer by layer, stage", key="sanity_work",
-            work=lambda progress: metrics.sanity_randomisation(model, window, spatial, checkpoints=3,
+            work=lambda progress: trust.sanity_randomisation(model, window, spatial, checkpoints=3,
                                                                progress=progress))
     except CrnnauditError as e:
         st.error(str(e))

@@ -4,7 +4,7 @@ class, the shortcut screen's clusters, and any clip opened in Review."""
 import numpy as np
 import streamlit as st
 
-from crnnaudit.dataset import report as run_report
+from crnnaudit.dataset import run_report
 from crnnaudit.card import ModelCard
 from crnnaudit.ui import auth, runs
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from crnnaudit import CardError, CrnnauditError
 from crnnaudit.card import PREPROCESSING, default_sidecar_path, sidecar_path
-from crnnaudit.ui import auth, loaders, models, uploads
+from crnnaudit.ui import auth, loaders, model_choice, uploads
 from crnnaudit.ui.session import Review
 from crnnaudit.vocabulary import CARD_SUFFIXES, MODEL_SUFFIXES
 
@@ -17,7 +17,7 @@ with st.expander("Load another model", expanded=False):
         st.caption("Loading models and editing model cards takes the admin role.")
     else:
         path = st.selectbox("A model in the configured folders (CRNNAUDIT_MODELS_DIR)",
-                            [""] + [str(p) for p in models.model_choices()], key="model_pick")
+                            [""] + [str(p) for p in model_choice.model_choices()], key="model_pick")
         up = st.file_uploader(f"…or upload a model (at most {uploads.upload_limit_mb()} MB)",
                               type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
                               max_upload_size=uploads.upload_limit_mb())
@@ -87,7 +87,7 @@ if saved:
         target = sidecar_path(model.source) or default_sidecar_path(model.source)
         new.model_sha256 = model.sha256  # the file this card now describes, checked on every load
         new.write(target)  # in the sidecar's own format: JSON or YAML
-        models.log_card_edit(model, new, target, who)
+        model_choice.log_card_edit(model, new, target, who)
         Review.current().model_changed()
         st.success(f"Saved {target}")
         st.rerun()

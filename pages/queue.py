@@ -4,7 +4,7 @@ countersigned); any clip opened in Review."""
 
 import streamlit as st
 
-from crnnaudit.dataset import report as run_report
+from crnnaudit.dataset import run_report
 from crnnaudit import AuditLog, CrnnauditError
 from crnnaudit.ui import auth, runs, widgets
 

@@ -4,7 +4,8 @@ import time
 
 import streamlit as st
 
-from crnnaudit import quality, render
+from crnnaudit.footage import quality
+from crnnaudit import render
 from crnnaudit.decision import NO_RELIABLE_READING
 from crnnaudit.model.statistics import familiarity_statement
 from crnnaudit.ui import auth, loaders, widgets

@@ -88,7 +88,7 @@ def full_demo():
     old = os.environ.get("CRNNAUDIT_HOME")
     os.environ["CRNNAUDIT_HOME"] = str(DEMO_HOME)
     try:
-        from crnnaudit.demo.model import ensure_demo
+        from crnnaudit.lab import ready_demo as ensure_demo
         ensure_demo()
     finally:
         if old is None:

@@ -22,6 +22,8 @@ import pytest
 import architectures as arch
 from hostile import cases
 
+pytestmark = pytest.mark.long  # the backend runs: make test-long (CI runs it)
+
 WORKER = Path(__file__).parent / "backend_worker.py"
 OTHER_BACKENDS = ("jax", "torch")
 TOLERANCE = 1e-4  # relative, float32, on the test architectures (issue 25)

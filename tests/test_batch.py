@@ -1,9 +1,10 @@
-"""Dataset audits, local engine: one record per clip, resumable by content, figures checked
+"""Dataset audits, local executor: one record per clip, resumable by content, figures checked
 against a hand computation from the per-clip records."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.dataset.engines import run_batch
+from crnnaudit.dataset.executors import run_batch
 from crnnaudit.cli.main import main
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.model import AuditedModel
@@ -89,7 +90,9 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
     said = capsys.readouterr()
     assert said.out.splitlines()[0].startswith("4 clips (4 scored now, 0 could not be read)"), said.out
     assert f"labelled: accuracy {summary['accuracy']:.3f}" in said.out and len(said.out.splitlines()) == 3
-    assert "[########################] 4/4 clips" in said.err, "a progress bar, on stderr"
+    progress = said.err.splitlines()  # not a terminal: one line per update, on stderr, never run together
+    assert progress[-1].startswith("auditing: 4/4 clips, done in"), said.err
+    assert all(re.fullmatch(r"auditing: \d/4 clips, (about|done in) [\d a-z]+( left)?", line) for line in progress), progress
     assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clips"] == 4, "--json: the whole summary"
     assert main(["batch", str(path), str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r2")]) == 2
@@ -103,7 +106,7 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
 def test_explain_all_scores_once_and_keeps_what_each_window_shows(archive, tmp_path):
     from crnnaudit.dataset.explained import GRID, relevance_grid
     from crnnaudit.explainers import explain
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4), ModelCard(classes=CLASSES, stride=4))
     plain = run_batch(model, [str(archive / "a")], tmp_path / "plain")
     summary = run_batch(model, [str(archive / "a")], tmp_path / "run", explain="all")

@@ -1,5 +1,5 @@
-"""The Ray engine: a real local Ray (ray.init(num_cpus=2)), actors that each hold the model;
-the same records as the local engine, resumable by content."""
+"""The Ray executor: a real local Ray (ray.init(num_cpus=2)), actors that each hold the model;
+the same records as the local executor, resumable by content."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import ray
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.dataset.engines import run_batch
+from crnnaudit.dataset.executors import run_batch
 from crnnaudit.cli.main import main
 from crnnaudit.model import load_model
+
+pytestmark = pytest.mark.long  # a real Ray cluster, started here: make test-long (CI runs it)
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
 
@@ -40,8 +42,8 @@ def setup(tmp_path_factory):
 def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
     folder, path = setup
     local = run_batch(load_model(path), [str(folder / "clips")], tmp_path / "local", explain="all")
-    got = run_batch(path, [str(folder / "clips")], tmp_path / "ray", engine="ray", explain="all", workers=2)
-    assert got["engine"] == "ray" and got["scored_this_run"] == 6 and len(got["workers"]) == 2
+    got = run_batch(path, [str(folder / "clips")], tmp_path / "ray", executor="ray", explain="all", workers=2)
+    assert got["executor"] == "ray" and got["scored_this_run"] == 6 and len(got["workers"]) == 2
     a = pd.read_parquet(tmp_path / "local" / "windows.parquet").sort_values(["sha256", "window"])
     b = pd.read_parquet(tmp_path / "ray" / "windows.parquet").sort_values(["sha256", "window"])
     np.testing.assert_allclose(a["anomaly_score"].to_numpy(), b["anomaly_score"].to_numpy(), rtol=1e-5, atol=1e-6)
@@ -54,20 +56,20 @@ def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
             np.testing.assert_allclose(x["map__gradcam"], y["map__gradcam"], atol=1e-5)
     # killed during one clip: only that clip is done again
     next((tmp_path / "ray" / "clips").glob("*.json")).unlink()
-    again = run_batch(path, [str(folder / "clips")], tmp_path / "ray", engine="ray", workers=1)
+    again = run_batch(path, [str(folder / "clips")], tmp_path / "ray", executor="ray", workers=1)
     assert again["scored_this_run"] == 1 and again["clips"] == 6
 
 
-def test_cli_engine_ray_writes_the_run_report(setup, local_ray, tmp_path, capsys):
+def test_cli_executor_ray_writes_the_run_report(setup, local_ray, tmp_path, capsys):
     folder, path = setup
-    assert main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r"), "--engine", "ray",
+    assert main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r"), "--executor", "ray",
                  "--workers", "1", "--explain", "flagged"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["clips"] == 6
     page = (tmp_path / "r" / "report.html").read_text()
     assert "Confusion matrix" in page and "Flagged clips" in page
     with pytest.raises(SystemExit) as e:  # argparse: one line, exit 2
-        main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r2"), "--engine", "ray",
+        main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r2"), "--executor", "ray",
               "--workers", "0"])
     assert e.value.code == 2
     assert "--workers" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def test_the_model_on_disk_is_the_model_in_the_card(tmp_path):
     import numpy as np
     import architectures as arch
     from crnnaudit import ModelError, load_model
-    from crnnaudit.video import sha256_file
+    from crnnaudit.footage.video import sha256_file
     net = arch.td_cnn_gru_softmax()
     path = tmp_path / "m.keras"
     net.save(path)

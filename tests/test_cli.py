@@ -73,7 +73,7 @@ def test_errors_exit_2_with_the_message(small_model, sample_clips, tmp_path, cap
 def test_score_says_which_windows_have_no_reliable_reading(small_model, vtest, tmp_path, capsys):
     """A card whose image-quality bounds come from dim footage: every window of the real clip
     fails the exposure check, and the command and the table say so."""
-    from crnnaudit import quality
+    from crnnaudit.footage import quality
     dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
             "still": 0.0} for i in range(40)]
     import hashlib
@@ -115,3 +115,60 @@ def test_explain_counterfactual_names_the_frames_the_decision_rests_on(tmp_path,
     assert t["statement"] in printed and cf["region"]["statement"] in printed
     assert sorted(p.name for p in out.glob("counterfactual_frame*.png")) == [
         f"counterfactual_frame{n:05d}.png" for n in sorted(t["frames"])]
+
+
+def _parsers(parser, path=("crnnaudit",)):
+    """Every parser of the command line, with the words that reach it."""
+    import argparse
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, path + (name,))
+
+
+def test_every_argument_and_option_says_what_it_is():
+    """``crnnaudit X --help`` explains every argument and option, and each command group is
+    listed with a line of its own."""
+    import argparse
+    from crnnaudit.cli import build_parser
+    bare, commands = [], 0
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            if isinstance(action, argparse._SubParsersAction):
+                bare += [f"{' '.join(path)} {c.dest}" for c in action._choices_actions if not c.help]
+                continue
+            if not (action.help or "").strip():
+                bare.append(f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+        commands += 1
+    assert commands > 25, "the walk reached the subcommands"
+    assert not bare, bare
+
+
+def test_report_verify_and_countersign_are_subcommands_of_their_own(tmp_path, capsys):
+    from crnnaudit.cli import build_parser
+    parser = build_parser()
+    args = parser.parse_args(["report", "verify", "r.pdf", "--log"])
+    assert (args.verb, args.file, args.log) == ("verify", "r.pdf", "")
+    args = parser.parse_args(["report", "countersign", "abc", "--as", "pat"])
+    assert (args.verb, args.report, args.as_user) == ("countersign", "abc", "pat")
+    with pytest.raises(SystemExit):  # a model file may be called 'verify': the verb is explicit
+        parser.parse_args(["report", "model.keras", "clip.mp4", "--decision", "confirm"])
+    assert "invalid choice: 'model.keras'" in capsys.readouterr().err
+
+
+def test_commands_print_no_tensorflow_start_up_lines(small_model, tmp_path):
+    """A command prints what it has to say and nothing of TensorFlow's start-up; --verbose lets
+    it through (and shows the C++ core's notices again)."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = lambda *extra: subprocess.run([sys.executable, "-m", "crnnaudit", *extra, "info", str(small_model)],  # noqa: E731
+                                        capture_output=True, text=True, env=env, timeout=300)
+    quiet = run()
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stderr == "", quiet.stderr
+    loud = run("--verbose")
+    assert loud.returncode == 0 and ("absl" in loud.stderr or "oneDNN" in loud.stderr or "cuda" in loud.stderr)

@@ -32,7 +32,7 @@ def evidence(tmp_path):
     write_report(body, tmp_path / "r")
     countersign(tmp_path / "r" / "report.json", Identity("pat", "approver"))
     erase_clip("a" * 64, reason="request")
-    from crnnaudit.dataset.engines import run_batch
+    from crnnaudit.dataset.executors import run_batch
     from crnnaudit.dataset.instructions import build_instructions, write_instructions
     run_batch(model, [str(tmp_path / "c")], tmp_path / "run")
     write_instructions(build_instructions(tmp_path / "run"), tmp_path / "i")

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from crnnaudit import ExplanationError, ModelCard, counterfactual, explain
+from crnnaudit import ExplanationError, ModelCard, explain
+from crnnaudit.trust import counterfactual
 from crnnaudit.model import AuditedModel
-from crnnaudit.video import Window
+from crnnaudit.footage.video import Window
 from tests.test_metrics import _quadrant_model
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from crnnaudit import ModelCard, ModelError, load_model, open_clip
 from crnnaudit.demo import shipped
-from crnnaudit.demo.model import (CLASSES, RECIPE_VERSION, build_demo, classification_figures, demo_is_current,
+from crnnaudit.lab.recipe import (CLASSES, RECIPE_VERSION, build_demo, classification_figures, demo_is_current,
                                   demo_model_path, evaluate_demo, roc_auc)
-from crnnaudit.demo.training import window_labels, window_starts
+from crnnaudit.lab.training import window_labels, window_starts
 
 # Issue 21's bars, measured through the app's path (README, *The demo model*) on 120 clips of
 # three seeds (21-23) that no choice of recipe looked at. Rendering and training are
@@ -46,6 +46,7 @@ def _reduced(**kw):
     return build_demo(train_clips=8, validation_clips=4, epochs=1, head_epochs=2, force=True, **kw)
 
 
+@pytest.mark.long  # the recipe end to end: make test-long (CI runs it)
 def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsys, sample_clips):
     """Few clips, one epoch: the whole pipeline (not the quality), twice: the same weights."""
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
@@ -86,7 +87,7 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
     model = load_model(path)
     assert weights_hash(model.model) == card.extra["weights_sha256"] and model.feature_stats is not None
     from crnnaudit.demo.paths import demo_card_path
-    from crnnaudit.video import sha256_file
+    from crnnaudit.footage.video import sha256_file
     assert ModelCard.read(demo_card_path()).model_sha256 == sha256_file(path) == model.sha256
     altered = model.model  # after the first start, the file changed in place: the output bias shifted
     out = altered.layers[-1]
@@ -107,6 +108,7 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
     assert not demo_model_path().exists()
 
 
+@pytest.mark.long  # the demo's full figures: make test-long (CI runs it)
 def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypatch, vtest):
     """The shipped demo, evaluated through the path the app and the CLI take."""
     from pathlib import Path

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from crnnaudit.demo import pretrain
+from crnnaudit.lab import pretrain
 from crnnaudit.demo.paths import CLIP_FRAMES, SIZE
 from crnnaudit.demo.synth import CLASSES, synth_clip
 from crnnaudit.errors import CrnnauditError
@@ -94,7 +94,7 @@ def test_a_trunk_file_round_trips_and_anything_else_is_refused(tmp_path):
     assert set(arrays) == {f"{n}/{p}" for n in pretrain.CONV_LAYERS for p in ("q", "scale", "bias")}
     assert sum(a.nbytes for k, a in arrays.items() if k.endswith("/q")) == vgg.count_params() - sum(
         vgg.get_layer(n).get_weights()[1].size for n in pretrain.CONV_LAYERS)  # one byte a kernel weight
-    from crnnaudit.demo.training import build_parts
+    from crnnaudit.lab.training import build_parts
     full, _, _ = build_parts(0, 8, trunk=arrays)  # a screened recipe on the trunk: its weights, dequantised
     inner = full.get_layer("td_vgg19").layer
     for name in ("block1_conv1", "block5_conv4"):

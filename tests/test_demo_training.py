@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from crnnaudit.demo.paths import SIZE
-from crnnaudit.demo.training import FrozenMaps, build_parts, init_tail, train
+from crnnaudit.lab.training import FrozenMaps, build_parts, init_tail, train
 
 CELLS = SIZE // 16  # block5_conv3's grid: four 2 x 2 pools before it
 

@@ -12,7 +12,7 @@ from crnnaudit.errors import ExplanationError
 from crnnaudit.explainers import ExplanationCache, explain
 from crnnaudit.explainers.clip import CLIP_METHODS, explain_clip
 from crnnaudit.model import AuditedModel
-from crnnaudit.video import open_clip
+from crnnaudit.footage.video import open_clip
 from conftest import write_video
 
 

@@ -18,3 +18,22 @@ def test_every_error_is_a_crnnaudit_error():
         obj = getattr(crnnaudit, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, crnnaudit.CrnnauditError), name
+
+
+def test_no_lazy_name_is_hidden_by_a_module_of_that_name():
+    """A package that exports names lazily must not export a name that is also one of its
+    modules: once the module is imported (by anyone), Python binds the package attribute to
+    the module, and ``package.name`` stops being the function."""
+    import importlib
+    import pkgutil
+    clashes = []
+    for info in pkgutil.walk_packages(crnnaudit.__path__, "crnnaudit."):
+        if not info.ispkg:
+            continue
+        package = importlib.import_module(info.name)
+        exports = getattr(package, "_EXPORTS", {})
+        modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+        clashes += [f"{info.name}.{name}" for name in exports if name in modules]
+    assert not clashes, clashes
+    root = {m.name for m in pkgutil.iter_modules(crnnaudit.__path__)}
+    assert not [n for n in crnnaudit._EXPORTS if n in root]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crnnaudit.evidence.log import AuditLog
 from crnnaudit.cli.main import main
-from crnnaudit.video import sha256_file
+from crnnaudit.footage.video import sha256_file
 
 
 class _Upload(io.BytesIO):
@@ -35,7 +35,7 @@ def _admin(monkeypatch, role="admin", name="dpo"):
 def test_erasure_on_request_removes_the_clip_and_its_explanations(sample_clips, capsys, monkeypatch):
     from crnnaudit import explain
     from crnnaudit.model import AuditedModel
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     from architectures import td_cnn_gru_softmax
     keep, gone = _upload(sample_clips, 0), _upload(sample_clips, 1)
     model = AuditedModel(td_cnn_gru_softmax())

@@ -13,7 +13,7 @@ import pytest
 import architectures as arch
 from crnnaudit import ModelCard
 from crnnaudit.cli.main import main
-from crnnaudit.dataset.engines import run_batch
+from crnnaudit.dataset.executors import run_batch
 from crnnaudit.dataset.instructions import build_instructions, proportion
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.evidence.log import AuditLog
@@ -47,13 +47,19 @@ def run(tmp_path_factory):
     return folder
 
 
-def test_instructions_hold_the_run_figures_per_condition_signed_and_logged(run, tmp_path, capsys):
+def test_instructions_hold_the_run_figures_per_condition_signed_and_logged(run, tmp_path, capsys, monkeypatch):
+    from crnnaudit.evidence.accounts import Accounts
+    Accounts().add("Ida Admin", "a long test password", "admin")
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long test password")
     clips = pd.read_parquet(run / "run" / "clips.parquet")
     names = sorted(clips["clip"])
     conditions = tmp_path / "conditions.csv"
     conditions.write_text("clip,label,camera,light\n" + "".join(
         f"{n},ignored,{'gate' if i < 5 else 'yard'},{'day' if i % 2 else 'night'}\n" for i, n in enumerate(names[:-1])))
-    assert main(["instructions", str(run / "run"), "--conditions", str(conditions), "--out", str(tmp_path / "i")]) == 0
+    assert main(["instructions", str(run / "run"), "--conditions", str(conditions), "--out", str(tmp_path / "i")]) == 2
+    assert "name the account the command runs as: --as USER" in capsys.readouterr().err  # nobody signs it
+    assert main(["instructions", str(run / "run"), "--conditions", str(conditions), "--out", str(tmp_path / "i"),
+                 "--as", "Ida Admin"]) == 0
     printed = capsys.readouterr().out
     doc = json.loads((tmp_path / "i" / "instructions.json").read_text())["report"]
     right = clips["label"] == clips["predicted"]
@@ -82,6 +88,9 @@ def test_instructions_hold_the_run_figures_per_condition_signed_and_logged(run, 
         check = verify_file(tmp_path / "i" / f"instructions.{ext}", log=log)
         assert check["ok"] and check["log_row"] == log.rows()[-1]["seq"], check["message"]
     assert log.rows()[-1]["kind"] == "instructions"
+    from crnnaudit.evidence.chain import payload_or_raw
+    assert doc["author"] == "Ida Admin" == payload_or_raw(log.rows()[-1])["by"], "the document and its row name its author"
+    assert "by Ida Admin" in html
     raw = json.loads((tmp_path / "i" / "instructions.json").read_text())
     raw["report"]["figures"]["accuracy"]["rate"] = 0.99
     (tmp_path / "i" / "forged.json").write_text(json.dumps(raw))

@@ -72,8 +72,8 @@ def _imported_roots(path: Path) -> set[str]:
 
 #: where a backend may be named: its adapter, and the demo's training recipe (TensorFlow's
 #: deterministic ops make two builds agree; training is not part of the audit engine)
-BACKEND_ROOMS = {Path("crnnaudit/model/backend.py"), Path("crnnaudit/demo/model.py"),
-                 Path("crnnaudit/demo/training.py")}
+BACKEND_ROOMS = {Path("crnnaudit/model/backend.py"), Path("crnnaudit/lab/recipe.py"),
+                 Path("crnnaudit/lab/training.py")}
 
 
 def test_only_the_adapter_names_a_backend():

@@ -3,9 +3,9 @@ import pytest
 
 import architectures as arch
 from crnnaudit import AuditedModel, GroundTruth, ModelCard, explain, open_clip
-from crnnaudit import metrics
+from crnnaudit import trust
 from crnnaudit.explainers.base import REGISTRY, register
-from crnnaudit.video import Window
+from crnnaudit.footage.video import Window
 
 
 def _window(model, seed=0):
@@ -17,18 +17,18 @@ def _window(model, seed=0):
 
 def test_rank_statistics_by_hand():
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
-    assert metrics.spearman(a, a * 10 + 3) == pytest.approx(1.0)
-    assert metrics.spearman(a, -a) == pytest.approx(-1.0)
-    assert metrics.spearman(a, np.array([[2.0, 1.0], [3.0, 4.0]])) == pytest.approx(0.8)
-    assert metrics.topk_overlap(a, a, 0.5) == 1.0
-    assert metrics.topk_overlap(a, -a, 0.5) == 0.0
-    assert metrics.topk_overlap(a, np.array([[9.0, 2.0], [3.0, 4.0]]), 0.5) == pytest.approx(1 / 3)
+    assert trust.spearman(a, a * 10 + 3) == pytest.approx(1.0)
+    assert trust.spearman(a, -a) == pytest.approx(-1.0)
+    assert trust.spearman(a, np.array([[2.0, 1.0], [3.0, 4.0]])) == pytest.approx(0.8)
+    assert trust.topk_overlap(a, a, 0.5) == 1.0
+    assert trust.topk_overlap(a, -a, 0.5) == 0.0
+    assert trust.topk_overlap(a, np.array([[9.0, 2.0], [3.0, 4.0]]), 0.5) == pytest.approx(1 / 3)
 
 
 def test_agreement_table_covers_every_pair_and_frame():
     model = AuditedModel(arch.td_cnn_gru_softmax())
     es = explain(model, _window(model), ["gradcam", "saliency", "grad_x_input", "frame_occlusion"], cache=False)
-    table = metrics.agreement(es)
+    table = trust.agreement_table(es)
     assert len(table) == 3 * model.window_length  # 3 spatial pairs x T frames
     assert table["spearman"].between(-1, 1).all() and table["topk_iou"].between(0, 1).all()
 
@@ -40,8 +40,8 @@ def test_deletion_beats_reversed_map():
     w = _window(model, 3)
     es = explain(model, w, ["integrated_gradients"], params={"integrated_gradients": {"steps": 8}}, cache=False)
     maps = es["integrated_gradients"].maps
-    good = metrics.deletion_insertion(model, w, maps, es.target, steps=8)
-    bad = metrics.deletion_insertion(model, w, -maps, es.target, steps=8)
+    good = trust.deletion_insertion(model, w, maps, es.target, steps=8)
+    bad = trust.deletion_insertion(model, w, -maps, es.target, steps=8)
     assert good["deletion_auc"] < bad["deletion_auc"]
     assert good["insertion_auc"] > bad["insertion_auc"]
     assert len(good["deletion_curve"]) == 9
@@ -54,8 +54,8 @@ def test_temporal_deletion_ranks_better_than_random():
     model = AuditedModel(arch.td_cnn_gru_sigmoid(t=8))
     w = _window(model, 1)
     es = explain(model, w, ["frame_occlusion"], cache=False)
-    res = metrics.temporal_deletion(model, w, es["frame_occlusion"].frame_scores, es.target)
-    worst = metrics.temporal_deletion(model, w, -es["frame_occlusion"].frame_scores, es.target)
+    res = trust.temporal_deletion(model, w, es["frame_occlusion"].frame_scores, es.target)
+    worst = trust.temporal_deletion(model, w, -es["frame_occlusion"].frame_scores, es.target)
     assert res["deletion_auc"] <= worst["deletion_auc"]
     assert len(res["curve"]) == 9 and res["curve"][0] == pytest.approx(float(es.probabilities[0]), abs=1e-5)
 
@@ -69,7 +69,7 @@ def test_sanity_check_flags_a_method_that_ignores_the_model():
     try:
         model = AuditedModel(arch.td_cnn_gru_softmax())
         weights_before = [w.copy() for w in model.model.get_weights()]
-        res = metrics.sanity_randomisation(model, _window(model), ["gradcam", "_edges"], checkpoints=3)
+        res = trust.sanity_randomisation(model, _window(model), ["gradcam", "_edges"], checkpoints=3)
         assert res["flagged"] == {"gradcam": False, "_edges": True}
         assert res["final_similarity"]["_edges"] == pytest.approx(1.0)
         assert len(res["stages"]) == 3 and res["stages"][-1]["count"] == res["layers"]
@@ -90,11 +90,11 @@ def test_localisation_against_ground_truth():
     # an explanation that points exactly at the mask scores 1, one that points away 0
     es["gradcam"].maps[:] = 0
     es["gradcam"].maps[:, 1, 1] = 1.0
-    res = metrics.localisation(es, w, truth)["gradcam"]
+    res = trust.localisation_figures(es, w, truth)["gradcam"]
     assert res["pointing_game"] == 1.0 and res["energy_inside"] > 0.9
     es["gradcam"].maps[:] = 0
     es["gradcam"].maps[:, -1, -1] = 1.0
-    res = metrics.localisation(es, w, truth)
+    res = trust.localisation_figures(es, w, truth)
     assert res["gradcam"]["pointing_game"] == 0.0
     top = int(np.argmax(es["frame_occlusion"].frame_scores))
     assert res["frame_occlusion"]["temporal_hit"] == (top in (2, 3))
@@ -105,7 +105,7 @@ def test_localisation_on_a_synthetic_clip(sample_clips):
     truth = clip.ground_truth
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(classes=["normal", "fire", "x"]))
     w = clip.window(2, 8, 8, model.frame_size)
-    res = metrics.localisation(explain(model, w, ["gradcam"], cache=False), w, truth)["gradcam"]
+    res = trust.localisation_figures(explain(model, w, ["gradcam"], cache=False), w, truth)["gradcam"]
     anomalous = [i for i in w.indices if truth.frame_is_anomalous(int(i))]
     assert ("pointing_game" in res) == bool(anomalous)
 
@@ -147,7 +147,7 @@ def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
     es["saliency"].maps[:] = on
     assert es["gradcam"].maps.shape == (T, S, S)  # a 1 x 1 conv: Grad-CAM maps at full size
     es["gradcam"].maps[:] = away
-    res = metrics.evidence(model, w, es)
+    res = trust.verdicts(model, w, es)
     assert res["saliency"]["better_than_random"] and "does better than random" in res["saliency"]["verdict"]
     # recompute the oracle's drop by hand: blur exactly the top 20% of pixels the map ranks first
     import cv2
@@ -163,13 +163,13 @@ def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
     g = res["gradcam"]
     assert not g["better_than_random"] and "do not rely on it" in g["verdict"]
     assert g["drop"] == pytest.approx(0.0, abs=1e-4)  # blurring a corner the model never reads changes nothing
-    assert len(g["random_drops"]) == metrics.EVIDENCE_DRAWS
+    assert len(g["random_drops"]) == trust.verdict.VERDICT_DRAWS
     # temporal: every frame counts the same here, so ranking frames is no better than random
     assert not res["frame_occlusion"]["better_than_random"]
     assert res["frame_occlusion"]["kind"] == "temporal"
-    assert metrics.evidence(model, w, es) is res  # the second ask is served from the memo
+    assert trust.verdicts(model, w, es) is res  # the second ask is served from the memo
 
 
 @pytest.mark.parametrize("value, shown", [(-0.001, "+0.00"), (0.004, "+0.00"), (-0.123, "-0.12"), (0.456, "+0.46")])
 def test_a_change_that_rounds_to_nothing_is_never_minus_zero(value, shown):
-    assert metrics.signed(value) == shown
+    assert trust.signed(value) == shown

@@ -62,7 +62,7 @@ def test_purging_everything_asks_first(admin, capsys):
         log.apply_retention(1)
     assert main(["audit", "retention", "--days", "200", "--as", admin]) == 0  # nothing that old: fine
     # every row older than the period: refused without --yes (no terminal to ask on)
-    from crnnaudit.cli.admin import confirm_all
+    from crnnaudit.cli.common import confirm_all
     with pytest.raises(CrnnauditError, match="would erase all 5 rows of the audit log: confirm with --yes"):
         confirm_all(5, 5, "rows of the audit log", yes=False)
     confirm_all(4, 5, "rows of the audit log", yes=False)  # a part goes on

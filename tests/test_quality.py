@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import architectures as arch
-from crnnaudit import AuditedModel, ModelCard, open_clip, quality
+from crnnaudit.footage import quality
+from crnnaudit import AuditedModel, ModelCard, open_clip
 from crnnaudit.decision import NO_RELIABLE_READING
 from crnnaudit.errors import CardError
 from conftest import write_video
@@ -105,3 +106,13 @@ def test_a_dark_clip_gets_no_reliable_reading_unless_the_card_decides_anyway(tmp
     else:
         expected = np.where(t["anomaly_score"] >= model.card.threshold, "anomaly", "normal")
         assert (t["decision"].to_numpy() == expected).all()
+
+
+def test_the_card_and_the_checks_name_the_same_measures():
+    """A card's calibration.quality is checked against the vocabulary's list; the checks measure
+    exactly those."""
+    from crnnaudit.vocabulary import QUALITY_MEASURES
+    assert tuple(quality.MEASURES) == QUALITY_MEASURES
+    with pytest.raises(CardError, match="known measure"):
+        ModelCard(calibration={"file": "x.npz", "threshold": 1.0,
+                               "quality": {"low": {"sharpnes": 1.0}, "high": {}}}).validate()

@@ -41,7 +41,7 @@ def test_a_video_rendered_twice_is_the_same_file_and_reads_back_as_drawn(tmp_pat
     import sys
 
     from crnnaudit.demo.synth import synth_clip
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     import tensorflow as tf
     x = tf.random.stateless_normal((512, 512), seed=[1, 2])
     float(tf.reduce_sum(x @ x))  # TensorFlow has run here (what upset libx264's macroblock tree)

@@ -154,26 +154,26 @@ def test_cli_report_end_to_end(tmp_path, capsys, sample_clips, monkeypatch):
     monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(elsewhere))  # the model is not where models may come from
     (elsewhere / "link.keras").symlink_to(path)
     for given in (path, elsewhere / ".." / "m.keras", elsewhere / "link.keras"):
-        assert main(["report", str(given), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
+        assert main(["report", "write", str(given), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
                      "--out", str(out)]) == 2
         assert "load only from the models folders" in capsys.readouterr().err
     assert not out.exists(), "nothing written from a model from elsewhere"
     monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(tmp_path))
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
+    assert main(["report", "write", str(path), str(sample_clips[1]), "--decision", "escalate", "--as", "R",
                  "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"report.html", "report.pdf", "report.json"}
     body = json.loads((out / "report.json").read_text())["report"]
     assert body["human"]["reviewer"] == "R" and body["human"]["status"] == "awaiting countersignature"
     assert main(["audit", "verify"]) == 0
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "override", "--as", "R",
+    assert main(["report", "write", str(path), str(sample_clips[1]), "--decision", "override", "--as", "R",
                  "--out", str(out)]) == 2
     assert "reasons" in capsys.readouterr().err
     monkeypatch.setenv("CRNNAUDIT_PASSWORD", "not the password")
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "R",
+    assert main(["report", "write", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "R",
                  "--out", str(out)]) == 2
     assert "sign-in refused" in capsys.readouterr().err
     monkeypatch.setenv("CRNNAUDIT_PASSWORD", "viewer password")
-    assert main(["report", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "V",
+    assert main(["report", "write", str(path), str(sample_clips[1]), "--decision", "confirm", "--as", "V",
                  "--out", str(out)]) == 2
     assert "V (viewer) may not draft reports" in capsys.readouterr().err
     assert [p["reviewer"] for p in pending()] == ["R"]
@@ -217,7 +217,7 @@ def _too_bright(card):
     """The card with image-quality bounds calibrated on dim footage (brightness 20-24): every
     clip here fails the exposure check, so its windows get no reliable reading."""
     import dataclasses
-    from crnnaudit import quality
+    from crnnaudit.footage import quality
     dim = [{"sharpness": 50.0, "brightness": 20.0 + i % 5, "contrast": 10.0, "noise": 1.0, "blockiness": 1.0,
             "still": 0.0} for i in range(40)]
     return dataclasses.replace(card, calibration={"file": "unused.npz", "threshold": 1.0,
@@ -273,7 +273,7 @@ def _check_summary(body: dict) -> str:
 
 
 def test_every_report_carries_the_verified_counterfactual_and_a_plain_summary(reviewed, tmp_path):
-    from crnnaudit import counterfactual
+    from crnnaudit.trust import counterfactual
     model, clip, window, es = reviewed
     body = build_report(model, clip, window, es, decision="override", reviewer="A. Auditor", reason="a hand, not a fist",
                         contest_channel="Write to dpo@example.org.", faithfulness=False, sanity=False,

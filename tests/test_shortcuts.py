@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crnnaudit import ModelCard
-from crnnaudit.dataset.engines import run_batch
+from crnnaudit.dataset.executors import run_batch
 from crnnaudit.model import AuditedModel
 from crnnaudit.dataset.shortcuts import describe_cluster, spectral_clusters
 from conftest import write_video
@@ -71,6 +71,7 @@ def drill(request, tmp_path_factory):
     return request.param, model, folder, acc
 
 
+@pytest.mark.long  # the shortcut drills train two models: make test-long (CI runs it)
 def test_the_screen_flags_the_marker_and_only_the_marker(drill, tmp_path):
     marker, model, folder, acc = drill
     assert acc >= 0.9  # both models learned their task

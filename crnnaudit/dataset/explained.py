@@ -43,8 +43,8 @@ def screen_window(model, explained: list, table, measure: bool) -> dict:
     """What the shortcut screen reads of one clip: its most anomalous explained window's maps
     on the grid, for every chosen spatial method and :data:`SCREEN_METHOD` (computed here for
     that window alone when not chosen: a pixel-level method beside a conv-level one), and, when
-    ``measure``, whether each beats random deletion there (:func:`crnnaudit.metrics.evidence`)."""
-    from .. import metrics
+    ``measure``, whether each beats random deletion there (:func:`crnnaudit.trust.verdict.verdicts`)."""
+    from .. import trust
     from ..explainers import REGISTRY, explain
     score = dict(zip(table["window"], table["anomaly_score"]))
     e = explained[max(range(len(explained)), key=lambda i: score.get(explained[i].window.index, -1.0))]
@@ -56,7 +56,7 @@ def screen_window(model, explained: list, table, measure: bool) -> dict:
         for m in es.spatial():
             out["maps"][m] = relevance_grid(es[m].maps)
         if measure:
-            out["beats"].update({m: bool(f["better_than_random"]) for m, f in metrics.evidence(model, e.window, es).items()
+            out["beats"].update({m: bool(f["better_than_random"]) for m, f in trust.verdicts(model, e.window, es).items()
                                  if f["kind"] == "spatial"})
     return out
 

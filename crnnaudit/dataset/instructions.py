@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..decision import ANOMALY, NO_RELIABLE_READING
 from ..errors import CrnnauditError
-from .report import load_run_files
+from .run_report import load_run_files
 from .runner import RunModel
 
 SCHEMA = "crnnaudit-instructions/1"
@@ -94,8 +94,10 @@ def _figures(clips: pd.DataFrame, classes: list[str], anomaly: list[str]) -> dic
             "no_reliable_reading": int((clips["decision"] == NO_RELIABLE_READING).sum())}
 
 
-def build_instructions(run: str | Path, conditions: str | Path | None = None, now: datetime | None = None) -> dict:
-    """The instructions' body from a finished run folder (and a conditions CSV).
+def build_instructions(run: str | Path, conditions: str | Path | None = None, now: datetime | None = None,
+                       author: str | None = None) -> dict:
+    """The instructions' body from a finished run folder (and a conditions CSV), written by
+    ``author`` (the signed-in account; the document and its log row name it).
 
     Raises:
         CrnnauditError: not a finished run, no labelled clip in it, or an unreadable CSV.
@@ -115,7 +117,7 @@ def build_instructions(run: str | Path, conditions: str | Path | None = None, no
                           for v, g in table.fillna({col: NOT_GIVEN}).groupby(col, sort=True)} for col in columns}
     summary = files["summary"]
     return {
-        "schema": SCHEMA, "document_id": str(uuid.uuid4()),
+        "schema": SCHEMA, "document_id": str(uuid.uuid4()), "author": author,
         "created": (now or datetime.now(timezone.utc)).isoformat(),
         "model": {"name": card.name, "version": card.version, "sha256": model.sha256, "classes": card.classes,
                   "anomaly_classes": card.anomaly_classes, "threshold": card.threshold,
@@ -175,7 +177,7 @@ def sections(body: dict) -> list[tuple[str, list[str]]]:
 _HTML = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;line-height:1.45}
 h2{border-bottom:1px solid #ccc}</style></head><body><h1>{{ title }}</h1>
-<p>Document <code>{{ b.document_id }}</code>, created {{ b.created }}.</p>
+<p>Document <code>{{ b.document_id }}</code>, created {{ b.created }}{% if b.author %} by {{ b.author }}{% endif %}.</p>
 {% for heading, lines in sections %}<h2>{{ heading }}</h2>{% for line in lines %}<p>{{ line }}</p>{% endfor %}{% endfor %}
 </body></html>"""
 
@@ -216,6 +218,7 @@ def write_instructions(body: dict, out: str | Path, log=True) -> dict:
     row = None
     if log:
         log = AuditLog() if log is True else log
-        row = log.append({"document_id": body["document_id"], "model_sha256": body["model"]["sha256"],
+        row = log.append({"document_id": body["document_id"], "by": body.get("author"),
+                          "model_sha256": body["model"]["sha256"],
                           "run": body["run"]["folder"], "files_sha256": digests}, kind="instructions")["seq"]
     return {**paths, "sha256": digests, "log_row": row}

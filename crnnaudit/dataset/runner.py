@@ -1,7 +1,7 @@
 """Dataset audits: what happens to one clip, and the run's tables gathered from every clip.
 
-``crnnaudit batch MODEL SOURCE... --out RUN`` hands the clips to an engine (:mod:`.engines`:
-this process, or a Ray Data pipeline of model-holding actors); every engine runs
+``crnnaudit batch MODEL SOURCE... --out RUN`` hands the clips to an executor (:mod:`.executors`:
+this process, or a Ray Data pipeline of model-holding actors); every executor runs
 :class:`ClipProcessor` on each clip. ``--explain flagged|all`` also explains windows
 (:mod:`.explained`, :mod:`.shortcuts`). For each clip it writes
 ``RUN/clips/<sha256>.json`` once the clip is done (atomically), so a rerun skips every clip
@@ -103,7 +103,7 @@ EXPLAIN_MODES = ("none", "flagged", "all")
 
 
 class ClipProcessor:
-    """Everything one clip needs, for either engine: score it, explain the windows asked for
+    """Everything one clip needs, for either executor: score it, explain the windows asked for
     (each frame through the CNN once: :func:`~crnnaudit.explainers.clip.explain_clip`), and
     write its record (``RUN/clips/<sha256>.json``) and its explained windows
     (``RUN/explained/<sha256>.npz``), atomically, the record last."""
@@ -145,7 +145,7 @@ class ClipProcessor:
     def __call__(self, path: str | Path, sha: str | None = None) -> bool:
         """Process one clip unless its record exists; whether it was processed now. A path
         that is not a readable regular file is recorded as a failed clip with its reason."""
-        from ..video import sha256_file
+        from ..footage.video import sha256_file
         path = Path(path)
         problem = not_a_readable_clip(path)
         if problem is None and sha is None:
@@ -169,7 +169,7 @@ class ClipProcessor:
         return True
 
     def _process(self, path: Path, sha: str) -> bool:
-        from ..video import open_clip
+        from ..footage.video import open_clip
         try:
             clip = open_clip(path)
             timeline, explained = self._score_and_explain(clip)

@@ -50,14 +50,14 @@ def install_shipped(progress: Callable[[str, int, int], None] | None = None) -> 
         CrnnauditError: nothing is shipped.
     """
     from ..model import weights_hash
-    from .training import build_parts
+    from .architecture import build_model
     card = shipped_card()
     if card is None:
         raise CrnnauditError(f"{SHIPPED}: no shipped demo weights")
     recipe = card.extra["recipe"]
     if progress:
         progress("assembling the shipped demo model", 0, 2)
-    full, _, _ = build_parts(int(recipe["seed"]), int(recipe["gru_units"]))
+    full = build_model(int(recipe["seed"]), int(recipe["gru_units"]))
     with np.load(SHIPPED / "trained.npz", allow_pickle=False) as z:
         for name, layer in _trained_layers(full).items():
             layer.set_weights([z[f"{name}/{i}"] for i in range(len(layer.weights))])

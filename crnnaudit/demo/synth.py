@@ -169,7 +169,7 @@ def _shooting(img, mask, people, since: int) -> None:
         cv2.circle(mask, (int(p.pos[1]), int(p.pos[0])), p.r + 9, 1, -1)
 
 
-# Degraded footage, for the image-quality drill (crnnaudit.quality): what each variant does to
+# Degraded footage, for the image-quality drill (crnnaudit.footage.quality): what each variant does to
 # the frames before they are encoded, and the encoder's constant rate factor (23 as usual; 51,
 # the coarsest, for the low-bitrate variant).
 DEGRADATIONS = {

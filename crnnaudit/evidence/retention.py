@@ -32,7 +32,7 @@ def _uploads() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    from ..video import sha256_file
+    from ..footage.video import sha256_file
     return sha256_file(path)
 
 

@@ -155,17 +155,30 @@ NEEDS = {"spatial_cam": "a per-frame conv layer", "gradients": "gradients throug
          "temporal": "per-frame features that a temporal head reads"}
 
 
+#: The modules that hold the built-in methods, in the pickers' order. Each ``@register`` in them
+#: adds its method when the module is imported; a package of one's own adds methods through the
+#: entry-point group :data:`ENTRY_POINTS` (``crnnaudit.methods = mine.methods``) instead.
+METHOD_MODULES = ("crnnaudit.explainers.spatial", "crnnaudit.explainers.temporal")
+ENTRY_POINTS = "crnnaudit.methods"
+
+
 class _Registry(dict):
-    """Method name -> :class:`Method`. The built-in methods register when the registry is
-    first read, not when this module is imported: they import the engine (TensorFlow), and
-    code that only stores or erases explanations (the cache, erasure) must not pay for it."""
+    """Method name -> :class:`Method`. The methods register when the registry is first read,
+    not when this module is imported: they import the engine (TensorFlow), and code that only
+    stores or erases explanations (the cache, erasure) must not pay for it. They are found by
+    the list :data:`METHOD_MODULES` and the entry points, so this module imports none of them."""
 
     _loaded = False
 
     def _load(self) -> None:
         if not _Registry._loaded:
             _Registry._loaded = True
-            from . import spatial, temporal  # noqa: F401  (each @register adds its methods)
+            import importlib
+            from importlib.metadata import entry_points
+            for name in METHOD_MODULES:
+                importlib.import_module(name)
+            for point in entry_points(group=ENTRY_POINTS):
+                point.load()
 
     def __getitem__(self, key):
         self._load()

@@ -24,7 +24,7 @@ from ..errors import ExplanationError
 from ..model import AuditedModel
 from ..model.backend import ADAPTER, on_accelerator, to_numpy
 from ..model.scoring import WindowScheduler, prefetched
-from ..video import Clip, Window
+from ..footage.video import Clip, Window
 from .base import REGISTRY, ExplanationSet, Progress
 from .cache import ExplanationCache
 from .engine import _serve, _validate, open_cache

@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import ExplanationError
 from ..model import AuditedModel
 from ..model.backend import BACKEND, to_numpy, versions as backend_versions
-from ..video import Window
+from ..footage.video import Window
 from .base import (DEFAULT_METHODS, REGISTRY, Explanation, ExplanationSet, Progress,
                    resolve_params)
 from .cache import ExplanationCache

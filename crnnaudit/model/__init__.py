@@ -8,13 +8,17 @@
     calibration.py  statistics of the training data's features: "unlike the training data"
 """
 
-from ..vocabulary import MODEL_SUFFIXES
-from .statistics import FeatureStats
-from .calibration import calibrate, write_calibration
-from .audited import AuditedModel, preprocess, weights_hash
-from .decompose import Capabilities, Decomposition, decompose
-from .loading import load_model
-from .scoring import Timeline, WindowScheduler
+from ..config import quiet_import
+
+quiet_import("keras")  # first, so that TensorFlow's start-up notices stay off a quiet terminal
+
+from ..vocabulary import MODEL_SUFFIXES  # noqa: E402
+from .statistics import FeatureStats  # noqa: E402
+from .calibration import calibrate, write_calibration  # noqa: E402
+from .audited import AuditedModel, preprocess, weights_hash  # noqa: E402
+from .decompose import Capabilities, Decomposition, decompose  # noqa: E402
+from .loading import load_model  # noqa: E402
+from .scoring import Timeline, WindowScheduler  # noqa: E402
 
 __all__ = ["MODEL_SUFFIXES", "AuditedModel", "Capabilities", "Decomposition", "FeatureStats", "Timeline",
            "calibrate", "write_calibration",

@@ -14,9 +14,9 @@ from keras import ops
 
 from ..lazy import LazyModule
 from ..card import ModelCard
-from ..quality import QualityBounds
+from ..footage.quality import QualityBounds
 from ..errors import ModelError
-from ..video import Clip, Window
+from ..footage.video import Clip, Window
 from .backend import ADAPTER, batch_frames, on_accelerator, to_numpy
 from .statistics import FeatureStats
 from .decompose import RECURRENT_TYPES, all_layers, decompose
@@ -87,7 +87,7 @@ class AuditedModel:
 
     @property
     def quality_bounds(self):
-        """The image-quality bounds the card's calibration records (:mod:`crnnaudit.quality`),
+        """The image-quality bounds the card's calibration records (:mod:`crnnaudit.footage.quality`),
         or None when it records none."""
         data = (self.card.calibration or {}).get("quality")
         return None if data is None else QualityBounds.from_dict(data, self.name)

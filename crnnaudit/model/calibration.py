@@ -15,7 +15,7 @@ import numpy as np
 
 from ..card import ModelCard, default_sidecar_path, sidecar_path
 from ..errors import ModelError
-from ..video import Clip, open_clip
+from ..footage.video import Clip, open_clip
 from ..vocabulary import VIDEO_SUFFIXES
 from .loading import load_model
 from .statistics import SHRINKAGE, FeatureStats, statistics
@@ -70,14 +70,14 @@ def calibrate(model, clips: Iterable[str | Path | Clip], percentile: float = 99.
 
 
 def calibrate_quality(model, clips: Iterable[str | Path | Clip], progress: Callable[[int, int], None] | None = None):
-    """Image-quality bounds (:mod:`crnnaudit.quality`) from every window (the card's length
+    """Image-quality bounds (:mod:`crnnaudit.footage.quality`) from every window (the card's length
     and stride) of clips like the model's training data, read at the model's input size.
 
     Raises:
         ModelError: no frame of any clip could be read.
     """
     from ..errors import CardError
-    from ..quality import calibrate_bounds, frame_measures, window_values
+    from ..footage.quality import calibrate_bounds, frame_measures, window_values
     clips = list(clips)
     T, stride = model.window_length, model.card.stride
     windows = []

@@ -18,7 +18,7 @@ import numpy as np
 from ..card import ModelCard, sidecar_path
 from ..errors import ModelError, UnsafeModelError
 from ..limits import MAX_CONFIG_DEPTH, MAX_ZIP_RATIO, ZIP_BOMB_FLOOR_BYTES, max_config_bytes
-from ..video import sha256_file
+from ..footage.video import sha256_file
 from ..vocabulary import MODEL_SUFFIXES
 from .audited import AuditedModel
 from .statistics import FeatureStats

@@ -61,7 +61,7 @@ def mark_vetted(sha256: str) -> None:
 
 def trust_own_file(path: Path) -> str:
     """A model file crnnaudit wrote itself (the demo) needs no sandbox; returns its SHA-256."""
-    from ..video import sha256_file
+    from ..footage.video import sha256_file
     digest = sha256_file(path)
     mark_vetted(digest)
     return digest

@@ -10,21 +10,38 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
 from ..lazy import LazyModule
-from .. import quality
+from ..footage import quality
 from ..decision import decide
 from ..errors import ExplanationError, ModelError, VideoError
-from ..video import Clip
+from ..footage.video import Clip
 from .backend import on_accelerator
 
 pd = LazyModule("pandas")  # imported on first use (see lazy.py)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .audited import AuditedModel
+
+class Scorable(Protocol):
+    """What scoring reads of a model (an :class:`~crnnaudit.model.audited.AuditedModel`): named
+    here so that scoring does not import the class that calls it."""
+
+    name: str
+    sha256: str
+    card: object
+    window_length: int
+    frame_size: tuple[int, int]
+    feature_stats: object
+    quality_bounds: object
+    default_target: int
+
+    def prepare(self, frames): ...
+    def frame_features(self, x): ...
+    def head_logits(self, features): ...
+    def probabilities(self, logits): ...
+    def anomaly_score(self, probabilities): ...
 
 
 @dataclass
@@ -33,14 +50,14 @@ class Timeline:
 
     ``table`` has one row per window: window, first_frame, last_frame, start_s, end_s,
     ``p_<class>`` per class, anomaly_score, predicted, decision, padded, ``q_<measure>`` per
-    image-quality measure (:mod:`crnnaudit.quality`) and ``reliable``; with the card's feature
+    image-quality measure (:mod:`crnnaudit.footage.quality`) and ``reliable``; with the card's feature
     statistics also ``training_distance`` and ``unlike_training`` (the window lies beyond the
     threshold: its score may mean little); with its quality bounds ``quality_flags`` (the checks
     that fired, comma-separated; empty when none). ``decision`` is "no reliable reading" where
     ``reliable`` is false and the card withholds (:func:`crnnaudit.decision.decide`).
 
     ``clip_warnings`` carries what the clip's file itself says against trusting the timeline
-    (truncated, no timestamps: :meth:`crnnaudit.video.Clip.warnings`); ``clip_end_s`` is where
+    (truncated, no timestamps: :meth:`crnnaudit.footage.video.Clip.warnings`); ``clip_end_s`` is where
     its decodable frames end.
     """
 
@@ -143,7 +160,7 @@ class _Failed:
     error: BaseException
 
 
-def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
+def score(model: Scorable, clip: Clip, stride: int | None = None,
           progress: Callable[[int, int], None] | None = None, batch_frames: int = 32,
           prefetch: bool | None = None) -> Timeline:
     """Score every window of a clip (see :meth:`AuditedModel.score`)."""
@@ -199,7 +216,7 @@ def score(model: "AuditedModel", clip: Clip, stride: int | None = None,
     return _timeline(model, clip, rows, T, stride, looks)
 
 
-def timeline_from_windows(model: "AuditedModel", clip: Clip, explained: list) -> Timeline:
+def timeline_from_windows(model: Scorable, clip: Clip, explained: list) -> Timeline:
     """The timeline of a clip whose every window was explained (each explanation set carries
     its window's logits, each :class:`~crnnaudit.explainers.clip.ExplainedWindow` its
     features): the same table as :func:`score`, without a second pass."""
@@ -211,7 +228,7 @@ def timeline_from_windows(model: "AuditedModel", clip: Clip, explained: list) ->
     return _timeline(model, clip, rows, model.window_length, explained[0].window.stride, looks)
 
 
-def _timeline(model: "AuditedModel", clip: Clip, rows: list, T: int, stride: int, looks: list[dict]) -> Timeline:
+def _timeline(model: Scorable, clip: Clip, rows: list, T: int, stride: int, looks: list[dict]) -> Timeline:
     classes = model.card.classes
     table = pd.DataFrame({
         "window": [r[0] for r in rows],

@@ -150,9 +150,9 @@ def familiarity(model, frames: np.ndarray) -> dict:
 
 def reliability(model, frames: np.ndarray) -> dict:
     """Whether one window's frames ``(T, H, W, 3)`` (uint8, model size) can be read reliably:
-    the training-data check and the image-quality checks (:mod:`crnnaudit.quality`), with the
+    the training-data check and the image-quality checks (:mod:`crnnaudit.footage.quality`), with the
     statements an auditor reads. ``withheld``: the card withholds a decision on such a window."""
-    from ..quality import frame_measures, statement, window_values
+    from ..footage.quality import frame_measures, statement, window_values
     fam = familiarity(model, frames)
     values = window_values(frame_measures(frames))
     bounds = model.quality_bounds

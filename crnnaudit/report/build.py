@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .. import counterfactual, metrics, render
+from .. import render, trust
+from ..trust import counterfactual
 from ..card import card_sha256
 from ..decision import ANOMALY, NO_RELIABLE_READING, decide
 from ..errors import ReportError
@@ -19,7 +20,7 @@ from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
 from ..model.statistics import reliability
-from ..video import Clip, Window
+from ..footage.video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA
 from .privacy import blur_faces
@@ -168,7 +169,7 @@ def _key_frames(clip: Clip, window: Window, expset: ExplanationSet, count: int, 
 
 def _counterfactual_section(model, clip: Clip, window: Window, expset: ExplanationSet, blur: bool,
                             method: str | None) -> tuple[dict, int]:
-    """The verified counterfactuals (:mod:`crnnaudit.counterfactual`), with each counterfactual
+    """The verified counterfactuals (:mod:`crnnaudit.trust.counterfactual`), with each counterfactual
     frame drawn with the region's outline (faces blurred as in the key frames)."""
     method = method if method in expset.spatial() else None
     found = counterfactual.for_window(model, window, expset, method)
@@ -218,10 +219,10 @@ def _trust(model, window, expset: ExplanationSet, faithfulness: bool, sanity: bo
     spatial = expset.spatial()
     if faithfulness:
         for m in [*expset.temporal(contributions_only=True), *spatial]:
-            faith[m] = metrics.faithfulness(model, window, expset, m)  # what Compare computed, reused
+            faith[m] = trust.method_faithfulness(model, window, expset, m)  # what Compare computed, reused
     if sanity and spatial:
-        sane = metrics.sanity_randomisation(model, window, spatial, checkpoints=3)
-    evidence = metrics.evidence(model, window, expset)  # always: the pages showed it beside each map
+        sane = trust.sanity_randomisation(model, window, spatial, checkpoints=3)
+    evidence = trust.verdicts(model, window, expset)  # always: the pages showed it beside each map
     reading = [e["verdict"] if e["better_than_random"] else f"WARNING: {e['verdict']}" for e in evidence.values()]
     return {"faithfulness": {m: {k: v for k, v in f.items() if "curve" not in k and k != "fractions"}
                              for m, f in faith.items()},

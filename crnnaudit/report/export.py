@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics, render
+from .. import render, trust
 from ..errors import ExplanationError
 from ..explainers.base import ExplanationSet
 from ..model import AuditedModel
-from ..video import Clip, Window
+from ..footage.video import Clip, Window
 
 
 def export_explanations(model: AuditedModel, clip: Clip, window: Window, expset: ExplanationSet,
@@ -54,21 +54,21 @@ def explanation_summary(model: AuditedModel, clip: Clip, window: Window, expset:
                "window": window.describe(), "target": expset.target_name,
                "probabilities": dict(zip(model.card.classes, map(float, expset.probabilities))),
                "explanations": {m: e.summary() for m, e in expset.items()}, "metrics": {}}
-    summary["metrics"]["evidence"] = metrics.evidence(model, window, expset)
+    summary["metrics"]["evidence"] = trust.verdicts(model, window, expset)
     for m in expset.temporal(contributions_only=True):
-        summary["metrics"][f"{m}_temporal_deletion"] = metrics.temporal_deletion(
+        summary["metrics"][f"{m}_temporal_deletion"] = trust.temporal_deletion(
             model, window, expset[m].frame_scores, expset.target)
-    agree = metrics.agreement(expset)
+    agree = trust.agreement_table(expset)
     if len(agree):
         summary["metrics"]["agreement"] = agree.groupby(["method_a", "method_b"])[
             ["spearman", "topk_iou"]].mean().reset_index().to_dict("records")
     if clip.ground_truth is not None:
-        summary["metrics"]["localisation"] = metrics.localisation(expset, window, clip.ground_truth)
+        summary["metrics"]["localisation"] = trust.localisation_figures(expset, window, clip.ground_truth)
     return summary
 
 
 def _write_counterfactual(model, clip: Clip, window: Window, expset: ExplanationSet, out: Path) -> dict:
-    from .. import counterfactual
+    from ..trust import counterfactual
     found = counterfactual.for_window(model, window, expset)
     region = found["region"]
     for i, t in enumerate(found["temporal"].positions):

@@ -18,9 +18,9 @@ from ..config import samples_dir
 from ..errors import CrnnauditError
 from ..explainers import explain as run_explain
 from ..model import AuditedModel, load_model
-from ..video import Clip, open_clip
+from ..footage.video import Clip, open_clip
 from ..vocabulary import VIDEO_SUFFIXES
-from .models import configured_model
+from .model_choice import configured_model
 from .session import HeldExplanation, Review
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ..dataset.report import load_run_files
+from ..dataset.run_report import load_run_files
 from ..config import runs_dir
 from ..errors import CrnnauditError
-from . import models
+from . import model_choice
 from .session import Review
 
 STATUS_NONE = "not reviewed"
@@ -60,7 +60,7 @@ def open_in_review(files: dict, row: pd.Series) -> None:
     most anomalous window."""
     review = Review.current()
     model_path = files.get("model", {}).get("name", "")
-    if model_path and Path(model_path) in models.model_choices() and model_path != review.model_path:
+    if model_path and Path(model_path) in model_choice.model_choices() and model_path != review.model_path:
         review.use_model(model_path)
     review.use_clip(str(row["path"]))
     review.use_window(int(row["top_window"]))

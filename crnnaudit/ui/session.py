@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from ..explainers.base import ExplanationSet
-from ..video import Window
+from ..footage.video import Window
 
 _KEY = "review"
 

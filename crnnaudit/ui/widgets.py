@@ -12,7 +12,7 @@ from ..errors import CrnnauditError
 from .. import explainers, render
 from ..explainers import DEFAULT_METHODS
 from ..vocabulary import VIDEO_SUFFIXES
-from . import loaders, models, uploads
+from . import loaders, model_choice, uploads
 from .session import HeldExplanation, Review, bound
 
 
@@ -102,10 +102,10 @@ def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanatio
         st.error(str(e))
         return None
     Review.current().hold(held)
-    from .. import metrics
+    from .. import trust
     with st.spinner("measuring each map against random deletion (the verdict shown beside it)"):
         try:
-            metrics.evidence(model, held.window, held.expset)  # kept by content: the pages read it at once
+            trust.verdicts(model, held.window, held.expset)  # kept by content: the pages read it at once
         except CrnnauditError as e:
             st.error(str(e))
     return held
@@ -113,14 +113,14 @@ def run_explanation(model, clip, k: int, methods, target=None) -> HeldExplanatio
 
 def method_evidence(model, window, expset, methods=None, compact: bool = False) -> dict:
     """Each method's evidence on this window (deleting what it ranks first against deleting as
-    much at random, :func:`crnnaudit.metrics.evidence`), shown as a verdict beside its map:
+    much at random, :func:`crnnaudit.trust.verdict.verdicts`), shown as a verdict beside its map:
     green when it beats random, red with "do not rely on it" when it does not. Computed once per
     content; the report reuses it."""
-    from .. import metrics
-    from ..metrics import signed
+    from .. import trust
+    from ..trust.verdict import signed
     try:
         with st.spinner("measuring each map against random deletion"):
-            figures = metrics.evidence(model, window, expset)
+            figures = trust.verdicts(model, window, expset)
     except CrnnauditError as e:
         st.error(str(e))
         return {}
@@ -139,9 +139,9 @@ def method_evidence(model, window, expset, methods=None, compact: bool = False) 
 
 
 def counterfactual(model, window, expset, method=None) -> dict | None:
-    """What would have changed the outcome (:func:`crnnaudit.counterfactual.for_window`),
+    """What would have changed the outcome (:func:`crnnaudit.trust.counterfactual.for_window`),
     verified, in words; computed once per content (the report reuses it)."""
-    from .. import counterfactual as cf
+    from ..trust import counterfactual as cf
     try:
         with st.spinner("searching for the smallest set of frames that changes the outcome"):
             found = cf.for_window(model, window, expset, method if method in expset.spatial() else None)
@@ -200,7 +200,7 @@ def current_style():
 def model_picker(label: str, key: str) -> str | None:
     """A model from where models may come: the models folders (CRNNAUDIT_MODELS_DIR) or an
     admin's upload. Never a typed path."""
-    choices = [str(p) for p in models.model_choices(with_uploads=True)]
+    choices = [str(p) for p in model_choice.model_choices(with_uploads=True)]
     return st.selectbox(label, choices, index=None, key=key, placeholder="choose a model",
                         format_func=lambda p: Path(p).name)
 

@@ -1,4 +1,4 @@
-"""The Dataset and Queue pages over a real run of `crnnaudit batch` (local engine)."""
+"""The Dataset and Queue pages over a real run of `crnnaudit batch` (local executor)."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from crnnaudit import AuditLog
-from crnnaudit.dataset.engines import run_batch
+from crnnaudit.dataset.executors import run_batch
 from crnnaudit.config import runs_dir
 from crnnaudit.model import load_model
 from tests.app.test_pages import APP, TIMEOUT, signed_in
@@ -41,7 +41,7 @@ def test_dataset_page_shows_the_run_and_opens_a_clip_in_review(run):
     clusters = [e for e in at.expander if ", cluster " in e.label]
     assert len(clusters) == len(screen["clusters"]) > 0
     assert all(c["method"] in e.label for e, c in zip(clusters, screen["clusters"]))  # each names its method
-    from crnnaudit.dataset.report import where_to_look
+    from crnnaudit.dataset.run_report import where_to_look
     look = {e.label.rsplit(": ", 1)[0]: int(e.label.rsplit(": ", 1)[1]) for e in at.expander if ", cluster " not in e.label}
     card = json.loads((runs_dir() / "first-run" / "model.json").read_text())["card"]
     assert look == {title: len(rows) for _, title, rows in where_to_look(clips, card["anomaly_classes"])}

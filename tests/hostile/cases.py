@@ -304,7 +304,7 @@ def open_any(kind: str, path: Path):
         from crnnaudit.model import load_model
         return load_model(path, card=None)
     if kind == "clip":
-        from crnnaudit.video import open_clip
+        from crnnaudit.footage.video import open_clip
         clip = open_clip(path)
         for _ in clip.iter_frames(0, clip.frame_count, (32, 32)):
             pass

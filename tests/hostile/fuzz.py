@@ -42,7 +42,7 @@ def make_seeds(folder: Path) -> dict[str, Path]:
 def entry(kind: str, path: Path):
     """What the app and the command line do with a file of this kind."""
     if kind in ("mp4", "avi"):
-        from crnnaudit.video import open_clip
+        from crnnaudit.footage.video import open_clip
         clip = open_clip(path)
         clip.facts()
         for _ in clip.windows(4, 3, (16, 16)):

@@ -14,6 +14,8 @@ import pytest
 
 from .fuzz import fuzz, make_seeds
 
+pytestmark = pytest.mark.long  # the fuzzing: make test-long (CI runs it)
+
 BUDGET = {"mp4": 700, "avi": 500, "json": 200, "yaml": 200, "keras": 200, "h5": 200}
 SANDBOXED = {"keras", "h5"}
 

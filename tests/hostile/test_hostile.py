@@ -93,7 +93,7 @@ def test_a_truncated_file_is_flagged_in_facts_timeline_and_report(tmp_path):
 
 
 def test_a_whole_file_is_not_flagged(tmp_path, vtest):
-    from crnnaudit.video import open_clip
+    from crnnaudit.footage.video import open_clip
     for path in (cases.write_clip(tmp_path / "whole.avi", frames=120), cases.write_clip(tmp_path / "w.mp4"), vtest):
         clip = open_clip(path)
         assert not clip.truncated and clip.warnings() == [], path
@@ -102,7 +102,7 @@ def test_a_whole_file_is_not_flagged(tmp_path, vtest):
 def test_only_the_bytes_hashed_are_decoded(tmp_path):
     """A playlist would let the frames change under one hash: it is refused, and what is
     opened reads nothing beyond its own file (FFmpeg's format and protocol allowlists)."""
-    from crnnaudit.container import CONTAINERS, _OPEN_OPTIONS
+    from crnnaudit.footage.container import CONTAINERS, _OPEN_OPTIONS
     assert _OPEN_OPTIONS["protocol_whitelist"] == "file"
     assert set(_OPEN_OPTIONS["format_whitelist"].split(",")) == set(",".join(CONTAINERS).split(","))
     with pytest.raises(VideoError, match="no playlists"):
@@ -126,6 +126,7 @@ def _peak_mb_of(code: str, env=None) -> tuple[int, float, str]:
     return peak, seconds, out.stdout + out.stderr
 
 
+@pytest.mark.long  # hostile models at full size: make test-long (CI runs it)
 @pytest.mark.parametrize("maker", ["layer_needs_gigabytes", "config_declares_gigabytes"])
 def test_a_hostile_model_stays_under_2_gb_and_60_s(maker, tmp_path):
     path = make(_case(maker), tmp_path)
@@ -223,7 +224,7 @@ def test_a_clip_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkey
 
 
 def test_large_frames_are_scaled_in_the_decoder(tmp_path):
-    from crnnaudit.video import MAX_DECODE_SIDE, open_clip
+    from crnnaudit.footage.video import MAX_DECODE_SIDE, open_clip
     clip = open_clip(cases.write_clip(tmp_path / "wide.mp4", frames=2, size=(720, 2560)))
     img = clip.frame(0)
     assert img.shape == (MAX_DECODE_SIDE * 720 // 2560, MAX_DECODE_SIDE, 3)

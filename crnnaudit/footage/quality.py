@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lazy import LazyModule
-from .errors import CardError
+from ..lazy import LazyModule
+from ..card import check_quality_bounds
+from ..errors import CardError
 
 cv2 = LazyModule("cv2")  # imported on first use (see lazy.py)
 
@@ -144,14 +145,7 @@ class QualityBounds:
         Raises:
             CardError: not a mapping of numeric bounds per known measure.
         """
-        if not isinstance(data, dict) or not isinstance(data.get("low"), dict) or not isinstance(data.get("high"), dict):
-            raise CardError(f"{source}: 'calibration.quality' must hold 'low' and 'high' bounds, got {data!r}")
-        for side in ("low", "high"):
-            for k, v in data[side].items():
-                if k not in MEASURES or not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                           and np.isfinite(v))):
-                    raise CardError(f"{source}: 'calibration.quality.{side}.{k}' must be a known measure "
-                                    f"({', '.join(MEASURES)}) with a number, got {v!r}")
+        check_quality_bounds(data, source)
         return cls({k: (None if v is None else float(v)) for k, v in data["low"].items()},
                    {k: (None if v is None else float(v)) for k, v in data["high"].items()},
                    int(data.get("windows") or 0), str(data.get("method") or ""))
@@ -177,7 +171,7 @@ def calibrate_bounds(windows: list[dict[str, float]], margin: float = 0.5) -> Qu
             high[name] = min(high[name], 0.99)  # a window of one repeated frame always flags
     return QualityBounds(low, high, len(windows),
                          f"0.5th and 99.5th percentiles of {len(windows)} calibration windows, widened by "
-                         f"{margin:g} of their spread and at least by a floor per measure (crnnaudit.quality)")
+                         f"{margin:g} of their spread and at least by a floor per measure (crnnaudit.footage.quality)")
 
 
 def statement(fired: list[dict]) -> str:

@@ -1,5 +1,5 @@
-"""One engine interface and one driver: a third engine is one class and one line in ENGINES;
-engines take the same arguments; an archive with odd entries cannot stall or end a run."""
+"""One executor interface and one driver: a third executor is one class and one line in EXECUTORS;
+executors take the same arguments; an archive with odd entries cannot stall or end a run."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import pytest
 
 import architectures as arch
 from crnnaudit import ModelCard
-from crnnaudit.dataset import engines
-from crnnaudit.dataset.engines import ENGINES, Engine, Outcome, run_batch
+from crnnaudit.dataset import executors
+from crnnaudit.dataset.executors import EXECUTORS, Executor, Outcome, run_batch
 from crnnaudit.errors import CrnnauditError
 from crnnaudit.model import AuditedModel
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
 
 
-class ReverseEngine(Engine):
-    """A third engine, written the way the module says: last clip first, its own processor."""
+class ReverseExecutor(Executor):
+    """A third executor, written the way the module says: last clip first, its own processor."""
 
     name = "reverse"
 
@@ -44,33 +44,33 @@ def _model():
     return AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4), ModelCard(classes=CLASSES, stride=8))
 
 
-def test_a_third_engine_is_one_class_and_one_line(archive, tmp_path, monkeypatch):
-    monkeypatch.setitem(ENGINES, "reverse", "test_engines:ReverseEngine")
+def test_a_third_executor_is_one_class_and_one_line(archive, tmp_path, monkeypatch):
+    monkeypatch.setitem(EXECUTORS, "reverse", "test_executors:ReverseExecutor")
     model = _model()
     local = run_batch(model, [str(archive / "clips")], tmp_path / "local")
     seen = []
-    other = run_batch(model, [str(archive / "clips")], tmp_path / "other", engine="reverse",
+    other = run_batch(model, [str(archive / "clips")], tmp_path / "other", executor="reverse",
                       progress=lambda done, total, rate: seen.append((done, total)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
-    assert other["engine"] == "reverse" and other["workers"] == {"reverse-worker": {"peak_rss_mb": 1.0}}
-    assert local["engine"] == "local" and list(local["workers"]) == [str(os.getpid())]
+    assert other["executor"] == "reverse" and other["workers"] == {"reverse-worker": {"peak_rss_mb": 1.0}}
+    assert local["executor"] == "local" and list(local["workers"]) == [str(os.getpid())]
     a = pd.read_parquet(tmp_path / "local" / "windows.parquet").sort_values(["sha256", "window"])
     b = pd.read_parquet(tmp_path / "other" / "windows.parquet").sort_values(["sha256", "window"])
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
-    same = [json.dumps({k: v for k, v in s.items() if k not in ("engine", "workers")}, sort_keys=True)
+    same = [json.dumps({k: v for k, v in s.items() if k not in ("executor", "workers")}, sort_keys=True)
             for s in (local, other)]  # as text: a class without clips has a NaN ROC-AUC in both
     assert same[0] == same[1]
 
 
-def test_engines_refuse_what_they_cannot_do(archive, tmp_path):
-    with pytest.raises(CrnnauditError, match="unknown engine 'dask'; engines: local, ray"):
-        run_batch(_model(), [str(archive / "clips")], tmp_path / "r", engine="dask")
-    with pytest.raises(CrnnauditError, match="local engine runs in this process"):
+def test_executors_refuse_what_they_cannot_do(archive, tmp_path):
+    with pytest.raises(CrnnauditError, match="unknown executor 'dask'; executors: local, ray"):
+        run_batch(_model(), [str(archive / "clips")], tmp_path / "r", executor="dask")
+    with pytest.raises(CrnnauditError, match="local executor runs in this process"):
         run_batch(_model(), [str(archive / "clips")], tmp_path / "r", workers=2)
     with pytest.raises(CrnnauditError, match="loads the model in each of its workers: give the model's file"):
-        run_batch(_model(), [str(archive / "clips")], tmp_path / "r", engine="ray")
+        run_batch(_model(), [str(archive / "clips")], tmp_path / "r", executor="ray")
     with pytest.raises(CrnnauditError, match="--workers must be a whole number >= 1"):
-        engines.engine_named("local", workers=0)
+        executors.executor_named("local", workers=0)
 
 
 def test_a_batch_survives_its_archive(archive, tmp_path):

@@ -1,16 +1,16 @@
 """Where a dataset run's clips are processed: one interface, one driver.
 
 :func:`run_batch` is the only driver. It lists the clips, checks the options, hands a
-:class:`Job` to the engine named, reports progress from the :class:`Outcome` each clip yields,
-and gathers the run's tables (:func:`~.runner.gather`). Every engine runs the same per-clip
+:class:`Job` to the executor named, reports progress from the :class:`Outcome` each clip yields,
+and gathers the run's tables (:func:`~.runner.gather`). Every executor runs the same per-clip
 work (:class:`~.runner.ClipProcessor`), so the records are the same whichever ran them.
 
     local   this process, one clip after another
-    ray     a Ray Data pipeline of model-holding actors (:mod:`.ray_engine`)
+    ray     a Ray Data pipeline of model-holding actors (:mod:`.ray_executor`)
 
-**Adding an engine** (Dask, Spark, a job queue) is one file: a subclass of :class:`Engine`
+**Adding an executor** (Dask, Spark, a job queue) is one file: a subclass of :class:`Executor`
 with a ``name`` and a ``run(job)`` that yields one :class:`Outcome` per clip, each clip handed
-to ``job.processor(job.load_model())`` wherever it runs, plus one line in :data:`ENGINES`.
+to ``job.processor(job.load_model())`` wherever it runs, plus one line in :data:`EXECUTORS`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from ..config import crnnaudit_environment
 from ..errors import CrnnauditError
 
 # The runner (pandas, the model) is imported where it is used: the command line reads
-# ENGINES while building its parser, which must stay quick.
+# EXECUTORS while building its parser, which must stay quick.
 
-#: Engine name -> "module:Class", imported only when chosen (Ray is heavy to import).
-ENGINES = {"local": "crnnaudit.dataset.engines:LocalEngine",
-           "ray": "crnnaudit.dataset.ray_engine:RayEngine"}
+#: Executor name -> "module:Class", imported only when chosen (Ray is heavy to import).
+EXECUTORS = {"local": "crnnaudit.dataset.executors:LocalExecutor",
+           "ray": "crnnaudit.dataset.ray_executor:RayExecutor"}
 
 
 MEASURED_CLIPS = 48  # about this many clips per run get each method's evidence measured (sampled by hash)
@@ -40,11 +40,11 @@ MEASURED_CLIPS = 48  # about this many clips per run get each method's evidence 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything an engine needs, and nothing engine-specific.
+    """Everything an executor needs, and nothing executor-specific.
 
     Attributes:
         model: the model file (each worker loads it as the app does: sandbox, card, feature
-            statistics) or, for an engine that runs in this process, an AuditedModel.
+            statistics) or, for an executor that runs in this process, an AuditedModel.
         card: the card file beside the model file to use instead of its sidecar.
         clips: the clip files, each once.
         out: the run folder (reachable under the same path from every worker).
@@ -62,9 +62,9 @@ class Job:
     methods: tuple[str, ...] | None
     env: dict = field(default_factory=dict)
 
-    def model_path(self, engine: str) -> str:
+    def model_path(self, executor: str) -> str:
         if not isinstance(self.model, (str, Path)):
-            raise CrnnauditError(f"the {engine} engine loads the model in each of its workers: give the "
+            raise CrnnauditError(f"the {executor} executor loads the model in each of its workers: give the "
                                  "model's file, not a model held in memory")
         return str(Path(self.model).resolve())
 
@@ -93,12 +93,12 @@ class Outcome:
     peak_rss_mb: float
 
 
-class Engine(ABC):
+class Executor(ABC):
     """A way to run :class:`~.runner.ClipProcessor` over a job's clips.
 
     Args:
-        workers: how many workers (each holds the model); ``None``: the engine's default.
-        address: where the engine's cluster is (``None``: start one here), if it has one.
+        workers: how many workers (each holds the model); ``None``: the executor's default.
+        address: where the executor's cluster is (``None``: start one here), if it has one.
         threads: TensorFlow intra-op threads per worker; 0 leaves TensorFlow's choice.
     """
 
@@ -114,19 +114,19 @@ class Engine(ABC):
         """Process every clip of ``job``, yielding one outcome per clip as it finishes."""
 
     def describe(self) -> dict:
-        """What the run's summary records about the engine (beyond its name and workers)."""
+        """What the run's summary records about the executor (beyond its name and workers)."""
         return {}
 
 
-class LocalEngine(Engine):
+class LocalExecutor(Executor):
     """This process, one clip after another."""
 
     name = "local"
 
     def run(self, job: Job) -> Iterator[Outcome]:
         if self.workers not in (None, 1) or self.address:
-            raise CrnnauditError("the local engine runs in this process: --workers and --address are "
-                                 "for an engine with workers (--engine ray)")
+            raise CrnnauditError("the local executor runs in this process: --workers and --address are "
+                                 "for an executor with workers (--executor ray)")
         process = job.processor(job.load_model())
         for path in job.clips:
             yield Outcome(path, bool(process(path)), str(os.getpid()), peak_rss_mb())
@@ -136,40 +136,40 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def engine_named(name: str, **options) -> Engine:
-    """The engine called ``name`` (see :data:`ENGINES`), built with ``options``."""
-    if name not in ENGINES:
-        raise CrnnauditError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
-    module, cls = ENGINES[name].split(":")
+def executor_named(name: str, **options) -> Executor:
+    """The executor called ``name`` (see :data:`EXECUTORS`), built with ``options``."""
+    if name not in EXECUTORS:
+        raise CrnnauditError(f"unknown executor {name!r}; executors: {', '.join(EXECUTORS)}")
+    module, cls = EXECUTORS[name].split(":")
     return getattr(importlib.import_module(module), cls)(**options)
 
 
-def run_batch(model, sources: Iterable[str], out: str | Path, *, engine: str = "local", workers: int | None = None,
+def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str = "local", workers: int | None = None,
               address: str | None = None, threads: int = 0, card: str | None = None,
               labels: str | Path | None = None, explain: str = "none", methods: Iterable[str] | None = None,
               progress: Callable[[int, int, float], None] | None = None) -> dict:
     """Score (and explain) every clip of ``sources`` into the run folder ``out``; the one
-    driver of every engine. Clips already recorded (by content) are skipped; a clip that
+    driver of every executor. Clips already recorded (by content) are skipped; a clip that
     cannot be read is recorded with its error and the run goes on.
 
     Args:
-        model: the model file, or (local engine only) an AuditedModel.
+        model: the model file, or (local executor only) an AuditedModel.
         sources: folders (searched recursively), globs or clip files.
-        engine: a name in :data:`ENGINES`; ``workers``, ``address`` and ``threads`` go to it.
+        executor: a name in :data:`EXECUTORS`; ``workers``, ``address`` and ``threads`` go to it.
         labels: a CSV with columns ``clip`` and ``label`` (else ``<clip>.truth.json``).
         explain: ``none``, ``flagged`` (windows over the threshold) or ``all``.
         progress: ``progress(done, total, clips_per_second)`` after each clip.
 
     Returns:
-        The run's summary (``RUN/summary.json``) with ``scored_this_run``, ``engine`` and
+        The run's summary (``RUN/summary.json``) with ``scored_this_run``, ``executor`` and
         ``workers`` (each worker's peak resident memory).
 
     Raises:
-        CrnnauditError: no clip, an unknown engine, mode or method, or options the engine
+        CrnnauditError: no clip, an unknown executor, mode or method, or options the executor
             cannot take.
     """
     from .runner import ClipProcessor, RunModel, expand_sources, gather, read_labels
-    runner = engine_named(engine, workers=workers, address=address, threads=threads)
+    runner = executor_named(executor, workers=workers, address=address, threads=threads)
     clips = tuple(str(p) for p in expand_sources(sources))
     ClipProcessor.check_options(explain, methods)
     out = Path(out).resolve()
@@ -184,5 +184,5 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, engine: str = "
         if progress:
             progress(seen, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
     summary = gather(out, RunModel(out))  # model.json: written by whichever worker loaded the model
-    return dict(summary, scored_this_run=done_now, engine=runner.name, **runner.describe(),
+    return dict(summary, scored_this_run=done_now, executor=runner.name, **runner.describe(),
                 workers={w: {"peak_rss_mb": round(v, 1)} for w, v in per_worker.items()})

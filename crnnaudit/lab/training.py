@@ -15,39 +15,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import FRAMES, FROZEN_UNTIL, SIZE, TRAINABLE
-from .synth import CLASSES
+from ..demo.architecture import build_model
+from ..demo.paths import FRAMES, FROZEN_UNTIL, SIZE, TRAINABLE
 
 WINDOW_STEP = 4  # training windows start every 4 frames (the app's stride is 8)
 
 
 def build_parts(seed: int, units: int, trunk: dict | None = None):
-    """The full model, its frozen part (to ``block5_conv3``) and its trainable tail, sharing
-    layer objects. VGG19's random initial weights are fixed by ``seed``; a pretrained ``trunk``
-    (:func:`~crnnaudit.demo.pretrain.read_trunk`'s arrays) replaces its conv layers' weights
-    (screening only: the shipped recipe keeps the random ones, README *The demo model*)."""
+    """The full model (:func:`crnnaudit.demo.architecture.build_model`), its frozen part (to
+    ``block5_conv3``) and its trainable tail, sharing layer objects. A pretrained ``trunk``
+    (:func:`~crnnaudit.lab.pretrain.read_trunk`'s arrays) replaces VGG19's conv weights
+    (screening only: the shipped recipe keeps the random ones, docs *The demo model*)."""
     import keras
-    from keras import layers as L
-    keras.utils.set_random_seed(seed)
-    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
+    full = build_model(seed, units)
+    vgg = full.get_layer("td_vgg19").layer
     if trunk is not None:
         from .pretrain import load_trunk
         load_trunk(vgg, trunk)
-    # Each frame's feature is the peak of each block5_pool map (VGG19's pooling="max"). With
-    # the average (recipe 8), a channel's constant response to the zero-padded border cost
-    # nothing, and Grad-CAM peaked on the border; a peak must come from the frame's content.
-    gap = L.GlobalMaxPooling2D(name="frame_pool")
-    norm = L.Normalization(axis=-1, name="feature_norm")
-    gru = L.GRU(units, name="gru")
-    dense = L.Dense(32, activation="relu", name="mlp")
-    drop = L.Dropout(0.3, name="dropout")
-    out = L.Dense(len(CLASSES), activation="softmax", name="classes")
-    inp = keras.Input((FRAMES, SIZE, SIZE, 3), name="clip")
-    y = L.TimeDistributed(vgg, name="td_vgg19")(inp)
-    y = L.TimeDistributed(gap, name="td_pool")(y)
-    full = keras.Model(inp, out(drop(dense(gru(norm(y))))), name="demo_vgg19_gru")
     frozen = keras.Model(vgg.input, vgg.get_layer(FROZEN_UNTIL).output, name="frozen_vgg19")
-    tail = Tail(vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool"), gap, norm, gru, dense, drop, out)
+    tail = Tail(vgg.get_layer(TRAINABLE), vgg.get_layer("block5_pool"), full.get_layer("td_pool").layer,
+                *(full.get_layer(n) for n in ("feature_norm", "gru", "mlp", "dropout", "classes")))
     return full, frozen, tail
 
 
@@ -223,11 +210,11 @@ def cache_maps(frozen, paths, progress, label):
     from ..model import preprocess
     maps, in_event = [], []
     with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(_decode, paths[0][0]) if paths else None
+        ahead = pool.submit(decode_clip, paths[0][0]) if paths else None
         for i in range(len(paths)):
             frames, event = ahead.result()
             if i + 1 < len(paths):
-                ahead = pool.submit(_decode, paths[i + 1][0])
+                ahead = pool.submit(decode_clip, paths[i + 1][0])
             maps.append(np.concatenate([frozen.predict_on_batch(preprocess(frames[j:j + 24], "vgg19"))
                                         for j in range(0, len(frames), 24)]))
             in_event.append(event)
@@ -236,9 +223,9 @@ def cache_maps(frozen, paths, progress, label):
     return np.stack(maps), np.stack(in_event), np.array([c for _, c in paths], np.int32)
 
 
-def _decode(path) -> tuple[np.ndarray, np.ndarray]:
+def decode_clip(path) -> tuple[np.ndarray, np.ndarray]:
     """A clip's frames as the app reads them and whether each lies in the event."""
-    from ..video import open_clip
+    from ..footage.video import open_clip
     clip = open_clip(path)
     frames = np.stack([img for _, img in clip.iter_frames(0, clip.frame_count, (SIZE, SIZE))])
     truth = clip.ground_truth
@@ -267,7 +254,7 @@ def train(tail, data, val, *, epochs: int, head_epochs: int, learning_rate: floa
     starts = window_starts(maps.shape[1])
     labels = window_labels(in_event, classes, starts)  # (S, N)
     frame_labels = np.where(in_event, classes[:, None], 0).astype(np.int32)  # (N, F)
-    val_features = lambda: _features(tail, val[0])  # noqa: E731
+    val_features = lambda: pooled_features(tail, val[0])  # noqa: E731
     val_labels = window_labels(val[1], val[2], starts)
     rng = np.random.default_rng(seed)
 
@@ -277,7 +264,7 @@ def train(tail, data, val, *, epochs: int, head_epochs: int, learning_rate: floa
                      conv_and_head, tail.kept_variables, len(maps), epochs, learning_rate, batch, rng,
                      lambda: window_accuracy(tail, val_features(), val_labels, starts), progress)
     if head_epochs:
-        features = _features(tail, maps)  # block5_conv4 is fixed from here: once per frame
+        features = pooled_features(tail, maps)  # block5_conv4 is fixed from here: once per frame
         held = val_features()
 
         def head_only(step, idx):
@@ -315,7 +302,7 @@ def _phase(name, make_step, run, kept, n, epochs, learning_rate, batch, rng, val
     return history
 
 
-def _features(tail, maps: np.ndarray) -> np.ndarray:
+def pooled_features(tail, maps: np.ndarray) -> np.ndarray:
     """Per-frame pooled features ``(N, F, D)`` of cached maps ``(N, F, 7, 7, 512)``."""
     if not len(maps):
         return np.zeros(maps.shape[:2] + (0,), np.float32)

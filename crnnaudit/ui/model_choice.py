@@ -45,14 +45,19 @@ def log_card_edit(model: AuditedModel, card, target: Path, who) -> dict:
 @st.cache_resource(show_spinner=False)
 def _demo_once(_progress) -> str:
     """Once per server process: a second session waits for the first."""
-    from ..demo.model import ensure_demo
-    return str(ensure_demo(progress=_progress))
+    from ..demo.assembly import ensure_demo
+    from ..demo.shipped import ShippedDemoMismatch
+    try:
+        return str(ensure_demo(progress=_progress))
+    except ShippedDemoMismatch:  # only then the lab: a first start never imports it
+        from ..lab import ready_demo
+        return str(ready_demo(progress=_progress))
 
 
 def ensure_demo_model() -> str:
     """The demo model's path: the shipped weights assembled on first start (seconds), or, if
     they do not check out on this machine, rebuilt from the recipe with a progress bar."""
-    from ..demo.model import demo_is_current, demo_model_path
+    from ..demo.paths import demo_is_current, demo_model_path
     if demo_is_current():
         return str(demo_model_path())
     st.info("No model is configured, so crnnaudit prepares its demo model once: a VGG19 + GRU "

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..dataset.figures import roc_auc
 from ..errors import CrnnauditError
-from .paths import demo_dir, demo_model_path, render_clips
-from .synth import CLASSES
+from ..demo.paths import demo_dir, demo_model_path, render_clips
+from ..demo.synth import CLASSES
 
 # Seeds of the held-out clips the figures are measured on. Training uses seed 0, validation
 # (and the calibration threshold) seed 2; seeds 1-3 and 77 chose among recipes, and 11-13
@@ -62,7 +62,7 @@ def evaluate_demo(path: Path | None = None, clips: int = 40, samples: Path | Non
             of their clean twins; 0 skips the image-quality drill.
     """
     from ..model import load_model
-    from ..video import open_clip
+    from ..footage.video import open_clip
     path = path or demo_model_path()
     if not path.exists():
         raise CrnnauditError(f"{path}: no demo model yet; run `crnnaudit demo` first")
@@ -94,7 +94,7 @@ def _read_held_out(model, clips: int, progress):
     Returns:
         ``(clip, reading)`` pairs, their classes and their seeds.
     """
-    from ..video import open_clip
+    from ..footage.video import open_clip
     held = [(seed, item) for seed in EVALUATION_SEEDS
             for item in render_clips(demo_dir() / "clips" / f"evaluation-{seed}", clips, seed, progress,
                                      f"evaluation (seed {seed})")]
@@ -121,9 +121,9 @@ def _explanations(model, reads, labels, count: int | None, progress) -> dict:
     """On the top window of anomalous clips, explaining the clip's own class: the pointing game
     per spatial method (on the event's frames), the share of clips where deleting each
     method's top 20% lowers the class more than deleting 20% at random
-    (:func:`crnnaudit.metrics.evidence`, as the pages show it), and the temporal hit of
+    (:func:`crnnaudit.trust.verdict.verdicts`, as the pages show it), and the temporal hit of
     ``frame_occlusion``."""
-    from .. import metrics
+    from .. import trust
     from ..explainers import explain
     pointing = {m: [] for m in SPATIAL}
     beats = {m: [] for m in (*SPATIAL, "frame_occlusion")}
@@ -135,12 +135,12 @@ def _explanations(model, reads, labels, count: int | None, progress) -> dict:
     for i, (clip, r, lab) in enumerate(chosen):
         window = clip.window(r["top"], model.window_length, model.card.stride, model.frame_size)
         es = explain(model, window, list(SPATIAL) + ["frame_occlusion"], target=CLASSES[lab], cache=False)
-        loc = metrics.localisation(es, window, clip.ground_truth)
+        loc = trust.localisation_figures(es, window, clip.ground_truth)
         for m in SPATIAL:
             if "pointing_game" in loc[m]:
                 pointing[m].append(loc[m]["pointing_game"])
         hits.append(bool(loc["frame_occlusion"]["temporal_hit"]))
-        for m, e in metrics.evidence(model, window, es).items():
+        for m, e in trust.verdicts(model, window, es).items():
             beats[m].append(e["better_than_random"])
         if progress:
             progress("explaining anomalous windows", i + 1, len(chosen))
@@ -153,8 +153,8 @@ def degraded_figures(model, count: int, progress=None) -> dict:
     """The image-quality drill: per degraded variant of unseen clips (and their clean twins),
     the clip accuracy as the app reads it and the share of windows the checks flag (no
     reliable reading, or the quality checks firing when the card decides anyway)."""
-    from ..video import open_clip
-    from .synth import DEGRADATIONS
+    from ..footage.video import open_clip
+    from ..demo.synth import DEGRADATIONS
     out = {}
     for kind in (None, *DEGRADATIONS):
         name = kind or "clean"
@@ -177,7 +177,7 @@ def degraded_figures(model, count: int, progress=None) -> dict:
 
 def sample_clip_readings(model, folder: Path) -> dict:
     """Each sample clip as the app reads it, and whether that reading is right."""
-    from ..video import VIDEO_SUFFIXES, open_clip
+    from ..footage.video import VIDEO_SUFFIXES, open_clip
     out = {}
     for p in sorted(q for q in Path(folder).iterdir() if q.suffix.lower() in VIDEO_SUFFIXES):
         clip = open_clip(p)

@@ -1,6 +1,6 @@
-"""The Ray engine of dataset audits: a Ray Data pipeline over clip paths, model-holding actors.
+"""The Ray executor of dataset audits: a Ray Data pipeline over clip paths, model-holding actors.
 
-``crnnaudit batch MODEL SOURCE... --engine ray [--address ADDR] [--workers N]``. The driver
+``crnnaudit batch MODEL SOURCE... --executor ray [--address ADDR] [--workers N]``. The driver
 lists the clips (paths only: it reads no clip) and hands them to ``map_batches`` with an
 actor pool of ``N`` :class:`ClipWorker` s. Each actor loads the model once (the same
 :func:`~crnnaudit.load_model` as the app: the sandbox check, the card, the feature
@@ -25,7 +25,7 @@ from typing import Iterator
 
 from ..config import adopt
 from ..errors import CrnnauditError
-from .engines import Engine, Job, Outcome, peak_rss_mb
+from .executors import Executor, Job, Outcome, peak_rss_mb
 
 
 class ClipWorker:
@@ -60,7 +60,7 @@ def connect(address: str | None, workers: int) -> None:
         raise CrnnauditError(f"Ray at {address or 'a new local instance'}: cannot connect ({e})") from e
 
 
-class RayEngine(Engine):
+class RayExecutor(Executor):
     """A Ray Data pipeline over the clip paths with an actor pool of ``workers`` (default 2)
     :class:`ClipWorker` s (see the module). ``threads``: 0 leaves TensorFlow's own choice,
     the fastest measured (a cap of 2 on 2 cores took 1.7x as long)."""

@@ -14,7 +14,7 @@ A trunk made by the command below (one H200, 5.5 minutes) was tried as the demo'
 candidate) and not adopted: README, *The demo model*, gives its figures and why. Backend-neutral
 Keras: it runs on TensorFlow (two CPU cores: about a day) and on JAX (a GPU: minutes)::
 
-    KERAS_BACKEND=jax python -m crnnaudit.demo.pretrain --out trunk/ --clips 1600 --epochs 6 \
+    KERAS_BACKEND=jax python -m crnnaudit.lab.pretrain --out trunk/ --clips 1600 --epochs 6 \
         --precision bfloat16 --workers 12 --pointing-clips 30
 
 ``benchmarks/trunk_screen.py --trunk trunk/trunk.npz`` screens demo recipes on such a trunk.
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CrnnauditError
-from .paths import CLIP_FRAMES, SIZE
-from .synth import CLASSES
+from ..demo.paths import CLIP_FRAMES, SIZE
+from ..demo.synth import CLASSES
 
 PRETRAIN_SEED = 5  # the clips' seed: not the recipe's (0), validation's (2), selection (77) or evaluation (21-23)
 CONV_LAYERS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
@@ -41,8 +41,8 @@ CONV_LAYERS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "
 
 def _clip_frames(args) -> tuple[np.ndarray, np.ndarray]:
     """One clip's frames at the model's input size (resized as the app resizes) and labels."""
-    from ..video import _resize
-    from .synth import synth_clip
+    from ..footage.video import _resize
+    from ..demo.synth import synth_clip
     cls, seed, start = args
     clip = synth_clip(cls, seed, frames=CLIP_FRAMES, start=start)
     frames = np.stack([_resize(f, (SIZE, SIZE)) for f in clip.frames])
@@ -197,8 +197,8 @@ def frame_pointing(model, vgg, count: int, seed: int, every: int = 3) -> dict:
     import keras
     from ..model import preprocess
     from ..model.backend import ADAPTER, to_numpy
-    from ..video import _resize
-    from .synth import ANOMALY_CLASSES, synth_clip
+    from ..footage.video import _resize
+    from ..demo.synth import ANOMALY_CLASSES, synth_clip
     conv = keras.Model(vgg.input, vgg.get_layer("block5_conv4").output)
     pool, peak, linear = vgg.get_layer("block5_pool"), model.get_layer("frame_pool"), model.get_layer("frame_classes")
     hits, chance = [], []

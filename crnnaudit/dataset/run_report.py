@@ -51,7 +51,7 @@ def member_thumbnail(path: str, window: int, model_card, m: np.ndarray) -> np.nd
     """The middle frame of a member window with the cluster's mean map over it (None when
     the clip is no longer there)."""
     from ..render import overlay
-    from ..video import open_clip
+    from ..footage.video import open_clip
     try:
         clip = open_clip(path)
         w = clip.window(window, model_card.frames_per_window, model_card.stride)

@@ -31,11 +31,11 @@ from typing import Iterator
 
 import numpy as np
 
-from .lazy import LazyModule
+from ..lazy import LazyModule
 from .container import CONTAINERS, av_open, check_path, check_tail, first_frame, probe  # noqa: F401
-from .limits import MAX_DECODE_SIDE, max_frame_pixels
-from .errors import VideoError
-from .vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
+from ..limits import MAX_DECODE_SIDE, max_frame_pixels
+from ..errors import VideoError
+from ..vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
 
 av, cv2 = LazyModule("av"), LazyModule("cv2")  # imported on first use (see lazy.py)
 

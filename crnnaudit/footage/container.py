@@ -1,7 +1,7 @@
 """Opening a video file with FFmpeg, safely: real video containers from the local file only,
 a frame-size limit checked on the header, and what the container claims read once.
 
-The probe is kept apart from :mod:`crnnaudit.video` (which decodes frames and cuts windows) so
+The probe is kept apart from :mod:`crnnaudit.footage.video` (which decodes frames and cuts windows) so
 that the rules on what crnnaudit opens sit in one short file.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .lazy import LazyModule
-from .errors import VideoError
-from .limits import max_frame_pixels
+from ..lazy import LazyModule
+from ..errors import VideoError
+from ..limits import max_frame_pixels
 
 av = LazyModule("av")  # imported on first use (see lazy.py)
 

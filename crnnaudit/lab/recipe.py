@@ -1,4 +1,4 @@
-"""The demo model: TimeDistributed(VGG19) + GRU, trained here on synthetic clips, on labels alone.
+"""The demo model's recipe: TimeDistributed(VGG19) + GRU, trained here on synthetic clips, on labels alone.
 
 No weights can be downloaded (ImageNet included), so crnnaudit trains its own, and ships the
 result (:mod:`.shipped`): the app is ready in seconds, and ``crnnaudit demo --rebuild``
@@ -32,10 +32,11 @@ from ..errors import CrnnauditError
 from ..model.backend import BACKEND
 from ..model.sandbox import trust_own_file
 from .evaluation import classification_figures, evaluate_demo, roc_auc
-from .paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, SIZE, TRAINABLE, demo_card_path, demo_dir,
+from ..demo.assembly import ensure_demo
+from ..demo.paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, SIZE, TRAINABLE, demo_card_path, demo_dir,
                     demo_is_current, demo_model_path, render_clips)
-from .shipped import ShippedDemoMismatch, install_shipped, shipped_card
-from .synth import ANOMALY_CLASSES, CLASSES
+from ..demo.shipped import ShippedDemoMismatch
+from ..demo.synth import ANOMALY_CLASSES, CLASSES
 from .training import WINDOW_STEP, FrozenMaps, build_parts, cache_maps, init_tail, native_bfloat16, train
 
 L1_ACTIVITY = 1e-6
@@ -101,25 +102,16 @@ LIMITATIONS = (  # the card's known limitations
     "reliable reading.")
 
 __all__ = ["CLASSES", "FRAMES", "RECIPE_VERSION", "build_demo", "classification_figures", "demo_is_current",
-           "demo_model_path", "ensure_demo", "evaluate_demo", "roc_auc"]
+           "demo_model_path", "evaluate_demo", "ready_demo", "roc_auc"]
 
 
-def ensure_demo(progress: Callable[[str, int, int], None] | None = None) -> Path:
+def ready_demo(progress: Callable[[str, int, int], None] | None = None) -> Path:
     """The demo model, ready: as built, else the shipped weights assembled (seconds), else
     rebuilt from the recipe (minutes) when the shipped weights do not check out here."""
-    if demo_is_current():
-        return demo_model_path()
-    card = shipped_card()
-    if card is not None and card.extra.get("recipe", {}).get("version") == RECIPE_VERSION:
-        try:
-            return install_shipped(progress)
-        except ShippedDemoMismatch as e:
-            if BACKEND != "tensorflow":  # the frozen VGG19 comes from TensorFlow's seeded initialiser
-                raise CrnnauditError(f"{e}. The demo is made on TensorFlow (its frozen VGG19 is drawn by "
-                                     f"TensorFlow's seeded initialiser) and this process runs Keras on "
-                                     f"{BACKEND}: run `KERAS_BACKEND=tensorflow crnnaudit demo` once; the "
-                                     f"file it writes loads on every backend") from e
-    return build_demo(force=True, progress=progress)
+    try:
+        return ensure_demo(progress)
+    except ShippedDemoMismatch:
+        return build_demo(force=True, progress=progress)
 
 
 def build_demo(seed: int = 0, train_clips: int = 224, validation_clips: int = 16, epochs: int = 4,
@@ -193,8 +185,8 @@ def _calibrate(tail, train_maps, val_maps, n_train: int, n_val: int) -> dict:
 def _quality_bounds(paths, progress=None):
     """Image-quality bounds from every window (the app's length and stride) of the training and
     validation clips, read at the model's input size as the app reads them."""
-    from ..quality import calibrate_bounds, frame_measures, window_values
-    from ..video import open_clip
+    from ..footage.quality import calibrate_bounds, frame_measures, window_values
+    from ..footage.video import open_clip
     windows = []
     for i, path in enumerate(paths):
         clip = open_clip(path)

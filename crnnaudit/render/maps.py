@@ -1,5 +1,5 @@
-"""Turn explanations into pictures: overlays, contours, Plotly figures, static plots for
-reports, PNG encoding and overlay video."""
+"""Maps as pictures: colour maps and scaling rules, overlays, contours, outlines, colour bars,
+and the PNG encoding the reports embed. OpenCV and NumPy only."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
-import plotly.graph_objects as go
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "cividis": cv2.COLORMAP_CIVIDIS,
              "magma": cv2.COLORMAP_MAGMA, "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO}
@@ -183,108 +181,11 @@ def visibility(frame: np.ndarray, drawn: np.ndarray, levels: int = 30) -> float:
     return float((diff > levels).mean())
 
 
+
 def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     path = Path(path)
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
-
-
-def write_video(path: str | Path, frames, fps: float = 10.0, crf: int = 23) -> Path:
-    """Browser-playable H.264 MP4 (yuv420p) through PyAV's libx264.
-
-    Repeatable: the same frames give the same file, in any process (the demo's training and
-    evaluation clips are rendered again on every machine, and a report's video should be the
-    one reviewed). So the frames go to the encoder already in yuv420p, converted by OpenCV
-    (BT.601, as decoders read them back), libx264 runs on one thread and without its
-    macroblock-tree rate control: PyAV's own RGB conversion gave different pixels from run to
-    run, and so did the macroblock tree in a process where TensorFlow had run (its float
-    arithmetic; the same frames gave four different files in six such processes).
-    """
-    path = Path(path)
-    frames = list(frames)
-    h, w = frames[0].shape[:2]
-    h2, w2 = h - h % 2, w - w % 2  # yuv420p needs even sizes
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=max(1, int(round(fps))))
-        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
-        stream.options = {"crf": str(int(crf)), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
-        for img in frames:
-            yuv = cv2.cvtColor(np.ascontiguousarray(img[:h2, :w2]), cv2.COLOR_RGB2YUV_I420)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
-    """Anomaly score per window, the threshold drawn, the selected window marked."""
-    t = timeline.table
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t["start_s"], y=t["anomaly_score"], mode="lines+markers",
-                             name="anomaly score", customdata=t["window"],
-                             hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
-    fig.add_hline(y=timeline.threshold, line_dash="dash", line_color="red",
-                  annotation_text=f"threshold {timeline.threshold:.2f}")
-    if "unlike_training" in t and t["unlike_training"].any():
-        odd = t[t["unlike_training"]]
-        fig.add_trace(go.Scatter(x=odd["start_s"], y=odd["anomaly_score"], mode="markers", name="unlike the training data",
-                                 marker=dict(symbol="x", size=11, color="grey"), customdata=odd["window"],
-                                 hovertemplate="window %{customdata}: unlike the training data"))
-    if getattr(timeline, "clip_truncated", False) and timeline.clip_end_s is not None:
-        fig.add_vline(x=timeline.clip_end_s, line_color="black", line_width=2,
-                      annotation_text="file truncated: the rest is missing", annotation_position="top left")
-    if selected is not None and selected in set(t["window"]):
-        row = t[t["window"] == selected].iloc[0]
-        fig.add_vrect(x0=row["start_s"], x1=row["end_s"], fillcolor="orange", opacity=0.2, line_width=0)
-    fig.update_layout(xaxis_title="time (s)", yaxis_title="anomaly score", yaxis_range=[0, 1.05],
-                      height=260, margin=dict(l=40, r=10, t=20, b=40))
-    return fig
-
-
-def temporal_figure(expset, frame_indices, interval: tuple[int, int] | None = None,
-                    marked: list[int] | None = None) -> go.Figure:
-    """Per-frame contribution of each temporal method (scaled to max |value| = 1) and the
-    curves that are not contributions (the running prefix score) on a 0..1 axis of their
-    own, the ground-truth interval shaded when known, the ``marked`` frames (the
-    counterfactual set) drawn as dashed lines."""
-    fig = go.Figure()
-    contributions = set(expset.temporal(contributions_only=True))
-    for name in expset.temporal():
-        s = expset[name].frame_scores
-        if name not in contributions:
-            fig.add_trace(go.Scatter(x=list(frame_indices), y=s, name=expset.method(name).label,
-                                     yaxis="y2", line=dict(dash="dot", color="black")))
-            continue
-        scale = float(np.max(np.abs(s))) or 1.0
-        fig.add_trace(go.Scatter(x=list(frame_indices), y=s / scale, mode="lines+markers", name=name))
-    first, last = int(frame_indices[0]), int(frame_indices[-1])
-    if interval is not None and interval[1] >= first and interval[0] <= last:  # only what lies in the window
-        fig.add_vrect(x0=max(interval[0], first), x1=min(interval[1], last), fillcolor="red", opacity=0.1,
-                      line_width=0, annotation_text="ground truth")
-    for k, frame in enumerate(marked or ()):
-        fig.add_vline(x=frame, line_dash="dash", line_color="teal",
-                      annotation_text="counterfactual" if k == 0 else None, annotation_position="bottom right")
-    fig.update_layout(xaxis=dict(title="frame", range=[first - 0.5, last + 0.5]),
-                      yaxis_title="contribution (scaled)",
-                      yaxis2=dict(title=dict(text="running score", standoff=12), overlaying="y", side="right",
-                                  range=[0, 1], automargin=True),
-                      legend=dict(orientation="h", y=1.12, x=0), height=340, margin=dict(l=50, r=80, t=40, b=40))
-    return fig
-
-
-def probability_figure(classes: list[str], probabilities, anomaly_classes: list[str],
-                       threshold: float | None = None) -> go.Figure:
-    """A window's class probabilities as labelled bars on a 0 to 1 axis, each class in its
-    colour (:func:`class_colour`), anomaly classes marked in their label."""
-    probs = [float(p) for p in probabilities]
-    colours = [class_colour(classes, c) for c in classes]
-    labels = [f"{c} (anomaly)" if c in anomaly_classes else c for c in classes]
-    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colours,
-                           text=[f"{p:.3f}" for p in probs], textposition="outside", cliponaxis=False))
-    fig.update_layout(xaxis=dict(range=[0, 1], title="probability"), yaxis=dict(autorange="reversed"),
-                      height=60 + 32 * len(classes), margin=dict(l=10, r=40, t=10, b=40), showlegend=False)
-    return fig
 
 
 def png_b64(rgb: np.ndarray, max_width: int = 480) -> str:
@@ -294,28 +195,3 @@ def png_b64(rgb: np.ndarray, max_width: int = 480) -> str:
         rgb = cv2.resize(rgb, (max_width, h), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return base64.b64encode(buf.tobytes()).decode()
-
-
-def temporal_plot(expset, indices, width=720, height=240) -> np.ndarray:
-    """A plain line chart of per-frame contributions (scaled to -1..1) and running scores
-    (0..1), drawn without a browser for the PDF and HTML report."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    pad = 40
-    cv2.line(img, (pad, height - pad), (width - 10, height - pad), (0, 0, 0), 1)
-    cv2.line(img, (pad, 10), (pad, height - pad), (0, 0, 0), 1)
-    colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
-    T = len(indices)
-    xs = [pad + int(i * (width - pad - 20) / max(T - 1, 1)) for i in range(T)]
-    contributions = set(expset.temporal(contributions_only=True))
-    for row, name in enumerate(expset.temporal()):
-        s = np.asarray(expset[name].frame_scores, float)
-        ys = (s / (np.max(np.abs(s)) or 1.0) + 1) / 2 if name in contributions else s
-        pts = np.array([[x, int(height - pad - y * (height - pad - 20))] for x, y in zip(xs, ys)], np.int32)
-        c = colours[row % len(colours)]
-        cv2.polylines(img, [pts], False, c, 2)
-        cv2.putText(img, name, (pad + 8, 22 + 16 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
-    for i in range(0, T, max(1, T // 8)):
-        cv2.putText(img, str(int(indices[i])), (xs[i] - 8, height - pad + 16), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "frame", (width // 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    return img

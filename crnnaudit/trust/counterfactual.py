@@ -28,12 +28,13 @@ from math import comb
 
 import numpy as np
 
-from .decision import decide
-from .errors import ExplanationError
-from .explainers.base import REGISTRY, ExplanationSet
-from .metrics import blurred, content_key, memo, top_share
-from .model import AuditedModel
-from .video import Window
+from ..decision import decide
+from ..errors import ExplanationError
+from ..explainers.base import REGISTRY, ExplanationSet
+from ..footage.video import Window
+from ..model import AuditedModel
+from .memo import content_key, memo
+from .perturb import blurred, top_share, window_features
 
 EXACT_SETS = 2000  # the exact search tries every set of k frames while the sets tried stay within this
 BASELINES = ("mean", "zero", "previous")
@@ -98,13 +99,6 @@ class RegionCounterfactual:
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "masks"}
-
-
-def window_features(model: AuditedModel, window: Window, batch_frames: int = 64) -> np.ndarray:
-    """The window's per-frame features ``(T, *F)``: one pass through the CNN."""
-    x = model.prepare(window.frames)
-    return np.concatenate([model.frame_features(x[i:i + batch_frames])
-                           for i in range(0, len(x), batch_frames)])
 
 
 def _removed(f: np.ndarray, sets: np.ndarray, baseline: str) -> np.ndarray:
@@ -303,7 +297,7 @@ def for_window(model: AuditedModel, window: Window, expset: ExplanationSet, meth
     """What would have changed the outcome of this window, as pages and reports show it: the
     frame counterfactual (default baseline) and, on its frames, the region one for ``method``
     (default: the set's first spatial method). One CNN pass for the features; computed once
-    per content (:func:`crnnaudit.metrics.memo`).
+    per content (:func:`crnnaudit.trust.memo.memo`).
 
     Returns:
         ``{"temporal": TemporalCounterfactual, "region": RegionCounterfactual}``.

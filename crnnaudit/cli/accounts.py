@@ -1,0 +1,58 @@
+"""Local accounts: ``user add | disable | list | set-role | unlock`` (an admin's, except the very
+first account, which is an admin made without one)."""
+
+from __future__ import annotations
+
+from ..config import setting
+from ..errors import CrnnauditError
+from .common import add_as, prompt, signed_in
+
+ROLES = ("viewer", "auditor", "approver", "admin")
+
+
+def cmd_user(args) -> int:
+    from ..evidence.accounts import Accounts
+    accounts = Accounts(args.db)
+    bootstrap = args.verb == "add" and accounts.count() == 0
+    if bootstrap and (getattr(args, "role", None) or "admin") != "admin":
+        raise CrnnauditError("the first account is an admin: user add NAME --role admin")
+    by = "first account" if bootstrap else signed_in(args.as_user, "manage_accounts", "manage accounts",
+                                                     accounts).username
+    if args.verb == "list":
+        for a in accounts.list():
+            print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
+    elif args.verb == "add":
+        password = setting("CRNNAUDIT_NEW_PASSWORD") or prompt(f"password for {args.name}: ", "CRNNAUDIT_NEW_PASSWORD")
+        who = accounts.add(args.name, password, args.role or ("admin" if bootstrap else "auditor"), by=by)
+        print(f"account {who.username} added as {who.role}")
+    elif args.verb == "unlock":
+        accounts.lift_lock(args.name, by=by)
+        print(f"sign-in lock on {args.name} lifted")
+    elif args.verb == "disable":
+        accounts.disable(args.name, by=by)
+        print(f"account {args.name} disabled")
+    else:
+        accounts.set_role(args.name, args.role, by=by)
+        print(f"account {args.name} is now {args.role}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """user add | disable | list | set-role | unlock."""
+    group = sub.add_parser("user", help="local accounts: add, disable, list, set-role, unlock")
+    verbs = group.add_subparsers(dest="verb", required=True, metavar="{add,disable,list,set-role,unlock}",
+                                 parser_class=type(group))
+    for verb, what in (("add", "add an account (password: CRNNAUDIT_NEW_PASSWORD or a prompt)"),
+                       ("disable", "disable an account (the last admin stays)"),
+                       ("set-role", "change an account's role (the last admin stays one)"),
+                       ("unlock", "lift a sign-in lock after too many wrong passwords"),
+                       ("list", "list the accounts, their roles and whether they are enabled")):
+        s = verbs.add_parser(verb, help=what)
+        if verb != "list":
+            s.add_argument("name", help="the account's user name")
+        if verb in ("add", "set-role"):
+            s.add_argument("--role", choices=ROLES, required=verb == "set-role",
+                           help="viewer, auditor, approver or admin (add: default auditor; the first account: admin)")
+        s.add_argument("--db", help="the accounts' database (default: the audit log's)")
+        add_as(s, "admin", "; not for the very first account" if verb == "add" else "")
+        s.set_defaults(fn=cmd_user)
