@@ -48,7 +48,7 @@ HOST ?= localhost
 PORT ?= 8501
 
 app: install fonts
-	$(PY) -m streamlit run app.py --server.maxUploadSize $(CRNNAUDIT_MAX_UPLOAD_MB) \
+	$(PY) -m streamlit run serve.py --server.maxUploadSize $(CRNNAUDIT_MAX_UPLOAD_MB) \
 	  --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
 # The suite a developer runs while working; the long evaluations (marker "long": the demo's full

@@ -1,8 +1,9 @@
-"""crnnaudit: the auditor's dashboard. Navigation and the sidebar model picker, nothing else.
+"""crnnaudit: the auditor's dashboard. Sign-in, the navigation and the sidebar, nothing else.
 
 A page that fails shows a message and the app stays up: crnnaudit's own errors say what was
 wrong with the input; anything else is logged on the server with its traceback and the
-auditor sees a short notice, never a traceback.
+auditor sees a short notice, never a traceback. ``make app`` serves it behind its front door
+(``serve.py``: sign-in before any page, a session that survives a reload).
 """
 
 import logging
@@ -13,10 +14,9 @@ quiet_tensorflow()  # before anything imports TensorFlow
 
 import streamlit as st  # noqa: E402
 
-from crnnaudit.errors import CrnnauditError  # noqa: E402
 from crnnaudit import config  # noqa: E402
-from crnnaudit.ui import auth, model_choice, navigation, uploads  # noqa: E402
-from crnnaudit.ui.session import Review  # noqa: E402
+from crnnaudit.errors import CrnnauditError  # noqa: E402
+from crnnaudit.ui import auth, model_choice, navigation, session, uploads  # noqa: E402
 
 st.set_page_config(page_title="crnnaudit", page_icon="🎥", layout="wide")
 who = auth.gate()  # nothing below shows before sign-in
@@ -24,28 +24,29 @@ if notice := st.session_state.pop("auth_notice", None):
     st.toast(notice)
 uploads.daily_housekeeping(str(config.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
-# A role sees only the pages it may use (one table: crnnaudit/ui/navigation.py).
-nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=(k == 0))
-                     for k, p in enumerate(navigation.allowed(who))])
+# A role sees only the pages it may use (one table: crnnaudit/ui/navigation.py); the links are
+# drawn here, so no page's name shows before sign-in (.streamlit/config.toml hides Streamlit's own).
+pages = [st.Page(p.path, title=p.title, icon=p.icon, default=(k == 0)) for k, p in enumerate(navigation.allowed(who))]
+nav = st.navigation(pages, position="hidden")
 
 with st.sidebar:
-    st.caption(f"Signed in as **{who.username}** ({who.role})")
+    for page in pages:
+        st.page_link(page)
+    st.divider()
+    st.markdown(f"Signed in as **{who.username}** ({who.role})")
     if st.button("Sign out", key="sign_out"):
-        auth.sign_out()
+        auth.sign_out("Signed out: your session has ended in every tab.")
         st.rerun()
     try:
-        default = model_choice.configured_model()
+        review = session.current(who)
+        current = review.state.model_path or model_choice.configured_model()
+        st.markdown("Model")
+        st.code(current.split("/")[-1], language=None)
+        if review.state.model_path and who.may("manage_models") and st.button("Back to the default model"):
+            session.send(review.use_model, None)
+            st.rerun()
     except CrnnauditError as e:
         st.error(str(e))
-        default = None
-    review = Review.current()
-    current = review.model_path or default
-    if current:
-        st.caption("Model")
-        st.code(current.split("/")[-1], language=None)
-        if review.model_path and st.button("Back to the default model"):
-            review.use_model(None)
-            st.rerun()
     mismatch = uploads.server_limit_mismatch()
     if mismatch:
         st.warning(mismatch)

@@ -14,6 +14,8 @@ and show the message; nothing is lost.
     ├── ExplanationError     bad method, target, window or parameter; non-finite values
     │   └── Cancelled            the user cancelled long work
     ├── ReportError          report cannot be built, read or verified
+    ├── ReviewError          a review was asked to show what it cannot (a window, frame, method or
+    │                        class that is not there; an action for which nothing is on screen)
     ├── AuditLogError        the audit log cannot be written or read
     ├── SigningKeyError      the installation's signing key is missing, unreadable or not Ed25519
     └── AccessError          sign-in failed, or the account's role does not allow the action
@@ -56,6 +58,11 @@ class Cancelled(ExplanationError):
 
 class ReportError(CrnnauditError):
     """A report cannot be built, read or verified."""
+
+
+class ReviewError(CrnnauditError, ValueError):
+    """A review was asked for a transition its state does not allow (the message names the
+    value and what is on screen); the review is left as it was."""
 
 
 class AuditLogError(CrnnauditError):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from crnnaudit import CrnnauditError
 from crnnaudit.report.countersign import countersign, pending
-from crnnaudit.ui import auth, widgets
+from crnnaudit.ui import auth, reports_view
 
 who = auth.require_page("countersign")
 
@@ -25,7 +25,7 @@ for item in waiting:
                  f"clip {item['clip']} · model {item['model']} · score {item['anomaly_score']:.3f}")
         st.caption(f"Reasons: {item.get('reason') or 'none given'}")
         try:
-            widgets.report_evidence(item["report_id"])  # what is being countersigned, before the button
+            reports_view.report_evidence(item["report_id"])  # what is being countersigned, before the button
         except CrnnauditError as e:
             st.error(f"The stored report cannot be shown: {e}")
         mine = item["reviewer"] == who.username

@@ -6,7 +6,7 @@ import streamlit as st
 
 from crnnaudit.dataset import run_report
 from crnnaudit.card import ModelCard
-from crnnaudit.ui import auth, runs
+from crnnaudit.ui import auth, runs, session
 
 who = auth.require_page("dataset")
 
@@ -75,4 +75,4 @@ runs.clips_table(table, ("clip", "max_anomaly_score", "predicted", "label", "dec
                          "unlike_training_windows", "degraded_windows"))
 pick = st.selectbox("Clip", table["clip"].tolist(), key="dataset_clip")
 if st.button("Open in Review at its most anomalous window", key="dataset_open"):
-    runs.open_in_review(files, table[table["clip"] == pick].iloc[0])
+    runs.open_in_review(session.current(who), files, table[table["clip"] == pick].iloc[0])

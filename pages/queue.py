@@ -6,7 +6,7 @@ import streamlit as st
 
 from crnnaudit.dataset import run_report
 from crnnaudit import AuditLog, CrnnauditError
-from crnnaudit.ui import auth, runs, widgets
+from crnnaudit.ui import auth, runs, session, widgets
 
 who = auth.require_page("queue")
 
@@ -34,4 +34,4 @@ if shown.empty:
     st.stop()
 pick = st.selectbox("Clip", shown["clip"].tolist(), key="queue_clip")
 if st.button("Review it", key="queue_open"):
-    runs.open_in_review(files, shown[shown["clip"] == pick].iloc[0])
+    runs.open_in_review(session.current(who), files, shown[shown["clip"] == pick].iloc[0])

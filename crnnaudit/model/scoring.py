@@ -16,7 +16,6 @@ import numpy as np
 
 from ..lazy import LazyModule
 from ..footage import quality
-from ..decision import decide
 from ..errors import ExplanationError, ModelError, VideoError
 from ..footage.video import Clip
 from .backend import on_accelerator
@@ -70,9 +69,15 @@ class Timeline:
     clip_warnings: list = field(default_factory=list)
     clip_truncated: bool = False
     clip_end_s: float | None = None
+    readings: list = field(default_factory=list, repr=False)
 
     def top_window(self) -> int:
         return int(self.table["anomaly_score"].idxmax())
+
+    def reading(self, k: int):
+        """Window ``k``'s :class:`~crnnaudit.model.reading.WindowReading`: the very one its
+        row was made from (probabilities, score, both checks, decision)."""
+        return self.readings[int(k)]
 
 
 class WindowScheduler:
@@ -229,34 +234,31 @@ def timeline_from_windows(model: Scorable, clip: Clip, explained: list) -> Timel
 
 
 def _timeline(model: Scorable, clip: Clip, rows: list, T: int, stride: int, looks: list[dict]) -> Timeline:
+    """The table, one row per window, each made by the one function that reads a window
+    (:func:`crnnaudit.model.reading.read`)."""
+    from .reading import read
     classes = model.card.classes
+    readings = [read(model, r[2], r[3], r[4], look) for r, look in zip(rows, looks)]
     table = pd.DataFrame({
         "window": [r[0] for r in rows],
         "first_frame": [r[1][0] for r in rows],
         "last_frame": [r[1][-1] for r in rows],
         "start_s": [clip.time_of(r[1][0]) for r in rows],
         "end_s": [clip.time_of(r[1][-1]) for r in rows],
-        **{f"p_{c}": [float(r[2][j]) for r in rows] for j, c in enumerate(classes)},
+        **{f"p_{c}": [x.probabilities[c] for x in readings] for c in classes},
     })
-    table["anomaly_score"] = model.anomaly_score(np.stack([r[2] for r in rows]))
-    table["predicted"] = [classes[model.default_target(r[3])] for r in rows]
+    table["anomaly_score"] = [x.anomaly_score for x in readings]
+    table["predicted"] = [x.predicted for x in readings]
     table["padded"] = clip.frame_count < T
-    reliable = np.ones(len(table), bool)
     if model.feature_stats is not None:
-        table["training_distance"] = [r[4] for r in rows]
-        table["unlike_training"] = table["training_distance"] > model.feature_stats.threshold
-        reliable &= ~table["unlike_training"].to_numpy(bool)
+        table["training_distance"] = [x.training["distance"] for x in readings]
+        table["unlike_training"] = [x.training["unlike_training"] for x in readings]
     for name in quality.MEASURES:
         table[f"q_{name}"] = [v[name] for v in looks]
-    bounds = model.quality_bounds
-    if bounds is not None:
-        fired = [bounds.check(v) for v in looks]
-        table["quality_flags"] = [", ".join(dict.fromkeys(f["check"] for f in fs)) for fs in fired]
-        reliable &= (table["quality_flags"] == "").to_numpy(bool)
-    table["reliable"] = reliable
-    # the one rule (crnnaudit.decision): a window that cannot be read reliably gets no anomaly
-    # verdict, unless the card's owner asked to keep deciding from the score
-    table["decision"] = decide(table["anomaly_score"].to_numpy(), model.card.threshold,
-                               reliable if model.card.withhold_unreliable else True)
+    if model.quality_bounds is not None:
+        table["quality_flags"] = [", ".join(dict.fromkeys(f["check"] for f in x.quality["fired"])) for x in readings]
+    table["reliable"] = [x.reliable for x in readings]
+    table["decision"] = [x.decision for x in readings]
     return Timeline(table, clip.sha256, model.sha256, T, stride, model.card.threshold,
-                    clip_warnings=clip.warnings(), clip_truncated=clip.truncated, clip_end_s=clip.duration)
+                    clip_warnings=clip.warnings(), clip_truncated=clip.truncated, clip_end_s=clip.duration,
+                    readings=readings)

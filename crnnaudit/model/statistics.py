@@ -146,20 +146,3 @@ def familiarity(model, frames: np.ndarray) -> dict:
     d = stats.window_distance(model.frame_features(model.prepare(frames)))
     return {"checked": True, "distance": d, "threshold": stats.threshold,
             "unlike_training": bool(d > stats.threshold), "statement": familiarity_statement(d, stats.threshold)}
-
-
-def reliability(model, frames: np.ndarray) -> dict:
-    """Whether one window's frames ``(T, H, W, 3)`` (uint8, model size) can be read reliably:
-    the training-data check and the image-quality checks (:mod:`crnnaudit.footage.quality`), with the
-    statements an auditor reads. ``withheld``: the card withholds a decision on such a window."""
-    from ..footage.quality import frame_measures, statement, window_values
-    fam = familiarity(model, frames)
-    values = window_values(frame_measures(frames))
-    bounds = model.quality_bounds
-    fired = bounds.check(values) if bounds is not None else []
-    quality = {"checked": bounds is not None, "values": values, "fired": fired,
-               "statement": statement(fired) if bounds is not None else
-               "This model's card records no image-quality bounds (`crnnaudit calibrate` adds them)."}
-    reliable = not fam.get("unlike_training", False) and not fired
-    return {"training_data": fam, "quality": quality, "reliable": reliable,
-            "withheld": not reliable and bool(model.card.withhold_unreliable)}

@@ -14,12 +14,12 @@ import numpy as np
 from .. import render, trust
 from ..trust import counterfactual
 from ..card import card_sha256
-from ..decision import ANOMALY, NO_RELIABLE_READING, decide
+from ..decision import ANOMALY, NO_RELIABLE_READING
 from ..errors import ReportError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
-from ..model.statistics import reliability
+from ..model.reading import read_window
 from ..footage.video import Clip, Window
 from ..vocabulary import DECISIONS
 from .legal import LEGAL, SCHEMA
@@ -195,14 +195,13 @@ def _model_section(model: AuditedModel, window: Window) -> dict:
 
 
 def _output_section(model: AuditedModel, window: Window, expset: ExplanationSet) -> dict:
-    card, probs = model.card, expset.probabilities
-    score = float(model.anomaly_score(probs[None])[0])
-    check = reliability(model, window.frames)
-    return {"window": window.index, "probabilities": dict(zip(card.classes, map(float, probs))),
-            "anomaly_score": score, "threshold": card.threshold,
-            "model_decision": decide(score, card.threshold, not check["withheld"]),
-            "explained_class": expset.target_name, "training_data_check": check["training_data"],
-            "quality_check": check["quality"], "reliable": check["reliable"]}
+    """What the model says about the window: its reading (:func:`crnnaudit.model.reading.read`,
+    the function every timeline row comes from), from the explanation's own probabilities."""
+    reading = read_window(model, window, expset.probabilities, expset.logits)
+    return {"window": window.index, "probabilities": reading.probabilities,
+            "anomaly_score": reading.anomaly_score, "threshold": reading.threshold,
+            "model_decision": reading.decision, "explained_class": expset.target_name,
+            "training_data_check": reading.training, "quality_check": reading.quality, "reliable": reading.reliable}
 
 
 def _timeline_section(timeline: Timeline | None) -> dict | None:

@@ -1,58 +1,74 @@
 """Sign-in for the dashboard: no page shows a clip, a model, an explanation or a report before it.
 
-Local accounts (:mod:`crnnaudit.evidence.accounts`); on the very first start, with no account at all,
-the app asks for the first admin and nothing else. Organisations sign in with OpenID Connect
-instead (Streamlit's ``st.login``, Authlib): set ``CRNNAUDIT_OIDC_PROVIDER`` to the provider's
-name in ``.streamlit/secrets.toml`` (``[auth]`` with ``redirect_uri`` and ``cookie_secret``,
-``[auth.<name>]`` with ``client_id``, ``client_secret``, ``server_metadata_url``); the role
-comes from the ID token's claim ``CRNNAUDIT_OIDC_ROLE_CLAIM`` (default ``crnnaudit_role``; a
-list of roles gives the highest), the name from ``email``, else ``preferred_username``, else
-``sub``. A token without a valid role is refused. A session expires after
-``CRNNAUDIT_SESSION_MINUTES`` (default 480) and re-reads the account's role on every page, so
-a disabled account or a changed role takes effect at once. Every page calls :func:`require_page`,
-which applies the permission its entry in :data:`~.navigation.PAGES` names (Streamlit may run a page without ``app.py`` around it, so the
-page itself checks).
+Behind the front door (``serve.py``, :mod:`.web`), a sign-in is a server-side session
+(:mod:`crnnaudit.evidence.sessions`) whose token the browser holds in an HttpOnly cookie: a
+reload or a new tab stays signed in, a deep link lands on its page after sign-in, and signing
+out ends the session in every tab. Run as a plain Streamlit script (``streamlit run app.py``,
+Streamlit's AppTest), the app asks for the password itself and keeps the token in the browser
+session only. Every page re-reads the account behind the token (its role as it is now; a
+disabled account, or an ended or expired session, signs the page out) and then applies the
+permission its row in :data:`~.navigation.PAGES` names.
+
+Organisations sign in with OpenID Connect instead (Streamlit's ``st.login``, Authlib): set
+``CRNNAUDIT_OIDC_PROVIDER`` to the provider's name in ``.streamlit/secrets.toml``; the role
+comes from the ID token's claim ``CRNNAUDIT_OIDC_ROLE_CLAIM`` (default ``crnnaudit_role``; a list
+of roles gives the highest), the name from ``email``, else ``preferred_username``, else ``sub``.
+A token without a valid role is refused.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from ..evidence import keys
-from ..evidence.accounts import ROLES, Accounts, Identity
-from ..evidence.store import default_url
-from ..config import number, setting
+from ..config import setting
 from ..errors import CrnnauditError
-from . import navigation
+from ..evidence import keys
+from ..evidence.accounts import ROLES, Identity
+from ..evidence.sessions import COOKIE
+from . import navigation, session, web
 
-KEY = "identity"
-
-
-def session_minutes() -> float:
-    return number("CRNNAUDIT_SESSION_MINUTES")
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _accounts(url: str) -> Accounts:
-    return Accounts(url)
+TOKEN = "session_token"  # the token when the app signs people in itself (no front door)
+FRONT_DOOR = "x-crnnaudit-front-door"  # set by web.SignInGate on the app's websocket
 
 
-def accounts() -> Accounts:
-    return _accounts(default_url())
+def accounts():
+    return web.stores()[0]
+
+
+def sessions():
+    return web.stores()[1]
+
+
+def _request(what: str, name: str) -> str | None:
+    """A header or a cookie of the browser's request, when there is one (AppTest has none)."""
+    try:
+        value = getattr(st.context, what).get(name)
+    except Exception:  # noqa: BLE001 - no request context
+        return None
+    return value if isinstance(value, str) else None
+
+
+def behind_front_door() -> bool:
+    return _request("headers", FRONT_DOOR) == "1"
+
+
+def _token() -> str | None:
+    return _request("cookies", COOKIE) or st.session_state.get(TOKEN)
 
 
 def sign_in(identity: Identity) -> None:
-    st.session_state[KEY] = {"username": identity.username, "role": identity.role, "at": time.time(),
-                             "source": identity.source}
+    """Open a session for ``identity`` (the app's own form: no front door)."""
+    st.session_state[TOKEN] = sessions().open(identity)
 
 
 def sign_out(notice: str | None = None) -> None:
-    held = st.session_state.pop(KEY, None)
+    """End the session on the server (every tab holding it is signed out) and the review with it."""
+    sessions().end(_token())
+    st.session_state.pop(TOKEN, None)
+    session.end()
     if notice:
         st.session_state["auth_notice"] = notice
-    if held and held.get("source") == "oidc" and st.user.is_logged_in:
+    if oidc_provider() and st.user.is_logged_in:
         st.logout()  # the provider's session cookie too
 
 
@@ -78,27 +94,25 @@ def _oidc_identity() -> Identity | None:
 
 
 def current() -> Identity | None:
-    """The signed-in identity, with the account's current role; None when signed out,
-    expired, or the account was disabled."""
-    held = st.session_state.get(KEY)
-    if not held:
-        oidc = _oidc_identity()
-        if oidc is not None:
-            sign_in(oidc)
+    """The signed-in identity with the account's current role; ``None`` when signed out, when
+    the session ended (in another tab, too) or expired, or when the account was disabled."""
+    oidc = _oidc_identity()
+    if oidc is not None:
         return oidc
-    if time.time() - held["at"] > session_minutes() * 60:
-        sign_out("Your session expired: sign in again.")
+    token = _token()
+    if not token:
         return None
-    if held.get("source") == "oidc":  # the role is the token's, re-read on every page
-        return _oidc_identity()
-    who = accounts().identity(held["username"])
+    who = sessions().identity(token)
     if who is None:
-        sign_out("Your account was disabled.")
+        st.session_state.pop(TOKEN, None)
+        session.end()
+        st.session_state["auth_notice"] = ("Your session has ended (signed out, expired, or the account was "
+                                           "disabled): sign in again.")
     return who
 
 
 def gate() -> Identity:
-    """The signed-in identity; otherwise the sign-in (or first-admin) form, and the page stops."""
+    """The signed-in identity; otherwise the way to sign in, and the page stops."""
     who = current()
     if who is not None:
         return who
@@ -111,13 +125,16 @@ def gate() -> Identity:
     if oidc_provider():
         st.button("Sign in with your organisation", type="primary", key="oidc_sign_in",
                   on_click=st.login, args=(oidc_provider(),))
+        st.stop()
+    if behind_front_door():  # the front door's form, in this tab (a link button would open another)
+        st.html('<a href="/signin" style="display:inline-block;padding:.5rem 1rem;border-radius:.5rem;'
+                'background:#0b57d0;color:#fff;text-decoration:none;font-weight:600">Sign in</a>')
+        st.stop()
     try:
         first = accounts().count() == 0
     except CrnnauditError as e:
         st.error(str(e))
         st.stop()
-    if first and oidc_provider():
-        st.stop()  # organisations sign in with their provider; no local admin is asked for
     (_first_admin_form if first else _sign_in_form)()
     st.stop()
 
@@ -141,8 +158,8 @@ def _sign_in_form() -> None:
 
 
 def _first_admin_form() -> None:
-    st.write("No account exists yet. Create the first admin account; the admin then adds the "
-             "others (`crnnaudit user add NAME --role auditor`).")
+    st.write("No account exists yet. Create the first admin account; the admin then adds the others "
+             "(Accounts page, or `crnnaudit user add NAME --role auditor`).")
     new_key = not keys.has_signing_key()
     if new_key:
         st.info(f"This installation has no signing key yet. Creating the admin also creates it (Ed25519, at "

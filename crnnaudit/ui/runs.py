@@ -13,7 +13,7 @@ from ..dataset.run_report import load_run_files
 from ..config import runs_dir
 from ..errors import CrnnauditError
 from . import model_choice
-from .session import Review
+from .session import send
 
 STATUS_NONE = "not reviewed"
 
@@ -55,15 +55,14 @@ def with_status(clips: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def open_in_review(files: dict, row: pd.Series) -> None:
-    """Review the clip under the run's model (when it is one the app may open) at the run's
-    most anomalous window."""
-    review = Review.current()
+def open_in_review(review, files: dict, row: pd.Series) -> None:
+    """Review the clip under the run's model (when it is one the app may open, and the account
+    may load models) at the run's most anomalous window."""
     model_path = files.get("model", {}).get("name", "")
-    if model_path and Path(model_path) in model_choice.model_choices() and model_path != review.model_path:
-        review.use_model(model_path)
-    review.use_clip(str(row["path"]))
-    review.use_window(int(row["top_window"]))
+    if (model_path and Path(model_path) in model_choice.model_choices() and model_path != review.state.model_path
+            and review.identity.may("manage_models")):
+        send(review.use_model, model_path)
+    send(review.open_clip, str(row["path"]), None, int(row["top_window"]))
     st.switch_page("pages/review.py")
 
 

@@ -1,166 +1,125 @@
-"""One auditor's review in one browser session, held in one typed object.
-
-Everything derived from the model, the clip or the window (the explanation, the
-faithfulness and sanity figures, the draft report, the scrubber position) lives here and is
-cleared by the one method that changes what it was derived from, so no page can show a
-figure computed for another window.
-"""
+"""The review of this browser session, in Streamlit: one :class:`~crnnaudit.review.ReviewSession`
+per session, over one :class:`~crnnaudit.review.World` per server (its caches shared by every
+session). Widgets show the review's state (:func:`bound`) and change it only through
+:func:`send`, which runs one transition and keeps its refusal for the page to show."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
-from ..explainers.base import ExplanationSet
-from ..footage.video import Window
+from ..config import home, samples_dir
+from ..errors import CrnnauditError
+from ..review import ReviewSession, World
 
 _KEY = "review"
+_REFUSED = "review_refused"
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _world(default_model: str, samples: str, data_folder: str) -> World:
+    del data_folder  # part of the key: another data folder, another world
+    return World(default_model=default_model, samples=samples)
+
+
+def world() -> World:
+    """The server's world for the configured model, samples and data folder."""
+    from .model_choice import configured_model
+    return _world(configured_model(), str(samples_dir()), str(home()))
+
+
+def current(identity=None) -> ReviewSession:
+    """This browser session's review, started for ``identity`` on first use, and told the
+    account's current role on every page (a review of another account is never shown)."""
+    _run_number()  # every run counts, so a widget knows whether the last run drew it
+    review = st.session_state.get(_KEY)
+    if review is None or review.world is not world():
+        review = ReviewSession(world())
+        st.session_state[_KEY] = review
+    if identity is not None:
+        if review.identity is None or review.identity.username != identity.username:
+            review.sign_in(identity)
+        elif review.identity.role != identity.role:
+            review.refresh_identity(identity)
+    return review
+
+
+def end() -> None:
+    """Sign-out: the review goes with the session."""
+    review = st.session_state.pop(_KEY, None)
+    if review is not None:
+        review.sign_out()
+
+
+_RUN, _MARK, _DRAWN = "ui_run", "ui_run_marker", "ui_drawn"
+
+
+def _run_number() -> int:
+    """This script run's number (a fragment's rerun keeps the page's)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    marker = id(ctx.cursors) if ctx is not None else None  # a new dict for every run
+    if ctx is not None and not ctx.fragment_ids_this_run and st.session_state.get(_MARK) != marker:
+        st.session_state[_MARK] = marker
+        st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1
+    return st.session_state.get(_RUN, 0)
+
+
+def shown_last_run(key: str) -> bool:
+    """Whether the widget ``key`` was drawn in the run before this one."""
+    return st.session_state.get(_DRAWN, {}).get(key) == st.session_state.get(_RUN, 0) - 1
+
+
+def bound_default(key: str, value) -> dict:
+    """For a widget that takes a ``default`` (a multiselect): its key bound to ``value``. A
+    multiselect drawn again after a run without it starts from its ``default`` in the browser
+    and sends that back as a change; so where it was not on screen last run it gets ``value``
+    as its default instead of a Session State value."""
+    run = _run_number()
+    if shown_last_run(key):
+        bound(key, value)
+        return {"key": key}
+    st.session_state.setdefault(_DRAWN, {})[key] = run
+    st.session_state.pop(key, None)
+    return {"key": key, "default": value}
 
 
 def bound(key: str, value) -> str:
     """Make the widget ``key`` show ``value`` (the review's) before it is drawn, whatever the
     browser held: the review is the one source, and a widget never keeps its own copy. Call
-    just before the widget, which takes no ``value=`` and writes back only through its
-    ``on_change``. Returns the key."""
+    just before the widget, which takes no ``value=`` and writes back only through :func:`send`.
+    Returns the key."""
+    st.session_state.setdefault(_DRAWN, {})[key] = _run_number()
     if st.session_state.get(key) != value:
         st.session_state[key] = value
     return key
 
 
-@dataclass
-class HeldExplanation:
-    """An explanation of one window, and what it was computed from."""
-
-    model_sha256: str
-    clip_sha256: str
-    window: Window
-    expset: ExplanationSet
-    methods: tuple[str, ...]
-    target: str | None
+def send(transition, *args, **kwargs) -> None:
+    """Run one transition of the review (a widget's ``on_change``); a refusal leaves the review
+    as it was and is shown at the top of the page (:func:`show_refusal`)."""
+    try:
+        transition(*args, **kwargs)
+    except CrnnauditError as e:
+        st.session_state[_REFUSED] = str(e)
 
 
-@dataclass
-class Review:
-    """The session's review.
+def from_widget(key: str, transition, convert=lambda v: v):
+    """An ``on_change`` that sends the widget's new value to ``transition``: only a widget the
+    last run drew can have been changed by the reviewer (a widget the page did not show, whose
+    browser copy came back with a default, changes nothing)."""
+    def changed():
+        if st.session_state.get(_DRAWN, {}).get(key) == st.session_state.get(_RUN):
+            send(transition, convert(st.session_state[key]))
+    return changed
 
-    Attributes:
-        model_path, card_path: the model the auditor loaded (``None``: the configured one).
-        clip_path: the clip under review.
-        window_index: the window picked on the timeline.
-        explanation: the explanation of that window, once asked for.
-        faithfulness, sanity: trust figures for that explanation (Compare page).
-        report: ``(body, files)`` of the report written for it (Report page).
-        frame_pos: the scrubber's position within the window.
-        last_pick: the last window clicked on the timeline chart.
-        shown_at: when the window on screen was first shown (for the time to decision).
-        view: the map settings on screen (method, view, opacity, colour map, scaling), which
-            the report records as what the auditor saw.
-    """
 
-    model_path: str | None = None
-    card_path: str | None = None
-    clip_path: str | None = None
-    window_index: int | None = None
-    explanation: HeldExplanation | None = None
-    faithfulness: list[dict] | None = None
-    sanity: dict | None = None
-    report: tuple[dict, dict] | None = None
-    frame_pos: int = 0
-    last_pick: int | None = None
-    shown_at: float | None = None
-    view: dict | None = None
-    refused_upload: str | None = None
-    names: dict = field(default_factory=dict)
+def show_refusal() -> None:
+    message = st.session_state.pop(_REFUSED, None)
+    if message:
+        st.error(message, icon=":material/block:")
 
-    @classmethod
-    def current(cls) -> "Review":
-        """This browser session's review (created on first use)."""
-        if _KEY not in st.session_state:
-            st.session_state[_KEY] = cls()
-        return st.session_state[_KEY]
 
-    # --- changes, each clearing what was derived from the thing it changes ---------------
-    def use_model(self, path: str | None, card: str | None = None) -> None:
-        """A new model (``None``: back to the configured one): everything derived is stale."""
-        self.model_path, self.card_path = path, card
-        self.forget_window()
-
-    def model_changed(self) -> None:
-        """The model was reloaded in place (its card was edited)."""
-        self.forget_window()
-
-    def use_clip(self, path: str, shown_name: str | None = None) -> None:
-        """A new clip; ``shown_name`` is the name the user gave it (an upload's own name, not
-        the stored one), which every page and the report show."""
-        self.refused_upload = None
-        if shown_name:
-            self.names[str(path)] = shown_name
-        if path != self.clip_path:
-            self.clip_path = path
-            self.forget_window()
-
-    @property
-    def clip_name(self) -> str | None:
-        """The clip's name as the user knows it."""
-        if self.clip_path is None:
-            return None
-        return self.names.get(self.clip_path) or self.clip_path.replace("\\", "/").split("/")[-1]
-
-    def use_window(self, k: int) -> None:
-        """The window on screen; the number box, the announced text, the timeline's shading,
-        every page and the report all read it from here."""
-        if k != self.window_index:
-            self.window_index = int(k)
-            self.shown_at = time.time()
-            self.forget_explanation()
-
-    def pick_on_chart(self, k: int) -> None:
-        """A click on the timeline chart (the chart keeps reporting its last selection on
-        every rerun, so only a change counts)."""
-        if k != self.last_pick:
-            self.last_pick = k
-            self.use_window(k)
-
-    def step_frame(self, step: int, length: int) -> None:
-        """Previous / next frame, kept inside the window."""
-        self.frame_pos = max(0, min(length - 1, self.frame_pos + int(step)))
-
-    def hold(self, held: HeldExplanation) -> None:
-        """A fresh explanation of ``held.window``: figures of any earlier one are dropped."""
-        self.forget_explanation()
-        self.window_index = held.window.index
-        self.explanation = held
-
-    def jump_to_frame(self, position: int) -> None:
-        self.frame_pos = int(position)
-
-    def forget_window(self) -> None:
-        self.window_index = None
-        self.last_pick = None
-        self.shown_at = None
-        self.forget_explanation()
-
-    def refuse_upload(self, name: str) -> None:
-        """An upload was refused: no clip, so nothing of the previous one stays on screen
-        under the new name."""
-        self.clip_path, self.refused_upload = None, name
-        self.forget_window()
-
-    def forget_explanation(self) -> None:
-        self.explanation = None
-        self.faithfulness = self.sanity = self.report = None
-        self.frame_pos = 0
-
-    # --- reading --------------------------------------------------------------------
-    def explanation_for(self, model, clip) -> HeldExplanation | None:
-        """The held explanation if it belongs to this model, clip and window, else ``None``."""
-        held = self.explanation
-        if held is None or model is None or clip is None:
-            return None
-        if (held.model_sha256, held.clip_sha256) != (model.sha256, clip.sha256):
-            return None
-        if self.window_index is not None and held.window.index != self.window_index:
-            return None
-        return held
+def sample_names() -> list[str]:
+    return [Path(p).name for p in world().samples()]

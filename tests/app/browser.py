@@ -1,4 +1,5 @@
-"""Run the real app (`streamlit run app.py`) and drive it with headless Chromium.
+"""Run the real app as ``make app`` does (`streamlit run serve.py`: the dashboard behind its
+front door) and drive it with headless Chromium.
 
 Shared by the browser test and the browser benchmark. Chromium comes from Debian
 (`/usr/bin/chromium`); Playwright never downloads a browser here.
@@ -32,7 +33,7 @@ def free_port() -> int:
 def running_app(env: dict, timeout: float = 120, port: int | None = None, args: tuple = ()):
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          *args],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -106,17 +107,18 @@ def wait_overlay_change(page, before: str, timeout_ms: int = 60_000) -> float:
 
 
 def sign_in(page, user: str, password: str) -> None:
-    """Fill the sign-in form (or, on a first start, the first-admin form) and wait for the app."""
+    """Fill the front door's sign-in form (or, on a first start, the first-admin form); the
+    browser then lands on the page it asked for."""
     first = page.get_by_role("button", name="Create the admin account")
     page.get_by_role("button", name=re.compile("^(Sign in|Create the admin account)$")).wait_for()
     if first.count():
-        page.get_by_role("textbox", name="Admin user name").fill(user)
-        page.get_by_role("textbox", name="Password (at least 10 characters)").fill(password)
-        page.get_by_role("textbox", name="The password again").fill(password)
+        page.get_by_label("Admin user name").fill(user)
+        page.get_by_label("Password (at least 10 characters)").fill(password)
+        page.get_by_label("The password again").fill(password)
         first.click()
     else:
-        page.get_by_role("textbox", name="User name").fill(user)
-        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_label("User name").fill(user)
+        page.get_by_label("Password", exact=True).fill(password)
         page.get_by_role("button", name="Sign in").click()
 
 
@@ -126,3 +128,10 @@ def ensure_account(user: str, password: str, role: str = "admin") -> None:
     accounts = Accounts()
     if accounts.identity(user) is None:
         accounts.add(user, password, role)
+
+
+def sign_out(page) -> None:
+    """Sign out in the app, then go to the front door's form again."""
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_role("button", name="Sign in").wait_for()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.browser import ROOT, browser_page, explain_and_wait, move_scrubber, overlay_src, running_app, \
-    wait_idle, wait_overlay_change
+    sign_in, sign_out, wait_idle, wait_overlay_change
 
 OUT = ROOT / "test-output" / "screenshots"
 
@@ -18,10 +18,8 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
     Accounts().add("Browser Admin", "a long browser password", "admin")  # in the app's data folder
     env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home")}
     with running_app(env) as url, browser_page() as page:
-        page.goto(url)
-        page.get_by_role("textbox", name="User name").fill("Browser Admin")  # nothing shows before sign-in
-        page.get_by_role("textbox", name="Password").fill("a long browser password")
-        page.get_by_role("button", name="Sign in").click()
+        page.goto(url)  # nothing shows before sign-in: the front door's form
+        sign_in(page, "Browser Admin", "a long browser password")
         page.get_by_role("button", name="Explain this window").wait_for()
         wait_idle(page)
         page.get_by_role("combobox").first.click()  # the sample-clip picker
@@ -49,6 +47,5 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
                     has_text="What would have changed the outcome.").inner_text()
                 assert "Without frame" in words or "No set of up to" in words, words
                 page.screenshot(path=str(OUT / "temporal.png"), full_page=True)
-        page.get_by_role("button", name="Sign out").click()
-        page.get_by_role("button", name="Sign in").wait_for()  # signed out: the form again
+        sign_out(page)  # signed out: the form again
     assert len(list(OUT.glob("*.png"))) == 8

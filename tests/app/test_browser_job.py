@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser import ROOT, browser_page, explain_and_wait, running_app, sign_in, wait_idle
+from tests.app.browser import ROOT, browser_page, explain_and_wait, running_app, sign_in, sign_out, wait_idle
 
 TOUR = ROOT / "test-output" / "tour"
 WINDOW = re.compile(r"Window (\d+): frames (\d+)-(\d+)")
@@ -92,9 +92,7 @@ def _scrub_agrees(page, indices_of) -> None:
 
 
 def _sign_out(page) -> None:
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_role("button", name="Sign in").wait_for()
-    wait_idle(page)
+    sign_out(page)
     assert page.get_by_role("link", name="Review").count() == 0, "nothing is listed before sign-in"
 
 

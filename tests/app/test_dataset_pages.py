@@ -50,8 +50,8 @@ def test_dataset_page_shows_the_run_and_opens_a_clip_in_review(run):
     at.selectbox(key="dataset_clip").select(pick["clip"]).run()
     at.button(key="dataset_open").click().run()
     assert not at.exception, at.exception
-    review = at.session_state["review"]
-    assert review.clip_path == pick["path"] and review.window_index == int(pick["top_window"])
+    review = at.session_state["review"].state
+    assert review.clip_path == pick["path"] and review.window == int(pick["top_window"])
 
 
 def test_queue_lists_flagged_clips_by_score_with_their_review_status(run):
@@ -73,7 +73,7 @@ def test_queue_lists_flagged_clips_by_score_with_their_review_status(run):
     assert at.dataframe[0].value.set_index("clip").loc[first["clip"], "review"] == "countersigned"
     at.selectbox(key="queue_clip").select(flagged.iloc[1]["clip"]).run()
     at.button(key="queue_open").click().run()
-    assert at.session_state["review"].clip_path == flagged.iloc[1]["path"]
+    assert at.session_state["review"].state.clip_path == flagged.iloc[1]["path"]
 
 
 def test_without_a_run_the_pages_say_how_to_make_one(app_env):

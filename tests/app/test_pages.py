@@ -14,13 +14,13 @@ TIMEOUT = 120
 
 
 def signed_in(at, user="A. Auditor", role="admin"):
-    """The session of an account that exists in the test's database, as after sign-in."""
-    import time
-    from crnnaudit.evidence.accounts import Accounts
-    accounts = Accounts()
+    """The session of an account that exists in the test's database, as after sign-in: a
+    server-side session whose token the browser session holds."""
+    from crnnaudit.ui import web
+    accounts, sessions = web.stores()
     if accounts.identity(user) is None:
         accounts.add(user, "a long test password", role)
-    at.session_state["identity"] = {"username": user, "role": role, "at": time.time(), "source": "local"}
+    at.session_state["session_token"] = sessions.open(accounts.identity(user))
     return at
 
 
@@ -49,14 +49,14 @@ def test_review_flow_pick_clip_timeline_explain_scrub(app_env):
     assert any("no check is possible" in c.value for c in at.caption), "says why no training-data check"
     at.number_input(key="window_input").set_value(2).run()
     _explained(at)
-    assert at.session_state["review"].explanation.window.index == 2
+    assert at.session_state["review"].state.held.window.index == 2
     first = at.get("imgs")[0].proto.imgs[0].url if at.get("imgs") else None
     at.slider(key="frame_slider").set_value(5).run()
     assert not at.exception
     captions = [c.value for c in at.caption]
     assert any("explained class" in c for c in captions)
     at.button(key="next").click().run()
-    assert at.session_state["review"].frame_pos == 6
+    assert at.session_state["review"].state.frame == 6
     at.radio(key="view").set_value("contour").run()
     assert not at.exception
     del first
@@ -70,15 +70,15 @@ def test_other_pages_after_explaining(app_env):
     at.switch_page("pages/compare.py").run()
     assert at.dataframe, "the agreement table is shown"
     at.button(key="faith").click().run()
-    assert not at.exception and at.session_state["review"].faithfulness
+    assert not at.exception and at.session_state["review"].state.faithfulness
     at.button(key="sanity").click().run()
-    assert not at.exception and set(at.session_state["review"].sanity["flagged"]) == {"gradcam", "saliency"}
+    assert not at.exception and set(at.session_state["review"].state.sanity["flagged"]) == {"gradcam", "saliency"}
     at.switch_page("pages/temporal.py").run()
     assert any("attributions sum" in c.value and "Gauss-Legendre nodes" in c.value for c in at.caption)
     said = [x.value for x in [*at.info, *at.caption] if "What would have changed the outcome" in x.value]
     assert len(said) == 1 and ("Without frame" in said[0] or "No set of up to" in said[0])
     at.button(key="goto_3").click().run()
-    assert not at.exception and at.session_state["review"].frame_pos == 3
+    assert not at.exception and at.session_state["review"].state.frame == 3
     assert at.slider(key="frame_slider").value == 3
 
 
@@ -124,11 +124,11 @@ def Upload(name, data):  # noqa: N802 - reads like the class it builds
 
 
 def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
-    from crnnaudit import VideoError
-    from crnnaudit.ui import loaders, uploads
+    from crnnaudit import VideoError, open_clip
+    from crnnaudit.review import uploads
     saved = uploads.save_upload(Upload("clip.mp4", b"this is not a video"), "video", (".mp4",))
     with pytest.raises(VideoError, match="not a video file crnnaudit opens"):
-        loaders.clip_for(saved)
+        open_clip(saved)
     with pytest.raises(VideoError, match="clip.exe: a video must be one of"):
         uploads.save_upload(Upload("clip.exe", b"x"), "video", (".mp4",))
     monkeypatch.setenv("CRNNAUDIT_MAX_UPLOAD_MB", "1")
@@ -141,7 +141,7 @@ def test_bad_uploads_are_refused_with_the_engine_message(app_env, monkeypatch):
 def test_sessions_are_separate(app_env):
     a, b = _app(), _app()
     a.selectbox(key="sample_choice").select(a.selectbox(key="sample_choice").options[2]).run()
-    assert a.session_state["review"].clip_path != b.session_state["review"].clip_path
+    assert a.session_state["review"].state.clip_path != b.session_state["review"].state.clip_path
     assert np.all([not x.exception for x in (a, b)])
 
 
@@ -154,7 +154,7 @@ def _figures_on_compare_and_report(at):
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()
     assert not at.exception, at.exception
-    review = at.session_state["review"]
+    review = at.session_state["review"].state
     assert review.faithfulness and review.sanity and review.report
     return review
 
@@ -174,12 +174,12 @@ def test_no_page_shows_a_figure_of_another_window(app_env):
     at = _explained(_app())
     first = _figures_on_compare_and_report(at)
     at.switch_page("pages/review.py").run()
-    old = first.explanation.window.index
+    old = first.held.window.index
     new = old - 1 if old > 0 else old + 1
     at.number_input(key="window_input").set_value(new).run()
-    assert at.session_state["review"].window_index == new
-    review = at.session_state["review"]
-    assert review.explanation is None and review.faithfulness is None
+    assert at.session_state["review"].state.window == new
+    review = at.session_state["review"].state
+    assert review.held is None and review.faithfulness is None
     assert review.sanity is None and review.report is None
     _no_figures_shown(at)
     # explained again, the new window's Compare page has no figure until asked for
@@ -187,8 +187,8 @@ def test_no_page_shows_a_figure_of_another_window(app_env):
     _explained(at)
     at.switch_page("pages/compare.py").run()
     assert not at.exception and len(at.dataframe) == 1, "the agreement table only"
-    assert at.session_state["review"].faithfulness is None
-    assert at.session_state["review"].explanation.window.index == new
+    assert at.session_state["review"].state.faithfulness is None
+    assert at.session_state["review"].state.held.window.index == new
 
 
 def test_a_new_clip_drops_every_figure(app_env):
@@ -198,9 +198,9 @@ def test_a_new_clip_drops_every_figure(app_env):
     options = at.selectbox(key="sample_choice").options
     other = [o for o in options if o != at.selectbox(key="sample_choice").value][0]
     at.selectbox(key="sample_choice").select(other).run()
-    review = at.session_state["review"]
+    review = at.session_state["review"].state
     assert review.clip_path.endswith(other)
-    assert (review.explanation, review.faithfulness, review.sanity, review.report) == (None,) * 4
+    assert (review.held, review.faithfulness, review.sanity, review.report) == (None,) * 4
     _no_figures_shown(at)
 
 
@@ -211,12 +211,12 @@ def test_an_unexpected_failure_on_a_page_is_a_message_not_a_traceback(app_env, c
     (AppTest resets Streamlit's "pages/ folder" flag before every run, so its reruns run the
     page alone, without app.py around it; the server runs app.py on every run. Hence a first
     run here, which goes through app.py as the server does.)"""
-    from crnnaudit.ui import widgets
+    from crnnaudit.ui import review_view
 
-    def broken():
+    def broken(review):
         raise RuntimeError("a bug, not the user's fault")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(widgets, "clip_picker", broken)
+        mp.setattr(review_view, "clip_picker", broken)
         at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT))
         at.run()
         assert not at.exception, at.exception
@@ -239,7 +239,7 @@ def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_
     at.text_input(key="first_password").input("a long admin password")
     at.text_input(key="first_again").input("a long admin password")
     at.button[0].click().run()
-    assert not at.exception and at.session_state["identity"]["role"] == "admin"
+    assert not at.exception and _who(at).role == "admin"
     assert "Review" in [t.value for t in at.title]
     assert oct(key.stat().st_mode & 0o777) == "0o600", "the admin's explicit act made the key"
     assert AuditLog().verify().ok and AuditLog().verify().signers == [load_signing_key().fingerprint]
@@ -249,10 +249,10 @@ def test_nothing_shows_before_sign_in_and_the_first_start_asks_for_an_admin(app_
     at.text_input(key="signin_user").input("Root")
     at.text_input(key="signin_password").input("wrong password!")
     at.button[0].click().run()
-    assert any("sign-in refused" in e.value for e in at.error) and "identity" not in at.session_state
+    assert any("sign-in refused" in e.value for e in at.error) and "session_token" not in at.session_state
     at.text_input(key="signin_password").input("a long admin password")
     at.button[0].click().run()
-    assert at.session_state["identity"]["username"] == "Root" and "Review" in [t.value for t in at.title]
+    assert _who(at).username == "Root" and "Review" in [t.value for t in at.title]
 
 
 def test_a_session_expires_and_a_disabled_account_is_out_at_once(app_env, monkeypatch):
@@ -260,11 +260,17 @@ def test_a_session_expires_and_a_disabled_account_is_out_at_once(app_env, monkey
     at = _app("Ana", "auditor")
     Accounts().disable("Ana")
     at.run()
-    assert any("disabled" in i.value for i in at.info) and "identity" not in at.session_state
+    assert any("disabled" in i.value for i in at.info) and "session_token" not in at.session_state
     monkeypatch.setenv("CRNNAUDIT_SESSION_MINUTES", "0")
     at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), "Bo", "auditor")
     at.run()
     assert any("expired" in i.value for i in at.info)
+
+
+def _who(at):
+    """The identity behind the browser session's token, as every page reads it."""
+    from crnnaudit.ui import web
+    return web.stores()[1].identity(at.session_state["session_token"])
 
 
 def _refusals():
@@ -302,7 +308,7 @@ def test_four_eyes_in_the_app(app_env):
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()
     assert any("logged as audit row" in s.value for s in at.success)
-    report_id = at.session_state["review"].report[0]["report_id"]
+    report_id = at.session_state["review"].state.report["report_id"]
     from crnnaudit.evidence.accounts import Accounts
     approver = AppTest.from_file(APP, default_timeout=TIMEOUT)
     Accounts().set_role("Ana", "approver")

@@ -1,0 +1,119 @@
+"""What a review reaches outside itself: models, clips, sample clips, timelines, explanations,
+uploads. The app passes a world that shares its caches between the sessions of one server; the
+command line and the tests use :class:`World` as it is (small caches of its own).
+
+Everything a world returns is keyed by content (model, clip and card hashes), so two sessions
+that ask for the same thing get the same object, and no session can get another's review: a world
+holds no review state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+from ..config import home, samples_dir
+from ..vocabulary import VIDEO_SUFFIXES
+
+
+class _Lru:
+    """A small thread-safe cache: the least recently used entry goes first."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, make: Callable):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+def _mtime(path: Path | None) -> int:
+    return path.stat().st_mtime_ns if path is not None and path.exists() else 0
+
+
+class World:
+    """Models, clips, timelines and explanations for reviews.
+
+    Args:
+        default_model: the model a review opens on (a path); ``None``: ``CRNNAUDIT_MODEL``, else
+            the demo model (readied on first use).
+        samples: the folder of sample clips (``None``: ``CRNNAUDIT_SAMPLES``).
+    """
+
+    def __init__(self, default_model: str | None = None, samples: str | Path | None = None):
+        self._default, self._samples = default_model, samples
+        self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
+
+    # --- where things come from -------------------------------------------------------
+    def default_model_path(self) -> str:
+        """The model a new review opens on."""
+        if self._default:
+            return str(self._default)
+        from ..config import setting
+        configured = setting("CRNNAUDIT_MODEL")
+        if configured:
+            return configured
+        from ..demo.assembly import ensure_demo
+        return str(ensure_demo())
+
+    def samples(self) -> list[Path]:
+        """The sample clips a review may pick (sorted; only video files)."""
+        folder = Path(self._samples) if self._samples else samples_dir()
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+
+    def uploads(self) -> Path:
+        return home() / "uploads"
+
+    # --- loading, by content ------------------------------------------------------------
+    def model(self, path: str, card: str | None = None):
+        """The model at ``path`` with its card; reloaded when the file or the card changes.
+
+        Raises:
+            ModelError, CardError: the file or the card is unusable (named in the message).
+        """
+        from ..card import sidecar_path
+        from ..model import load_model
+        p = Path(path)
+        card_file = Path(card) if card else sidecar_path(p)
+        key = (str(p), card, _mtime(p), str(card_file) if card_file else None, _mtime(card_file))
+        return self._models.get(key, lambda: load_model(p, card=card))
+
+    def clip(self, path: str):
+        """The clip at ``path`` (probed, not decoded).
+
+        Raises:
+            VideoError: not a video crnnaudit may open (named in the message).
+        """
+        from ..footage.video import open_clip
+        p = Path(path)
+        return self._clips.get((str(p), _mtime(p)), lambda: open_clip(p))
+
+    def timeline(self, model, clip, progress: Callable | None = None):
+        """Every window of ``clip`` scored under ``model`` and its card, once per content."""
+        card = hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+        key = (model.sha256, clip.sha256, card)
+        return self._timelines.get(key, lambda: model.score(clip, progress=progress))
+
+    def explain(self, model, window, methods, target=None, progress: Callable | None = None, cancel=None):
+        """The explanation set of ``window`` (the engine's disk cache serves a repeat)."""
+        from ..explainers import explain
+        return explain(model, window, list(methods), target=target, progress=progress, cancel=cancel)
+
+    def verdicts(self, model, window, expset) -> dict:
+        """Each map's verdict on its window (:func:`crnnaudit.trust.verdicts`)."""
+        from ..trust import verdicts
+        return verdicts(model, window, expset)
