@@ -19,7 +19,8 @@ install: venv
 install-dev: venv
 	$(PY) -m pip install -q -r requirements-dev.txt -e .
 
-# chromium: the real browser of the UI test (Playwright drives it; it never downloads one);
+# chromium: the real browser of the UI test (Playwright drives it; it never downloads one); nodejs and npm:
+# axe-core, the accessibility checker;
 # poppler-utils: pdftoppm and pdftotext for the report tests; the Noto fonts: reports in any
 # script (the PDF's Unicode fonts, see crnnaudit/report/pdf.py); postgresql: the audit log's
 # tests run on a real server too (tests/pg.py starts its own, never the system's).
@@ -28,11 +29,16 @@ FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/tr
 FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 
 system-deps:
-	@echo "make test: Debian packages chromium, poppler-utils, postgresql and the Noto fonts, with apt-get where missing"
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 && \
-	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
-	    $(FONT_PACKAGES) postgresql >/dev/null; }
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v npm >/dev/null || \
+	  { echo "make test: installing Debian's chromium, poppler-utils, postgresql, nodejs, npm and the Noto fonts with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
+	    $(FONT_PACKAGES) postgresql nodejs npm >/dev/null; }
+
+# axe-core (the accessibility checker the browser tests inject), from the npm registry, pinned.
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE): | system-deps
+	npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.11.0
 
 # The app needs only the fonts (for PDFs in any script). It says before it asks apt-get for them,
 # and without root (or a network) it says so and goes on.
@@ -52,15 +58,16 @@ app: install fonts
 	  --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
 # The suite a developer runs while working; the long evaluations (marker "long": the demo's full
-# figures, the fuzzing, the backend runs, the random walks in a real browser) run with test-long.
+# figures, the fuzzing, the backend runs, the journeys and random walks in a real browser, the
+# accessibility checks) run with test-long.
 # CI (.ci/run) runs both, so every test runs there.
-test: system-deps install-dev
+test: system-deps install-dev $(AXE)
 	$(PY) -m pytest -q -m "not long"
 
-test-long: system-deps install-dev
+test-long: system-deps install-dev $(AXE)
 	$(PY) -m pytest -q -m long
 
-test-all: system-deps install-dev
+test-all: system-deps install-dev $(AXE)
 	$(PY) -m pytest -q
 
 docs: install-dev

@@ -24,14 +24,18 @@ if notice := st.session_state.pop("auth_notice", None):
     st.toast(notice)
 uploads.daily_housekeeping(str(config.home()))  # uploads past CRNNAUDIT_RETENTION_DAYS are erased
 
-# A role sees only the pages it may use (one table: crnnaudit/ui/navigation.py); the links are
-# drawn here, so no page's name shows before sign-in (.streamlit/config.toml hides Streamlit's own).
-pages = [st.Page(p.path, title=p.title, icon=p.icon, default=(k == 0)) for k, p in enumerate(navigation.allowed(who))]
-nav = st.navigation(pages, position="hidden")
+# A role sees links only to the pages it may use (one table: crnnaudit/ui/navigation.py); the links
+# are drawn here, so no page's name shows before sign-in (.streamlit/config.toml hides Streamlit's
+# own). Every page is routed, so a deep link to a page the role may not use opens that page, which
+# refuses it in words (auth.require_page), never a "Page not found".
+allowed = navigation.allowed(who)
+pages = {p.path: st.Page(p.path, title=p.title, icon=p.icon, default=(p == allowed[0]))
+         for p in navigation.PAGES}
+nav = st.navigation(list(pages.values()), position="hidden")
 
 with st.sidebar:
-    for page in pages:
-        st.page_link(page)
+    for spec in allowed:
+        st.page_link(pages[spec.path])
     st.divider()
     st.markdown(f"Signed in as **{who.username}** ({who.role})")
     if st.button("Sign out", key="sign_out"):

@@ -71,8 +71,9 @@ def main():
     def evidence():
         trust.memo._MEMO.clear()  # measure the computation, not the memo
         trust.verdicts(model, window, es)
+    from crnnaudit.trust.verdict import VERDICT_DRAWS
     rows.append(("each map's evidence against random deletion, default set (20% deleted, "
-                 f"{trust.verdict.VERDICT_DRAWS} random draws per map resolution)", median_time(evidence, args.repeats)))
+                 f"{VERDICT_DRAWS} random draws per map resolution)", median_time(evidence, args.repeats)))
     from crnnaudit.trust import counterfactual
 
     def counterfactuals():

@@ -65,6 +65,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
     Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),
     Setting("CRNNAUDIT_NEW_PASSWORD", None, "the password of `user add`, for scripts", "a prompt"),
+    Setting("CRNNAUDIT_CONTROLLER", None, "the organisation responsible for the reviews (the GDPR controller), "
+            "named in every report's summary for the person concerned", "a placeholder, marked as such: no report "
+            "is countersigned until it is set"),
+    Setting("CRNNAUDIT_CONTEST_CONTACT", None, "where a person contests a decision: a postal address, an e-mail "
+            "address or a web form", "a placeholder, marked as such: no report is countersigned until it is set"),
+    Setting("CRNNAUDIT_REPORT_NAMES", "display", "how reports name people: `display` (the display name an admin "
+            "set, else the role) or `login` (the account's user name)"),
+    Setting("CRNNAUDIT_REPORT_LANGUAGE", "en", "the language of the summary for the person concerned when none is "
+            "chosen: `en`, `fr` or `de`"),
     Setting("CRNNAUDIT_FONT_DIRS", None, "extra folders (`:`-separated) to find the PDF's Noto fonts in",
             "Debian's font folders"),
     Setting("CRNNAUDIT_DEBUG", None, "`1`: a command's unexpected failure shows its traceback", "off"),

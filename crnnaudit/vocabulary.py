@@ -16,3 +16,6 @@ CARD_SUFFIXES = (".json", ".yaml", ".yml")
 
 QUALITY_MEASURES = ("sharpness", "brightness", "contrast", "noise", "blockiness", "still")
 """The image-quality measures of a window (:mod:`crnnaudit.footage.quality`), as a card names them."""
+
+SUMMARY_LANGUAGES = {"en": "English", "fr": "Français", "de": "Deutsch"}
+"""The languages of the summary for the person concerned (:mod:`crnnaudit.report.messages`)."""

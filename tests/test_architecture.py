@@ -180,3 +180,42 @@ def test_no_tensorflow_where_none_is_needed(code):
                           "'streamlit') if m in sys.modules))"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def _door_imports(path: Path) -> list[str]:
+    """Each crnnaudit name or module ``path`` imports, as written (relative imports resolved)."""
+    me = module_name(path) if path.is_relative_to(PACKAGE) else path.stem
+    package = me if path.name == "__init__.py" else (me.rsplit(".", 1)[0] if "." in me else "")
+    out = []
+    for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(n, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - n.level + 1] if n.level else []
+            target = ".".join(base + [n.module]) if n.module else ".".join(base)
+            if target == "crnnaudit":
+                out += [f"crnnaudit:{a.name}" for a in n.names]
+            elif target.startswith("crnnaudit."):
+                out.append(target)
+        elif isinstance(n, ast.Import):
+            out += [a.name for a in n.names if a.name.startswith("crnnaudit")]
+    return out
+
+
+def test_the_doors_use_only_the_public_api_and_the_review_service():
+    """The pages (and app.py, serve.py) and the command line import nothing of the package but
+    the public API, the review service, the ground floor (words, settings, errors) and their own
+    room: ``crnnaudit.ui`` for the pages, ``crnnaudit.cli`` for the command."""
+    api, ground = set(_api_exports()), {m for m, (floor, _) in floors().items() if floor == 0}
+    doors = {path: "ui" for path in [ROOT / "app.py", ROOT / "serve.py", *(ROOT / "views").glob("*.py")]}
+    doors.update({path: "cli" for path in (PACKAGE / "cli").glob("*.py")})
+    bad = []
+    for path, room in doors.items():
+        for name in _door_imports(path):
+            if name.startswith("crnnaudit:"):
+                ok = name.split(":")[1] in api | ground
+            else:
+                top = name.split(".")[1]
+                ok = top in ground | {"review", room}
+            if not ok:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert len(doors) > 15, "the walk found the doors"
+    assert not bad, bad

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_only_config_reads_the_environment():
     readers = []
-    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "crnnaudit").rglob("*.py")]:
+    for path in [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "crnnaudit").rglob("*.py")]:
         if path == ROOT / "crnnaudit" / "config.py":
             continue
         text = path.read_text(encoding="utf-8")

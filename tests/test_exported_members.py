@@ -8,7 +8,15 @@ def test_public_names_are_pinned():
         "ExplanationSet", "FeatureStats", "GroundTruth", "ModelCard", "ModelError", "REGISTRY", "ReportError",
         "Timeline", "UnsafeModelError", "UnsupportedModelError", "VideoError", "Window",
         "build_report", "calibrate", "explain", "export_explanations", "load_model", "open_clip", "preprocess", "verify_report",
-        "write_report"])
+        "write_report",
+        # what the command line and the pages reach through the API (tests/test_architecture.py holds them to it)
+        "allowed_model", "calibrate_card", "NO_STATISTICS", "Accounts", "init_signing_key", "load_signing_key",
+        "rotate_signing_key", "signing_key_path", "has_signing_key", "evidence_anchors", "UNANCHORED", "UNANCHORED_EXIT", "erase_clip", "apply_retention", "retention_days",
+        "uploads_older_than", "write_record_of_processing", "reviewer_figures", "oversight_rule", "countersign",
+        "return_report", "reject_report", "returned_to", "pending_reports",
+        "assess_compliance", "NOT_ANSWERED", "run_batch", "EXECUTORS", "write_run_report", "build_instructions",
+        "write_instructions", "synthesize", "ensure_demo", "demo_is_current", "demo_model_path",
+        "ShippedDemoMismatch", "ship_demo", "build_demo", "evaluate_demo_and_record"])
     for name in crnnaudit.__all__:
         assert getattr(crnnaudit, name) is not None
 

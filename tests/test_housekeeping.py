@@ -20,7 +20,7 @@ class _Upload(io.BytesIO):
 
 
 def _upload(sample_clips, k):
-    from crnnaudit.ui import uploads
+    from crnnaudit.review import uploads
     data = Path(sample_clips[k]).read_bytes()
     return uploads.save_upload(_Upload(f"camera {k}.mp4", data), "video", (".mp4",))
 

@@ -148,7 +148,13 @@ def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
     assert es["gradcam"].maps.shape == (T, S, S)  # a 1 x 1 conv: Grad-CAM maps at full size
     es["gradcam"].maps[:] = away
     res = trust.verdicts(model, w, es)
-    assert res["saliency"]["better_than_random"] and "does better than random" in res["saliency"]["verdict"]
+    sal = res["saliency"]
+    assert sal["better_than_random"] and "beats random deletion" in sal["verdict"]
+    # the test by hand: the share of the 20 random deletions that did as much, counting the map's own
+    as_much = sum(r >= sal["drop"] - 1e-6 for r in sal["random_drops"])
+    assert sal["draws"] == 20 and sal["as_much"] == as_much == 0
+    assert sal["p_value"] == pytest.approx((1 + as_much) / 21) and "0 of 20 random deletions" in sal["verdict"]
+    assert "better than 20 of 20 random deletions (p = 0.05)" in sal["short"]
     # recompute the oracle's drop by hand: blur exactly the top 20% of pixels the map ranks first
     import cv2
     blur = np.stack([cv2.GaussianBlur(f, (0, 0), S / 16) for f in frames])
@@ -161,7 +167,7 @@ def test_evidence_tells_a_map_on_what_the_model_reads_from_one_elsewhere():
     assert res["saliency"]["drop"] == pytest.approx(p(frames) - p(deleted), abs=1e-4)
     assert res["saliency"]["score"] == pytest.approx(p(frames), abs=1e-4)
     g = res["gradcam"]
-    assert not g["better_than_random"] and "do not rely on it" in g["verdict"]
+    assert not g["better_than_random"] and "do not rely on it" in g["verdict"] and g["p_value"] > 0.05
     assert g["drop"] == pytest.approx(0.0, abs=1e-4)  # blurring a corner the model never reads changes nothing
     assert len(g["random_drops"]) == trust.verdict.VERDICT_DRAWS
     # temporal: every frame counts the same here, so ranking frames is no better than random

@@ -81,8 +81,12 @@ def test_the_screen_flags_the_marker_and_only_the_marker(drill, tmp_path):
     # saliency is computed for each clip's top window beside the chosen Grad-CAM; every
     # cluster says which method's maps it comes from and how far that method is trusted here
     assert set(screen["trust"]) == {"gradcam", "saliency"}
+    from scipy.stats import binomtest
     for t in screen["trust"].values():
         assert t["windows"] == 40 and 0 <= t["beats_random"] <= 1  # every clip measured (a run this small)
+        p = binomtest(t["beats"], t["windows"], 1 / 21, alternative="greater").pvalue
+        assert t["p_value"] == pytest.approx(p) and t["trusted"] == (p <= 0.05)
+    assert all(c["method_trusted"] for c in screen["clusters"] if c["flagged"]), "only a trusted method flags"
     assert all(c["method"] in screen["methods"] and c["method_trust"] == screen["trust"][c["method"]]
                for c in screen["clusters"])
     flagged = [c for c in screen["clusters"] if c["flagged"]]
@@ -117,3 +121,25 @@ def test_concentration_by_hand():
     assert info["region"][0, 0] and info["region"].sum() == 1
     assert info["concentration"] == pytest.approx((0.75 + 0.5) / 2)
     assert info["peak"] == {"row": 0.125, "col": 0.125}
+
+
+def test_a_method_is_trusted_only_when_it_beats_random_on_significantly_more_windows_than_chance():
+    """By hand: chance is 1/21 (a map no better than random passes its 20-draw test at most that
+    often); 2 of 40 windows is what chance gives, 10 of 40 is far beyond it (binomial p < 0.001);
+    on 3 windows, 2 passes are already unlikely by chance (p = 0.0067) and 1 is not (p = 0.14)."""
+    from crnnaudit.dataset.explained import method_trust, screen_all
+    def top(hits, n):
+        return {"maps": {"m": np.zeros((n, 4, 4))}, "beats": {"m": np.array([1.0] * hits + [0.0] * (n - hits))},
+                "rows": [{"target": 0, "sha256": f"{i:064d}", "window": 0} for i in range(n)]}
+    assert not method_trust(top(2, 40))["m"]["trusted"]
+    t = method_trust(top(10, 40))["m"]
+    assert t["trusted"] and t["p_value"] < 0.001 and t["beats"] == 10 and t["interval"][0] < 0.25 < t["interval"][1]
+    assert method_trust(top(2, 3))["m"]["trusted"] and not method_trust(top(1, 3))["m"]["trusted"]
+    # nobody trusted: clusters are shown, none is flagged, and the note says so
+    maps = np.zeros((12, 4, 4))
+    maps[:, 0, 0] = 1.0  # every map in one corner: would be flagged on a trusted method
+    untrusted = dict(top(0, 12), maps={"m": maps})
+    screen = screen_all(untrusted, ["normal"], {})
+    assert screen["clusters"] and screen["flagged"] == 0 and "No method is trusted" in screen["note"]
+    trusted = dict(top(12, 12), maps={"m": maps})
+    assert screen_all(trusted, ["normal"], {})["flagged"] >= 1

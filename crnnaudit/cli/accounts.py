@@ -1,4 +1,4 @@
-"""Local accounts: ``user add | disable | list | set-role | unlock`` (an admin's, except the very
+"""Local accounts: ``user add | disable | list | set-role | set-name | unlock`` (an admin's, except the very
 first account, which is an admin made without one)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ ROLES = ("viewer", "auditor", "approver", "admin")
 
 
 def cmd_user(args) -> int:
-    from ..evidence.accounts import Accounts
+    from .. import Accounts
     accounts = Accounts(args.db)
     bootstrap = args.verb == "add" and accounts.count() == 0
     if bootstrap and (getattr(args, "role", None) or "admin") != "admin":
@@ -20,7 +20,8 @@ def cmd_user(args) -> int:
                                                      accounts).username
     if args.verb == "list":
         for a in accounts.list():
-            print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}")
+            print(f"{a['username']}\t{a['role']}\t{'disabled' if a['disabled'] else 'enabled'}\t{a['created']}"
+                  f"\t{a.get('display_name') or ''}")
     elif args.verb == "add":
         password = setting("CRNNAUDIT_NEW_PASSWORD") or prompt(f"password for {args.name}: ", "CRNNAUDIT_NEW_PASSWORD")
         who = accounts.add(args.name, password, args.role or ("admin" if bootstrap else "auditor"), by=by)
@@ -28,6 +29,10 @@ def cmd_user(args) -> int:
     elif args.verb == "unlock":
         accounts.lift_lock(args.name, by=by)
         print(f"sign-in lock on {args.name} lifted")
+    elif args.verb == "set-name":
+        accounts.set_display_name(args.name, args.display_name, by=by)
+        print(f"reports now call {args.name} " + (repr(args.display_name.strip()) if args.display_name.strip()
+                                                  else "by their role"))
     elif args.verb == "disable":
         accounts.disable(args.name, by=by)
         print(f"account {args.name} disabled")
@@ -38,18 +43,22 @@ def cmd_user(args) -> int:
 
 
 def add_commands(sub) -> None:
-    """user add | disable | list | set-role | unlock."""
-    group = sub.add_parser("user", help="local accounts: add, disable, list, set-role, unlock")
-    verbs = group.add_subparsers(dest="verb", required=True, metavar="{add,disable,list,set-role,unlock}",
+    """user add | disable | list | set-role | set-name | unlock."""
+    group = sub.add_parser("user", help="local accounts: add, disable, list, set-role, set-name, unlock")
+    verbs = group.add_subparsers(dest="verb", required=True, metavar="{add,disable,list,set-role,set-name,unlock}",
                                  parser_class=type(group))
     for verb, what in (("add", "add an account (password: CRNNAUDIT_NEW_PASSWORD or a prompt)"),
                        ("disable", "disable an account (the last admin stays)"),
                        ("set-role", "change an account's role (the last admin stays one)"),
+                       ("set-name", "set the name reports call the person by (empty: their role)"),
                        ("unlock", "lift a sign-in lock after too many wrong passwords"),
                        ("list", "list the accounts, their roles and whether they are enabled")):
         s = verbs.add_parser(verb, help=what)
         if verb != "list":
             s.add_argument("name", help="the account's user name")
+        if verb == "set-name":
+            s.add_argument("display_name", metavar="DISPLAY_NAME",
+                           help="the name reports show, e.g. 'Ana Lopez' ('' to name them by role again)")
         if verb in ("add", "set-role"):
             s.add_argument("--role", choices=ROLES, required=verb == "set-role",
                            help="viewer, auditor, approver or admin (add: default auditor; the first account: admin)")

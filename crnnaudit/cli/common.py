@@ -17,7 +17,8 @@ def signed_in(username: str | None, permission: str, what: str, accounts=None):
     Raises:
         AccessError: no ``--as``, a wrong password, a lock, or a role that may not.
     """
-    from ..evidence.accounts import AccessError, Accounts
+    from .. import Accounts
+    from ..errors import AccessError
     if not username:
         raise AccessError(f"to {what}, name the account the command runs as: --as USER")
     password = setting("CRNNAUDIT_PASSWORD") or prompt(f"password for {username}: ", "CRNNAUDIT_PASSWORD")
@@ -108,9 +109,21 @@ def _duration(seconds: float) -> str:
 def load(args, evidence: bool = False):
     """The model the command names; one whose output is signed or logged must come from where
     models may come (:mod:`crnnaudit.model.places`)."""
-    from ..model import load_model
-    from ..model.places import allowed_model
+    from .. import allowed_model, load_model
     return load_model(allowed_model(args.model) if evidence else args.model, card=getattr(args, "card", None))
+
+
+def window_number(choice: str) -> int:
+    """``--window``'s number.
+
+    Raises:
+        ReviewError: not a whole number (``auto`` is handled before).
+    """
+    from ..errors import ReviewError
+    try:
+        return int(choice)
+    except ValueError:
+        raise ReviewError(f"--window must be 'auto' or a window number, got {choice!r}") from None
 
 
 def window_for(model, clip, choice: str):

@@ -9,14 +9,14 @@ from .common import Progress, add_as, positive_int, signed_in
 
 
 def cmd_batch(args) -> int:
-    from ..dataset.executors import run_batch
+    from .. import run_batch
     bar = Progress("auditing", "clips")
     summary = run_batch(args.model, args.sources, args.out, executor=args.executor, workers=args.workers,
                         address=args.address, card=args.card, labels=args.labels, explain=args.explain,
                         methods=args.methods, progress=lambda done, total, rate: bar(done, total))
     report = None
     if args.report:
-        from ..dataset.run_report import write_run_report
+        from .. import write_run_report
         report = write_run_report(args.out)
     if args.json:
         print(json.dumps(summary, indent=2, default=float))
@@ -38,7 +38,7 @@ def batch_summary(s: dict, out, report) -> str:
 
 
 def cmd_instructions(args) -> int:
-    from ..dataset.instructions import build_instructions, write_instructions
+    from .. import build_instructions, write_instructions
     who = signed_in(args.as_user, "manage_models", "write instructions for use")
     body = build_instructions(args.run, args.conditions, author=who.username)
     out = write_instructions(body, args.out)
@@ -52,7 +52,7 @@ def cmd_instructions(args) -> int:
 
 def add_commands(sub) -> None:
     """batch, instructions."""
-    from ..dataset.executors import EXECUTORS
+    from .. import EXECUTORS
     s = sub.add_parser("batch", help="score a whole archive of clips (resumable) into RUN: per-clip and "
                                      "per-window Parquet, summary.json with the figures when labelled")
     s.add_argument("model", help="the model file (.keras or .h5)")

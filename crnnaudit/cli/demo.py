@@ -10,16 +10,14 @@ from .common import Progress
 
 
 def cmd_demo(args) -> int:
-    from ..demo.assembly import ensure_demo
-    from ..demo.paths import demo_is_current, demo_model_path
-    from ..demo.shipped import ShippedDemoMismatch
+    from .. import ShippedDemoMismatch, demo_is_current, demo_model_path, ensure_demo
     t0 = time.perf_counter()
     bars: dict[str, Progress] = {}
 
     def progress(what, done, total):
         bars.setdefault(what, Progress(what))(done, total)
     if args.rebuild:
-        from ..lab import build_demo
+        from .. import build_demo
         path = build_demo(seed=args.seed, force=True, progress=progress)
         print(f"demo model rebuilt from the recipe in {time.perf_counter() - t0:.0f} s: {path}")
     elif demo_is_current():
@@ -30,20 +28,20 @@ def cmd_demo(args) -> int:
             path = ensure_demo(progress)
         except ShippedDemoMismatch as e:
             print(f"{e}: rebuilding it from the recipe (minutes)")
-            from ..lab import build_demo
+            from .. import build_demo
             path = build_demo(force=True, progress=progress)
         print(f"demo model ready in {time.perf_counter() - t0:.0f} s: {path}")
     if args.evaluate:
-        from ..lab import evaluate_and_record
-        print(json.dumps(evaluate_and_record(progress, real_clip=args.real_clip), indent=2, default=float))
+        from .. import evaluate_demo_and_record
+        print(json.dumps(evaluate_demo_and_record(progress, real_clip=args.real_clip), indent=2, default=float))
     if args.ship:
-        from ..demo.shipped import ship
-        print(f"shipped weights, card and statistics written to {ship(path)}")
+        from .. import ship_demo
+        print(f"shipped weights, card and statistics written to {ship_demo(path)}")
     return 0
 
 
 def cmd_synth(args) -> int:
-    from ..demo import synthesize
+    from .. import synthesize
     for p in synthesize(args.out, args.count, args.seed, frames=args.frames):
         print(p)
     return 0

@@ -40,8 +40,8 @@ def cmd_score(args) -> int:
 
 def timeline_lines(timeline, out) -> list[str]:
     """What ``score`` says about a timeline, a sentence per finding."""
+    from .. import NO_STATISTICS
     from ..decision import NO_RELIABLE_READING
-    from ..model.statistics import NO_STATISTICS
     t = timeline.table
     top = t.loc[timeline.top_window()]
     lines = [f"{len(t)} windows -> {out}; highest anomaly score {top['anomaly_score']:.3f} "
@@ -79,8 +79,7 @@ def cmd_explain(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from ..model.calibration import calibrate_card
-    from ..model.places import allowed_model
+    from .. import allowed_model, calibrate_card
     card_path, entry = calibrate_card(allowed_model(args.model), args.clips, card=args.card,
                                       percentile=args.percentile, progress=Progress("calibrating", "clips"))
     print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "

@@ -8,20 +8,20 @@ from .common import add_as, signed_in
 
 
 def cmd_keys(args) -> int:
-    from ..evidence import keys
+    from .. import init_signing_key, load_signing_key, rotate_signing_key, signing_key_path
     if args.verb == "init":
-        key = keys.init_key(args.out)
-        print(f"signing key made: {args.out or keys.key_path()} (Ed25519, mode 600)\nfingerprint: {key.fingerprint}\n"
+        key = init_signing_key(args.out)
+        print(f"signing key made: {args.out or signing_key_path()} (Ed25519, mode 600)\nfingerprint: {key.fingerprint}\n"
               "Back the key up somewhere safe, publish the fingerprint, and pin it where reports and logs are "
               "checked: CRNNAUDIT_TRUSTED_KEYS=" + key.fingerprint)
         return 0
     if args.verb == "show":
-        key = keys.load_signing_key()
+        key = load_signing_key()
         print(f"fingerprint: {key.fingerprint}\npublic key (Ed25519, base64): {key.public_b64}")
         return 0
-    from ..evidence.log import AuditLog
+    from .. import AuditLog
     signed_in(args.as_user, "manage_accounts", "rotate the signing key")
-    old, new, row = keys.rotate_key(AuditLog(), args.out)
+    old, new, row = rotate_signing_key(AuditLog(), args.out)
     print(f"new signing key {new.fingerprint}, announced in audit log row {row['seq']} signed by the old key "
           f"{old.fingerprint}" + (f"; written to {args.out}: install it in your secret store" if args.out else ""))
     return 0

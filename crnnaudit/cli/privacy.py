@@ -7,7 +7,7 @@ from .common import add_as, confirm_all, signed_in
 
 
 def cmd_erase(args) -> int:
-    from ..evidence.retention import erase_clip
+    from .. import erase_clip
     signed_in(args.as_user, "retention", "erase clips")
     done = erase_clip(args.sha256)
     print(f"erased clip {done['clip_sha256'][:16]}…: {done['uploads_removed']} upload(s), "
@@ -16,7 +16,8 @@ def cmd_erase(args) -> int:
 
 
 def cmd_housekeeping(args) -> int:
-    from ..evidence.retention import apply_retention, checked_days, retention_days, uploads_older_than
+    from .. import apply_retention, retention_days, uploads_older_than
+    from ..limits import checked_days
     days = checked_days(args.days) if args.days is not None else retention_days()
     signed_in(args.as_user, "retention", "erase uploads")
     confirm_all(*uploads_older_than(days), "uploads", args.yes)

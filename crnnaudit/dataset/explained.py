@@ -113,29 +113,56 @@ def load_run(out: Path) -> dict:
             "top": {"rows": top_rows, "maps": stacked["topmap"], "beats": stacked["topbeats"]}}
 
 
-TRUSTED_SHARE = 0.5  # a method whose maps beat random deletion on at least half the measured windows
+TRUST_ALPHA = 0.05  # the binomial test's level
+
+
+def chance_rate() -> float:
+    """How often a map no better than random passes its verdict on a window: the Monte Carlo
+    test's exact level with :data:`~crnnaudit.trust.verdict.VERDICT_DRAWS` draws (1/21 with 20)."""
+    from math import floor
+    from ..trust.verdict import VERDICT_ALPHA, VERDICT_DRAWS
+    return floor(VERDICT_ALPHA * (VERDICT_DRAWS + 1)) / (VERDICT_DRAWS + 1)
 
 
 def method_trust(top: dict) -> dict[str, dict]:
     """Per spatial method: on how many of the run's measured windows (the most anomalous
-    explained window of a sample of clips) it beat random deletion, and whether that makes it
-    trusted."""
-    out = {}
+    explained window of a sample of clips) its map beat random deletion, and whether that is
+    significantly more than chance (a one-sided binomial test at 5% against :func:`chance_rate`):
+    only then is the method trusted. With the count, the share, its 95% Wilson interval and the
+    test's p-value."""
+    from scipy.stats import binomtest
+    chance, out = chance_rate(), {}
     for m in top["maps"]:
         b = top["beats"].get(m, np.array([]))
         b = b[~np.isnan(b)]
-        share = float(b.mean()) if len(b) else None
-        out[m] = {"windows": int(len(b)), "beats_random": share,
-                  "trusted": share is not None and share >= TRUSTED_SHARE}
+        n, k = int(len(b)), int(np.sum(b))
+        entry = {"windows": n, "beats": k, "beats_random": k / n if n else None, "chance": chance,
+                 "test": f"one-sided binomial test against the chance rate {chance:.3f}, at {TRUST_ALPHA:.0%}",
+                 "p_value": None, "interval": None, "trusted": False}
+        if n:
+            test = binomtest(k, n, chance, alternative="greater")
+            ci = test.proportion_ci(confidence_level=0.95, method="wilson")
+            entry.update(p_value=float(test.pvalue), interval=[float(ci.low), float(ci.high)],
+                         trusted=bool(test.pvalue <= TRUST_ALPHA))
+        out[m] = entry
     return out
+
+
+def trust_words(m: str, t: dict) -> str:
+    """How far a method is trusted on a run, in one sentence with its figures."""
+    if not t["windows"]:
+        return f"{m}: not measured on this run"
+    lo, hi = t["interval"]
+    said = (f"{m} maps beat random deletion on {t['beats']} of {t['windows']} measured windows ({t['beats_random']:.0%}, "
+            f"95% interval {lo:.0%} to {hi:.0%}; chance {t['chance']:.0%}, binomial p = {t['p_value']:.3f})")
+    return said + (": trusted" if t["trusted"] else ": NOT to be trusted on this model")
 
 
 def screen_all(top: dict, classes: list[str], clip_names: dict[str, str]) -> dict:
     """The shortcut screen over each clip's most anomalous explained window, on the maps of
-    every trusted method (:func:`method_trust`); when none is trusted, on every method, saying
-    so. Each cluster names its method and how far that method is to be trusted here. Methods
-    that disagree are each reported: a region flagged by one trusted method and not by another
-    is still a question for a human."""
+    every trusted method (:func:`method_trust`). A cluster is flagged only on a trusted method's
+    maps; when no method is trusted every method is still clustered and shown, nothing is
+    flagged, and the note says so. Each cluster names its method and how far it is trusted."""
     from . import shortcuts
     trust = method_trust(top)
     trusted = [m for m, t in trust.items() if t["trusted"]]
@@ -146,14 +173,16 @@ def screen_all(top: dict, classes: list[str], clip_names: dict[str, str]) -> dic
         one = shortcuts.screen(top["maps"][m], targets, top["rows"], classes, clip_names)
         rule = one["rule"]
         for c in one["clusters"]:
-            c.update(method=m, method_trust=trust[m], method_trusted=trust[m]["trusted"])
+            c.update(method=m, method_trust=trust[m], method_trusted=trust[m]["trusted"],
+                     flagged=bool(c["flagged"] and trust[m]["trusted"]))
         clusters += one["clusters"]
-    note = (f"screened with {', '.join(used)}: the methods whose maps beat random deletion on at least "
-            f"{TRUSTED_SHARE:.0%} of the measured windows" if trusted else
-            "no method's maps beat random deletion on at least half the measured windows: every method was "
-            "screened, and no cluster is strong evidence")
+    note = (f"Screened with {', '.join(used)}: the methods whose maps beat random deletion on significantly more "
+            f"windows than chance. " if trusted else
+            "No method is trusted here: no method's maps beat random deletion on significantly more windows than "
+            "chance, so the clusters are shown but none is flagged, and none is evidence. ")
+    note += "; ".join(trust_words(m, t) for m, t in trust.items()) + "."
     return {"clusters": clusters, "flagged": sum(c["flagged"] for c in clusters), "rule": rule or {},
-            "methods": used, "method": ", ".join(used), "trust": trust, "note": note}
+            "methods": used, "method": ", ".join(used), "trust": trust, "trusted": trusted, "note": note}
 
 
 def summarize(out: Path, classes: list[str], clip_names: dict[str, str]) -> dict:

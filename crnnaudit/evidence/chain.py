@@ -230,6 +230,10 @@ def in_words(row: dict) -> str:
     if kind == "countersign":
         return (f"{p.get('second_reviewer')} countersigned {p.get('reviewer')}'s decision ({p.get('decision')}) on "
                 f"{p.get('clip')} at {p.get('second_signed_at')}")
+    if kind in ("return", "reject"):
+        did = "returned" if kind == "return" else "rejected"
+        return (f"{p.get('second_reviewer')} {did} {p.get('reviewer')}'s decision ({p.get('decision')}) on "
+                f"{p.get('clip')}: {p.get('comment')}")
     if kind == "account":
         return _account_words(a, p)
     if kind == "card":
@@ -245,6 +249,9 @@ def in_words(row: dict) -> str:
     if kind == "instructions":
         return (f"instructions for use {p.get('document_id')} written for model {str(p.get('model_sha256'))[:12]}… "
                 f"from run {p.get('run')}")
+    if kind == "run":
+        return (f"dataset run {p.get('run')} sealed: {p.get('clips')} clips, {p.get('files')} files, model "
+                f"{str(p.get('model_sha256'))[:12]}…")
     if kind == "key":
         return (f"signing key rotated: {str(p.get('previous_fingerprint'))[:16]}… → {str(p.get('fingerprint'))[:16]}…"
                 if p.get("previous_fingerprint") else f"signing key {str(p.get('fingerprint'))[:16]}… announced")
@@ -263,6 +270,8 @@ def _account_words(action: str, p: dict) -> str:
         return f"{action} for {p.get('key')} after {p.get('failures')} failures (from {p.get('client')})"
     if action == "sign-in lock lifted":
         return f"{who} lifted the sign-in lock on {name}"
+    if action == "display name set":
+        return f"{who} set what reports call {name}: {p.get('display_name') or 'their role'}"
     return f"{action}: {name} by {who}"
 
 

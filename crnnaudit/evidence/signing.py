@@ -26,8 +26,14 @@ from .anchor import canonical
 
 _HTML_MARK = b"\n<!-- crnnaudit-integrity "
 _PDF_MARK = b"\n%crnnaudit-integrity "
-#: What a countersignature signs, besides who and when.
-COUNTERSIGNED_FIELDS = ("report_id", "report_sha256", "decision", "reviewer")
+#: What a countersignature signs, besides who and when: which report (its id and the content hash
+#: of its body as its author sealed it), the author's decision and name, and the second
+#: reviewer's verdict (countersign, return or reject).
+COUNTERSIGNED_FIELDS = ("report_id", "report_sha256", "decision", "reviewer", "verdict")
+#: The fields of a report body that a second reviewer's step replaces; their values as the
+#: author sealed them travel in ``countersigned_from``, so that the author's body, and its hash,
+#: can be rebuilt from the countersigned report alone.
+REWRITTEN = ("human", "facts", "summary", "annex", "audit_log_head", "signing_key")
 
 
 def _seal(data: bytes, key) -> dict:
@@ -51,10 +57,10 @@ def body_sha256(body: dict) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
-def countersignature(body: dict, approver: str, at: str, key) -> dict:
-    """The countersignature of the report ``body`` (as its author wrote it) by ``approver``."""
+def countersignature(body: dict, approver: str, at: str, key, verdict: str = "countersign") -> dict:
+    """The countersignature of the report ``body`` (as its author sealed it) by ``approver``."""
     fields = {"report_id": body["report_id"], "report_sha256": body_sha256(body),
-              "decision": body["human"]["decision"], "reviewer": body["human"]["reviewer"]}
+              "decision": body["human"]["decision"], "reviewer": body["human"]["reviewer"], "verdict": verdict}
     signed = dict(fields, by=approver, at=at)
     return dict(signed, **key.sign(canonical(signed).encode()))
 
@@ -160,7 +166,22 @@ def _body_problem(body: dict, fp: str) -> str | None:
                 f"{cs.get('report_id')}): copied onto this one")
     if (body.get("human") or {}).get("second_reviewer") != cs.get("by"):
         return "its second reviewer is not the one who countersigned"
+    if author_body_sha256(body) != cs.get("report_sha256"):
+        return ("its countersignature was given to other content: the report it sits in, as its author sealed "
+                "it, does not hash to the report the countersignature names")
     return None
+
+
+def author_body_sha256(body: dict) -> str | None:
+    """The content hash of a countersigned report's body as its author sealed it, rebuilt from
+    the report alone (``countersigned_from`` holds what the second reviewer's step replaced)."""
+    before = body.get("countersigned_from")
+    if not isinstance(before, dict):
+        return None
+    original = {k: v for k, v in body.items() if k not in (*REWRITTEN, "countersignature", "countersigns_log_row",
+                                                             "countersigned_from")}
+    original.update({k: v for k, v in before.items() if k in REWRITTEN})
+    return body_sha256(original)
 
 
 def _check_log(path: Path, data: bytes, log, result: dict) -> None:
@@ -172,7 +193,7 @@ def _check_log(path: Path, data: bytes, log, result: dict) -> None:
         result["message"] += f"; the audit log does not verify: {check.message}"
         return
     digest = hashlib.sha256(data).hexdigest()
-    row = next((r for r in log.rows() if r["kind"] in ("review", "countersign", "instructions")
+    row = next((r for r in log.rows() if r["kind"] in ("review", "countersign", "return", "reject", "instructions")
                 and digest in (payload_or_raw(r).get("files_sha256") or {}).values()), None)
     if row is None:
         result["ok"] = False

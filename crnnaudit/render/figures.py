@@ -82,16 +82,17 @@ def probability_figure(classes: list[str], probabilities, anomaly_classes: list[
     return fig
 
 
-def temporal_plot(expset, indices, width=720, height=240) -> np.ndarray:
+def temporal_plot(expset, indices, width=720, height=240, legend=170) -> np.ndarray:
     """A plain line chart of per-frame contributions (scaled to -1..1) and running scores
-    (0..1), drawn without a browser for the PDF and HTML report."""
+    (0..1), drawn without a browser for the PDF and HTML report; the legend stands in a column
+    of its own at the right, never over a line."""
     img = np.full((height, width, 3), 255, np.uint8)
-    pad = 40
-    cv2.line(img, (pad, height - pad), (width - 10, height - pad), (0, 0, 0), 1)
+    pad, right = 40, width - legend
+    cv2.line(img, (pad, height - pad), (right - 10, height - pad), (0, 0, 0), 1)
     cv2.line(img, (pad, 10), (pad, height - pad), (0, 0, 0), 1)
     colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
     T = len(indices)
-    xs = [pad + int(i * (width - pad - 20) / max(T - 1, 1)) for i in range(T)]
+    xs = [pad + int(i * (right - pad - 20) / max(T - 1, 1)) for i in range(T)]
     contributions = set(expset.temporal(contributions_only=True))
     for row, name in enumerate(expset.temporal()):
         s = np.asarray(expset[name].frame_scores, float)
@@ -99,9 +100,11 @@ def temporal_plot(expset, indices, width=720, height=240) -> np.ndarray:
         pts = np.array([[x, int(height - pad - y * (height - pad - 20))] for x, y in zip(xs, ys)], np.int32)
         c = colours[row % len(colours)]
         cv2.polylines(img, [pts], False, c, 2)
-        cv2.putText(img, name, (pad + 8, 22 + 16 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
+        y = 22 + 18 * row
+        cv2.line(img, (right + 4, y - 4), (right + 24, y - 4), c, 3)
+        cv2.putText(img, name, (right + 30, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
     for i in range(0, T, max(1, T // 8)):
         cv2.putText(img, str(int(indices[i])), (xs[i] - 8, height - pad + 16), cv2.FONT_HERSHEY_SIMPLEX,
                     0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "frame", (width // 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.putText(img, "frame", ((pad + right) // 2, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     return img

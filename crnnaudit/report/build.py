@@ -16,12 +16,13 @@ from ..trust import counterfactual
 from ..card import card_sha256
 from ..decision import ANOMALY, NO_RELIABLE_READING
 from ..errors import ReportError
-from ..explainers.base import REGISTRY, ExplanationSet
+from ..explainers.base import ExplanationSet
 from ..explainers.engine import versions
 from ..model import AuditedModel, Timeline
 from ..model.reading import read_window
 from ..footage.video import Clip, Window
 from ..vocabulary import DECISIONS
+from .facts import blank_maps, fact_sheet, person
 from .legal import LEGAL, SCHEMA
 from .privacy import blur_faces
 from .summary import plain_summary
@@ -32,7 +33,8 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
                  second_reviewer: str | None = None, contest_channel: str | None = None,
                  blur: bool = True, key_frames: int = 3, faithfulness: bool = True,
                  sanity: bool = True, now: datetime | None = None, view: dict | None = None,
-                 progress=None, shown_name: str | None = None, shown_at: datetime | None = None) -> dict:
+                 progress=None, shown_name: str | None = None, shown_at: datetime | None = None,
+                 reviewer_person: dict | None = None, language: str | None = None) -> dict:
     """Build the report body for one reviewed window.
 
     Args:
@@ -47,11 +49,15 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         shown_name: the clip's name as the user gave it (an upload's own name); the stored
             name is kept beside it.
         shown_at: when the reviewer first saw this window (the time to decision is recorded).
+        reviewer_person: how reports name the reviewer (:func:`crnnaudit.report.facts.person`;
+            default: by role). language: the summary's (``en``, ``fr``, ``de``; default
+            ``CRNNAUDIT_REPORT_LANGUAGE``).
 
     Raises:
         ReportError: a missing reviewer, an unknown decision, an override (or any decision on a
             window with no reliable reading) without reasons, or no method that ranks frames.
     """
+    language = _language(language)
     output = _output_section(model, window, expset)
     _check_decision(decision, reviewer, reason, output["model_decision"])
     now = now or datetime.now(timezone.utc)
@@ -64,29 +70,36 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     changed, cf_faces = _counterfactual_section(model, clip, window, expset, blur, (view or {}).get("method"))
     step("the report's body")
     body = {
-        "schema": SCHEMA,
-        "report_id": str(uuid.uuid4()),
-        "created": now.isoformat(),
-        "clip": dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings(),
-                     **({"file": shown_name, "stored_as": clip.name} if shown_name else {})),
-        "model": _model_section(model, window),
-        "output": output,
-        "timeline": _timeline_section(timeline),
-        "explanations": {m: {k: v for k, v in e.summary().items() if k != "provenance"}
-                         for m, e in expset.items()},
-        "key_frames": frames_out,
+        "schema": SCHEMA, "language": language, "report_id": str(uuid.uuid4()), "created": now.isoformat(),
+        "clip": _clip_section(clip, window, shown_name), "model": _model_section(model, window),
+        "output": output, "timeline": _timeline_section(timeline),
+        "explanations": {m: {k: v for k, v in e.summary().items() if k != "provenance"} for m, e in expset.items()},
+        "key_frames": frames_out, "blank_maps": blank_maps(window, expset, [f["position"] for f in frames_out]),
         "temporal_plot": render.png_b64(render.temporal_plot(expset, window.indices), 720),
-        "trust": trust,
-        "counterfactual": changed,
-        "view": _view_section(window, expset, view),
+        "trust": trust, "counterfactual": changed, "view": _view_section(window, expset, view),
         "limitations": list(model.card.known_limitations) or ["The model card states no known limitations."],
-        "human": _human_section(decision, reason, reviewer, second_reviewer, contest_channel, now, shown_at),
-        "privacy": _privacy(blur, faces_found + cf_faces),
-        "legal": LEGAL,
+        "human": dict(_human_section(decision, reason, reviewer, second_reviewer, contest_channel, now, shown_at),
+                      reviewer_person=reviewer_person or person(reviewer)),
+        "privacy": _privacy(blur, faces_found + cf_faces), "legal": LEGAL,
         "reproduce": _reproduce(model, clip, window, expset),
     }
-    body["summary"] = plain_summary(body)
+    body["facts"] = fact_sheet(body)
+    body["summary"] = plain_summary(body["facts"])
     return body
+
+
+def _language(language: str | None) -> str:
+    from ..config import setting
+    from .messages import LANGUAGES
+    language = language or setting("CRNNAUDIT_REPORT_LANGUAGE")
+    if language not in LANGUAGES:
+        raise ReportError(f"summary language {language!r} is not one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def _clip_section(clip: Clip, window: Window, shown_name: str | None) -> dict:
+    return dict(clip.facts(), windows_reviewed=[window.describe()], warnings=clip.warnings(),
+                **({"file": shown_name, "stored_as": clip.name} if shown_name else {}))
 
 
 def _privacy(blur: bool, faces_found: int) -> dict:
@@ -111,8 +124,18 @@ def _human_section(decision: str, reason: str, reviewer: str, second_reviewer: s
             "second_reviewer": second_reviewer or None,
             "second_signed_at": now.isoformat() if second_reviewer else None,
             "status": "final" if second_reviewer else "awaiting countersignature",
-            "contest_channel": contest_channel or "Write to the data protection officer of the organisation "
-                                                  "operating the camera."}
+            **_contest(contest_channel)}
+
+
+def _contest(channel: str | None) -> dict:
+    """Who the person concerned writes to, as recorded in the report: the deployment's
+    controller and contact (:func:`crnnaudit.report.facts.contest`), the contact replaced by
+    ``channel`` where the caller gave one; ``contest_channel`` is both in one line."""
+    from .facts import contest
+    c = contest()
+    if channel and channel.strip():
+        c = dict(c, contact=channel.strip(), set=not c["controller"].startswith("[not set"))
+    return {"contest": c, "contest_channel": f"{c['controller']}, {c['contact']}"}
 
 
 class _Steps:
@@ -222,11 +245,9 @@ def _trust(model, window, expset: ExplanationSet, faithfulness: bool, sanity: bo
     if sanity and spatial:
         sane = trust.sanity_randomisation(model, window, spatial, checkpoints=3)
     evidence = trust.verdicts(model, window, expset)  # always: the pages showed it beside each map
-    reading = [e["verdict"] if e["better_than_random"] else f"WARNING: {e['verdict']}" for e in evidence.values()]
     return {"faithfulness": {m: {k: v for k, v in f.items() if "curve" not in k and k != "fractions"}
                              for m, f in faith.items()},
-            "evidence": evidence, "sanity": sane,
-            "reading": reading + [r for m in expset if (r := _reading(m, faith.get(m), sane))]}
+            "evidence": evidence, "sanity": sane}
 
 
 def _reproduce(model, clip, window, expset: ExplanationSet) -> dict:
@@ -235,30 +256,3 @@ def _reproduce(model, clip, window, expset: ExplanationSet) -> dict:
             "target": expset.target, "versions": versions(),
             "command": f"crnnaudit explain MODEL CLIP --window {window.index} --methods "
                        f"{','.join(expset)} --target {expset.target} --out DIR"}
-
-
-def _reading(name: str, faith: dict | None, sanity: dict | None) -> str:
-    label = REGISTRY[name].label if name in REGISTRY else name
-    parts = []
-    if faith and "insertion_auc" in faith:
-        gap = faith["insertion_auc"] - faith["deletion_auc"]
-        verdict = "the highlighted regions matter to the model" if gap > 0.05 else \
-            "removing the highlighted regions changed the score little more than adding them: weak evidence"
-        parts.append(f"{label}: deletion AUC {faith['deletion_auc']:.2f}, insertion AUC "
-                     f"{faith['insertion_auc']:.2f}; {verdict}.")
-    if faith and "random_auc" in faith:
-        better = faith["deletion_auc"] < faith["random_auc"] - 0.01
-        parts.append(f"{label}: removing the frames it ranks first lowers the score "
-                     f"{'faster' if better else 'no faster'} than removing frames at random "
-                     f"(AUC {faith['deletion_auc']:.2f} vs {faith['random_auc']:.2f})"
-                     f"{'' if better else ': treat its frame ranking with caution'}.")
-    if sanity is not None:
-        sim = sanity["final_similarity"].get(name)
-        if sim is not None:
-            if sanity["flagged"].get(name):
-                parts.append(f"WARNING: {label}'s maps barely change when the model's weights are "
-                             f"randomised (similarity {sim:.2f}); they may show the image, not the model.")
-            else:
-                parts.append(f"{label}'s maps change when the model's weights are randomised "
-                             f"(similarity {sim:.2f}): they depend on what the model learned.")
-    return " ".join(parts)

@@ -9,7 +9,9 @@ import jinja2
 
 from ..evidence.log import AuditLog
 from ..errors import ReportError
+from .facts import fact_sheet
 from .pdf import render_pdf
+from .sentences import annex
 from .summary import plain_summary
 from ..evidence.keys import load_signing_key
 from ..evidence.signing import seal_bytes, seal_json
@@ -19,12 +21,20 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("crnnaudit.report", "."),
 
 
 def render_html(body: dict) -> str:
-    return _ENV.get_template("template.html").render(r=body)
+    """The report as one self-contained HTML page: its sentences from the fact sheet."""
+    facts = body.get("facts") or fact_sheet(body)
+    return _ENV.get_template("template.html").render(r=body, facts=facts, annex=annex(facts))
+
+
+def report_file(report_id: str, ext: str) -> str:
+    """A report's file name: ``report-<id>.<ext>`` (on disk and in downloads)."""
+    return f"report-{report_id}.{ext}"
 
 
 def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = True, kind: str = "review") -> dict:
-    """Write ``report.html``, ``report.pdf`` and ``report.json`` (each sealed) into ``out_dir``
-    and append the review to the audit log.
+    """Write ``report-<id>.html``, ``.pdf`` and ``.json`` (each sealed) into ``out_dir`` and
+    append the review to the audit log. The fact sheet and the summary are made again from the
+    body first, so a countersigned, returned or rejected report says so everywhere.
 
     Returns:
         ``{"html", "pdf", "json": paths, "sha256": {...}, "log_row": seq or None}``.
@@ -34,8 +44,8 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
             be made.
     """
     key = load_signing_key()
-    if "summary" in body:  # a countersignature changes who reviewed: the summary says so
-        body = dict(body, summary=plain_summary(body))
+    facts = fact_sheet(body)
+    body = dict(body, facts=facts, summary=plain_summary(facts), annex=annex(facts))
     body = dict(body, signing_key={"fingerprint": key.fingerprint, "public_key": key.public_b64,
                                    "algorithm": "Ed25519"})
     out = Path(out_dir)
@@ -51,7 +61,7 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
              "json": seal_json(body, key)}
     paths, digests = {}, {}
     for ext, data in files.items():
-        path = out / f"report.{ext}"
+        path = out / report_file(body["report_id"], ext)
         path.write_bytes(data)
         paths[ext] = path
         digests[ext] = hashlib.sha256(data).hexdigest()
@@ -67,6 +77,7 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
                           "seconds_to_decision": body["human"].get("seconds_to_decision"),
                           "second_reviewer": body["human"]["second_reviewer"],
                           "second_signed_at": body["human"].get("second_signed_at"),
+                          "status": body["human"].get("status"), "comment": body["human"].get("comment"),
                           "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests},
                          kind=kind)["seq"]
     return {**paths, "sha256": digests, "log_row": row}

@@ -8,7 +8,7 @@ LEGAL = [
      "plain": "This report says which model looked at the video, what it concluded, how sure it "
               "was, and which moments and image regions drove that conclusion."},
     {"article": "GDPR Art. 22(3)", "topic": "Human intervention and the right to contest",
-     "where": "Human review, Contesting this decision",
+     "where": "Decision, Contesting this decision",
      "plain": "A person reviewed the model's output and took the decision recorded here. You may "
               "contest it through the channel given below."},
     {"article": "EU AI Act Art. 12", "topic": "Record-keeping (logs)",
@@ -20,7 +20,7 @@ LEGAL = [
      "plain": "The model's intended use, training data and known limitations are stated, with "
               "figures on how reliable each explanation is."},
     {"article": "EU AI Act Art. 14", "topic": "Human oversight",
-     "where": "Human review",
+     "where": "Decision",
      "plain": "The reviewer could confirm, override or escalate the model's output, and did so "
               "after seeing the explanations."},
     {"article": "EU AI Act Art. 86", "topic": "Right to an explanation of individual decisions",

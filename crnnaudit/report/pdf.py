@@ -78,7 +78,8 @@ class _Fonts:
 
 
 class _Writer:
-    """Headings and paragraphs on an A4 page, in the report's two sizes."""
+    """Headings and paragraphs on an A4 page, in the report's two sizes, ragged right (justified
+    lines opened wide gaps in short lines)."""
 
     def __init__(self, pdf: FPDF, fonts: _Fonts):
         self.pdf = pdf
@@ -90,15 +91,18 @@ class _Writer:
     def h(self, text: str) -> None:
         self.pdf.ln(2)
         self.pdf.set_font(self.family, "B", 13)
-        self.pdf.multi_cell(self.width, 7, self.t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(self.width, 7, self.t(text), align="L", new_x="LMARGIN", new_y="NEXT")
         self.pdf.set_font(self.family, "", 9.5)
 
     def p(self, text: str) -> None:
-        self.pdf.multi_cell(self.width, 5, self.t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(self.width, 5, self.t(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
 
 def render_pdf(r: dict) -> bytes:
-    """The report body as a PDF (fpdf2): the same sections as the HTML."""
+    """The report body as a PDF (fpdf2): the same sentences as the HTML (the fact sheet's), the
+    same images."""
+    from .facts import fact_sheet
+    from .sentences import annex
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(r["created"]))
     fonts = _Fonts(pdf)
@@ -107,7 +111,8 @@ def render_pdf(r: dict) -> bytes:
     pdf.add_page()
     w = _Writer(pdf, fonts)
     pdf.set_font(w.family, "B", 16)
-    pdf.multi_cell(w.width, 8, "Justification report: automated video analysis", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(w.width, 8, "Justification report: automated video analysis", align="L", new_x="LMARGIN",
+                   new_y="NEXT")
     pdf.set_font(w.family, "", 9.5)
     if not fonts.unicode:
         w.p(MISSING_FONTS)
@@ -115,34 +120,75 @@ def render_pdf(r: dict) -> bytes:
     if r.get("summary"):
         w.h("In plain words, for the person concerned")
         w.p(r["summary"]["text"])
-        w.p(f"{r['summary']['words']} words; Flesch reading ease {r['summary']['flesch_reading_ease']:.0f} (60 and "
-            "above is plain English). The sections below are the technical annex, for the authority.")
-    _decision_and_facts(w, r)
-    _key_frames(w, r)
-    _counterfactual(w, r)
-    _trust_and_rights(w, r)
+        rd = r["summary"]["readability"]
+        w.p(f"{r['summary']['words']} words; {rd['formula']} {rd['score']:.0f} (60 and above is plain language). "
+            "The sections below are the technical annex, for the authority.")
+    for title, lines in annex(r.get("facts") or fact_sheet(r)):
+        w.h(title)
+        for line in lines:
+            w.p(line)
+        if title == "Key frames":
+            _key_frames(w, r)
+        elif title == "What would have changed the outcome":
+            _counterfactual_images(w, r)
+    _annex_tables(w, r)
     return bytes(pdf.output())
 
 
-def _decision_and_facts(w: _Writer, r: dict) -> None:
-    hm, out, c, m = r["human"], r["output"], r["clip"], r["model"]
-    w.h("Decision")
-    w.p(f"Human decision: {hm['decision'].upper()} (model output: {out['model_decision']}, anomaly score "
-        f"{out['anomaly_score']:.3f}, threshold {out['threshold']:.2f})")
-    w.p(f"Reviewer: {hm['reviewer']} at {hm['reviewed_at']}")
-    w.p(f"Second reviewer: {hm['second_reviewer'] or 'none'}"
-        + (f" at {hm['second_signed_at']}" if hm.get("second_signed_at") else ""))
+def _png_height(b64: str, width: float) -> float:
+    """The height an image of ``width`` takes on the page (its PNG header's aspect ratio)."""
+    import struct
+    head = base64.b64decode(b64[:44])
+    w_px, h_px = struct.unpack(">II", head[16:24])
+    return width * h_px / max(w_px, 1)
+
+
+def _image_row(w: _Writer, images: list[tuple[str, str]], size: float = 58) -> None:
+    """Up to three images side by side, each with its caption below it (never over it); a new
+    page first when the row would not fit."""
+    pdf = w.pdf
+    for start in range(0, len(images), 3):
+        row = images[start:start + 3]
+        height = max(_png_height(b64, size) for _, b64 in row)
+        if pdf.get_y() + height + 10 > pdf.h - pdf.b_margin:
+            pdf.add_page()
+        x0, y0 = pdf.l_margin, pdf.get_y()
+        pdf.set_font(w.family, "", 7)
+        for k, (caption, b64) in enumerate(row):
+            x = x0 + k * (size + 3)
+            pdf.image(io.BytesIO(base64.b64decode(b64)), x=x, y=y0, w=size)
+            pdf.set_xy(x, y0 + height + 1)
+            pdf.multi_cell(size, 3.2, w.t(caption), align="L")
+        pdf.set_font(w.family, "", 9.5)
+        pdf.set_xy(pdf.l_margin, y0 + height + 9)
+
+
+def _key_frames(w: _Writer, r: dict) -> None:
+    blank = {(b["frame"], b["method"]) for b in r.get("blank_maps", [])}
+    for f in r["key_frames"]:
+        _image_row(w, [(f"frame {f['frame']}, {name}" + (": points nowhere on this frame"
+                                                          if (f["frame"], name) in blank else ""), img)
+                       for name, img in f["images"].items()])
+    w.h("When the model became confident")
+    w.pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=w.width * 0.9)
+
+
+def _counterfactual_images(w: _Writer, r: dict) -> None:
+    images = (r.get("counterfactual") or {}).get("images") or []
+    if images:
+        _image_row(w, [(f"frame {f['frame']}, without it (the region outlined)", f["image"]) for f in images])
+
+
+def _annex_tables(w: _Writer, r: dict) -> None:
+    c, m = r["clip"], r["model"]
+    w.h("Integrity")
     if r.get("signing_key"):
-        w.p(f"Signed with the installation's Ed25519 key, fingerprint {r['signing_key']['fingerprint']}: anyone "
-            "can check this file with `crnnaudit report verify`; compare the fingerprint with the one the "
-            "organisation publishes.")
+        w.p(f"Signed with the installation's Ed25519 key, fingerprint {r['signing_key']['fingerprint']}: anyone can "
+            "check this file with `crnnaudit report verify`; compare the fingerprint with the one the organisation "
+            "publishes.")
     if r.get("countersignature"):
-        cs = r["countersignature"]
-        w.p(f"Countersigned by {cs['by']} at {cs['at']}, bound to report {cs['report_sha256'][:16]}... "
-            "(the content hash of the report it countersigns).")
-    w.p(f"Reasons: {hm['reason'] or 'none given'}")
-    w.h("Contesting this decision")
-    w.p(hm["contest_channel"])
+        w.p(f"Countersignature bound to report {r['countersignature']['report_sha256'][:16]}... (the content hash "
+            "of the report it countersigns).")
     w.h("Video")
     w.p(f"{c['file']}  SHA-256 {c['sha256']}")
     w.p(f"{c['duration_s']} s, {c['frames']} frames at {c['fps']} fps"
@@ -151,72 +197,11 @@ def _decision_and_facts(w: _Writer, r: dict) -> None:
         + (f", turned {c['rotation_deg']} degrees as the file asks" if c.get("rotation_deg") else ""))
     for warning in c.get("warnings") or []:
         w.p(f"WARNING: {warning}")
-    for win in c["windows_reviewed"]:
-        w.p(f"Window {win['index']}: frames {win['first_frame']}-{win['last_frame']} "
-            f"({win['start_s']:.2f}-{win['end_s']:.2f} s)" + (", padded" if win["padded"] else ""))
     w.h("Model")
     w.p(f"{m['name']} {m['version']}  SHA-256 {m['sha256']}")
     w.p(f"Intended use: {m['card']['intended_use']}")
     w.p(f"Training data: {m['card']['training_data']}")
     w.p(f"Decomposition check: max |difference| {m['verify_max_abs_diff']:.2g}")
-    w.h("Output")
-    w.p(", ".join(f"{k}: {v:.3f}" for k, v in out["probabilities"].items()))
-    if "training_data_check" in out:
-        w.p(out["training_data_check"]["statement"])
-    if "quality_check" in out:
-        w.p(out["quality_check"]["statement"])
-    if out.get("model_decision") == "no reliable reading":
-        w.p("The model gives no reliable reading on this window: its probabilities are shown above, no "
-            "anomaly decision is drawn from them, and the reviewer decided with reasons.")
-    w.p(f"Explained class: {out['explained_class']}; methods: {', '.join(r['explanations'])}")
-
-
-def _key_frames(w: _Writer, r: dict, size: float = 58) -> None:
-    pdf = w.pdf
-    w.h("Key frames")
-    for f in r["key_frames"]:
-        w.p(f"Frame {f['frame']} ({f['time_s']:.2f} s), contribution {f['contribution']:.3g} ({f['ranked_by']})")
-        x0, y0 = pdf.get_x(), pdf.get_y()
-        if y0 + size > pdf.h - 20:
-            pdf.add_page()
-            x0, y0 = pdf.get_x(), pdf.get_y()
-        for k, (name, img) in enumerate(f["images"].items()):
-            if k and k % 3 == 0:
-                y0 += size * 0.75
-                x0 = pdf.l_margin
-            pdf.image(io.BytesIO(base64.b64decode(img)), x=x0 + (k % 3) * (size + 3), y=y0, w=size)
-            pdf.set_xy(x0 + (k % 3) * (size + 3), y0 + size * 0.57)
-            pdf.set_font(w.family, "", 7)
-            pdf.cell(size, 4, w.t(name))
-            pdf.set_font(w.family, "", 9.5)
-        pdf.set_xy(pdf.l_margin, y0 + size * 0.75)
-    w.h("When the model became confident")
-    pdf.image(io.BytesIO(base64.b64decode(r["temporal_plot"])), w=w.width * 0.9)
-
-
-def _counterfactual(w: _Writer, r: dict, size: float = 58) -> None:
-    cf = r.get("counterfactual")
-    if not cf:
-        return
-    w.h("What would have changed the outcome")
-    alone = "; on the model's score alone: this window has no reliable reading" if r["output"].get(
-        "model_decision") == "no reliable reading" else ""
-    w.p(f"{cf['temporal']['statement']} ({cf['temporal']['sets_scored']} versions of the window scored{alone}.)")
-    w.p(cf["region"]["statement"])
-    pdf = w.pdf
-    if cf["images"] and pdf.get_y() + size > pdf.h - 20:
-        pdf.add_page()
-    y0 = pdf.get_y()
-    for k, f in enumerate(cf["images"][:3]):
-        pdf.image(io.BytesIO(base64.b64decode(f["image"])), x=pdf.l_margin + k * (size + 3), y=y0, w=size)
-    if cf["images"]:
-        pdf.set_xy(pdf.l_margin, y0 + size * 0.8)
-
-
-def _trust_and_rights(w: _Writer, r: dict) -> None:
-    w.h("How far to trust the explanations")
-    for line in r["trust"]["reading"]:
-        w.p("- " + line)
     w.h("Known limitations")
     for line in r["limitations"]:
         w.p("- " + line)
@@ -228,12 +213,6 @@ def _trust_and_rights(w: _Writer, r: dict) -> None:
         w.p(f"{a['article']}: {a['topic']} (see: {a['where']})")
         w.pdf.set_font(w.family, "", 9.5)
         w.p(a["plain"])
-    if r.get("view"):
-        v = r["view"]
-        maps = ", ".join(f"{k} {val}" for k, val in v.get("map_settings", {}).items())
-        w.p(f"On screen when the report was asked for: window {v['window']} (frames {v['frames'][0]}-"
-            f"{v['frames'][1]}), methods {', '.join(v['methods'])}, explained class {v['explained_class']}"
-            + (f"; maps: {maps}" if maps else "") + ".")
     w.h("Reproduce")
     w.p(f"Model {r['reproduce']['model_sha256']}; clip {r['reproduce']['clip_sha256']}; "
         f"target {r['reproduce']['target']}")
@@ -251,7 +230,7 @@ def document_pdf(title: str, created: str, sections: list[tuple[str, list[str]]]
     pdf.add_page()
     w = _Writer(pdf, fonts)
     pdf.set_font(w.family, "B", 16)
-    pdf.multi_cell(w.width, 8, w.t(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(w.width, 8, w.t(title), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(w.family, "", 9.5)
     if not fonts.unicode:
         w.p(MISSING_FONTS)

@@ -1,102 +1,150 @@
-"""The summary for the person concerned: what the system did and why, in plain words.
+"""The summary for the person concerned: what the system did, what a person decided, whether it
+is final, and who to write to, in plain words, in the report's language.
 
 GDPR Art. 15(1)(h) as the CJEU read it (C-203/22, Dun & Bradstreet Austria, 2025) and AI Act
 Art. 86 ask for the procedure and principles actually applied, in a form the person can
-understand, including how a change in the data would have changed the outcome. The report's
-technical sections stay for the authority; this is the other audience.
+understand, including how a change in the data would have changed the outcome.
 
-Every fact in the summary is taken from the report's body and listed in ``facts`` with the
-path it came from and the words it is shown as, so a test (and an auditor) can check each one
-against the JSON. Readability is measured with textstat's Flesch reading ease (higher is
-easier; 60-70 is plain English) and recorded beside the text.
+Every sentence is a message of the language's catalogue (:mod:`.messages`) filled from the
+report's fact sheet (:mod:`.facts`) alone, and listed in ``sentences`` with its message and the
+fact behind each field, so a checker (and an auditor) finds every number, frame, time, class and
+name in the record. Readability is measured with a formula made for the language and recorded.
 """
 
 from __future__ import annotations
 
-from ..decision import NO_RELIABLE_READING
+from .messages import CATALOGUES, READABILITY
 
-LANGUAGE = "en"  # reports are written in English; the summary follows the report's language
 MAX_WORDS = 200
-_DECIDED = {"confirm": "agreed with the system", "override": "did not agree with the system",
-            "escalate": "passed the case on for more checks"}
+#: textstat's language for each summary language: its syllable dictionary (pyphen) and its
+#: reading-ease constants (Flesch 1948 for English, Kandel and Moles 1958 for French, Amstad
+#: 1978 for German).
+TEXTSTAT_LANGUAGE = {"en": "en_US", "fr": "fr", "de": "de"}
+ROLE_WORDS = {
+    "en": {"auditor": "an auditor", "approver": "an approver", "admin": "an administrator", "viewer": "a viewer"},
+    "fr": {"auditor": "un auditeur", "approver": "un approbateur", "admin": "un administrateur",
+           "viewer": "un lecteur"},
+    "de": {"auditor": "eine prüfende Person", "approver": "eine freigebende Person", "admin": "eine Verwaltungsperson",
+           "viewer": "eine lesende Person"},
+}
 
 
-def _frames(numbers: list[int]) -> str:
-    words = [str(n) for n in numbers]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+class _Writer:
+    """Sentences from a catalogue, each with the facts its fields came from."""
+
+    def __init__(self, facts: dict, language: str):
+        self.facts, self.language, self.messages = facts, language, CATALOGUES[language]
+        self.sentences: list[dict] = []
+
+    def word(self, key: str) -> str:
+        return self.messages[key]
+
+    def __call__(self, key: str, **fields) -> None:
+        """``fields``: name -> (shown text, fact path or paths)."""
+        text = self.messages[key].format(**{k: v[0] for k, v in fields.items()})
+        self.sentences.append({"message": key, "text": text[0].upper() + text[1:],
+                               "fields": {k: {"shown": v[0], "fact": v[1]} for k, v in fields.items()}})
+
+    def person(self, who: str) -> tuple[str, str]:
+        """How the summary names a person (a display name, else the role in this language), and
+        the fact it comes from."""
+        p = self.facts["people"][who]
+        if p.get("named"):
+            return p["shown"], f"people.{who}.shown"
+        return ROLE_WORDS[self.language].get(p["role"], p["shown"]), f"people.{who}.role"
 
 
-class _Facts:
-    """Facts shown in the summary, each with the body path it came from."""
-
-    def __init__(self, body: dict):
-        self.body, self.items = body, []
-
-    def __call__(self, path: str, shown: str | None = None, fmt: str = "{}") -> str:
-        value = self.body
-        for part in path.split("."):
-            value = value[int(part)] if isinstance(value, list) else value[part]
-        shown = fmt.format(value) if shown is None else shown
-        self.items.append({"path": path, "value": value, "shown": shown})
-        return shown
+def _listed(items: list[str], word: str) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
-def plain_summary(body: dict) -> dict:
-    """The summary of a report body: ``{"language", "text", "words", "flesch_reading_ease",
-    "facts": [{"path", "value", "shown"}]}``."""
-    import textstat
-    fact = _Facts(body)
-    out, human = body["output"], body["human"]
-    start = fact("clip.windows_reviewed.0.start_s", fmt="{:.1f}")
-    end = fact("clip.windows_reviewed.0.end_s", fmt="{:.1f}")
-    s = [f"A computer system looked at a video from a camera, from second {start} to second {end}."]
-    cls = max(out["probabilities"], key=out["probabilities"].get)
-    if out["model_decision"] == NO_RELIABLE_READING:
-        s.append("The video was not clear enough, or not like what the system learned from, so it "
-                 f"{fact('output.model_decision', 'gave no finding of its own')}.")
-    else:
-        said = fact("output.model_decision", "flagged" if out["model_decision"] == "anomaly" else "did not flag")
-        sure = fact(f"output.probabilities.{cls}", fmt="{:.0%}")
-        score, threshold = fact("output.anomaly_score", fmt="{:.2f}"), fact("output.threshold", fmt="{:.2f}")
-        s.append(f"The system {said} it. The most likely thing it saw was {cls} ({sure} sure). Its score was "
-                 f"{score} out of 1; it flags a video at {threshold} or more.")
-    frames = [f["frame"] for f in body["key_frames"]]
-    for i in range(len(frames)):
-        fact(f"key_frames.{i}.frame")
-    s.append(f"The frames that counted most were {_frames(frames)}.")
-    s += _changed(body, fact)
-    s.append(f"{fact('human.reviewer')} checked the video and {fact('human.decision', _DECIDED[human['decision']])}.")
-    if human.get("second_reviewer"):
-        s.append(f"A second person, {fact('human.second_reviewer')}, checked it too.")
-    else:
-        s.append("A second person still has to check it.")
-    contest = "If you think this is wrong, you can ask for a new look: "
-    text = " ".join(s + [contest + human["contest_channel"]])
-    if len(text.split()) > MAX_WORDS:  # a long contest channel: the report's own section gives it in full
-        text = " ".join(s + [contest + "see 'Contesting this decision' in this report."])
-    else:
-        fact("human.contest_channel")
-    return {"language": LANGUAGE, "text": text, "words": len(text.split()),
-            "flesch_reading_ease": float(textstat.flesch_reading_ease(text)), "facts": fact.items}
+def plain_summary(facts: dict, language: str | None = None) -> dict:
+    """The summary of a fact sheet in ``language`` (default: the sheet's): ``{"language",
+    "text", "words", "readability": {"formula", "score"}, "sentences"}``."""
+    language = language or facts.get("language", "en")
+    w = _Writer(facts, language)
+    win, reading = facts["window"], facts["reading"]
+    w("looked", start=(f"{win['start_s']:.2f}", "window.start_s"), end=(f"{win['end_s']:.2f}", "window.end_s"))
+    _reading(w, reading)
+    frames = [f"{f['frame']}" for f in facts["key_frames"]]
+    w("frames", frames=(_listed(frames, w.word("and")), [f"key_frames.{i}.frame" for i in range(len(frames))]))
+    _counterfactual(w, facts)
+    _decision(w, facts)
+    st = facts["status"]
+    approver = w.person("approver") if facts["people"]["approver"]["shown"] else None
+    w(st["state"], **({"approver": approver} if approver else {}))
+    c = facts["contest"]
+    w("contest", controller=(c["controller"], "contest.controller"), contact=(c["contact"], "contest.contact"))
+    text = " ".join(s["text"] for s in w.sentences)
+    if len(text.split()) > MAX_WORDS:  # a long contact: the report's own section gives it in full
+        w.sentences.pop()
+        w("contest_long")
+        text = " ".join(s["text"] for s in w.sentences)
+    return {"language": language, "text": text, "words": len(text.split()),
+            "readability": {"formula": READABILITY[language], "score": readability(text, language)},
+            "sentences": w.sentences}
 
 
-def _changed(body: dict, fact: _Facts) -> list[str]:
-    """What would have changed the outcome, from the verified counterfactuals."""
-    cf = (body.get("counterfactual") or {}).get("temporal")
+def readability(text: str, language: str) -> float:
+    """The reading ease of ``text`` by the formula made for its language (higher is easier)."""
+    from textstat.textstat import textstatistics
+    counter = textstatistics()
+    counter.set_lang(TEXTSTAT_LANGUAGE[language])
+    return float(counter.flesch_reading_ease(text))
+
+
+def _reading(w: _Writer, reading: dict) -> None:
+    cls, p = reading["predicted"], reading["probabilities"][reading["predicted"]]
+    if reading["decision"] == "no reliable reading":
+        w("no_reading")
+        return
+    w("flagged" if reading["decision"] == "anomaly" else "not_flagged",
+      cls=(cls, "reading.predicted"), p=(f"{p:.2f}", f"reading.probabilities.{cls}"),
+      score=(f"{reading['anomaly_score']:.3f}", "reading.anomaly_score"),
+      threshold=(f"{reading['threshold']:.2f}", "reading.threshold"))
+
+
+def _counterfactual(w: _Writer, facts: dict) -> None:
+    cf = facts["counterfactual"]
     if not cf:
-        return []
+        return
     if not cf["found"]:
-        return [f"Taking out any {fact('counterfactual.temporal.exact_up_to')} or fewer frames would not "
-                "have changed its answer."]
-    frames = _frames([fact(f"counterfactual.temporal.frames.{i}") for i in range(len(cf["frames"]))])
-    after = cf["after"]["decision"]
-    word = {"anomaly": "would have flagged it", "normal": "would not have flagged it"}.get(after, after)
-    anyway = "Reading its score anyway: w" if body["output"]["model_decision"] == NO_RELIABLE_READING else "W"
-    out = [f"{anyway}ithout frame{'s' if len(cf['frames']) > 1 else ''} {frames}, it "
-           f"{fact('counterfactual.temporal.after.decision', word)}"
-           f" ({fact('counterfactual.temporal.after.class')})."]
-    region = body["counterfactual"].get("region") or {}
-    if region.get("found"):
-        out.append(f"Blurring just {fact('counterfactual.region.share', fmt='{:.0%}')} of "
-                   f"{'that frame' if len(cf['frames']) == 1 else 'those frames'} would also have changed it.")
-    return out
+        key = "cf_none_score" if cf["about_score"] else "cf_none"
+        w(key, k=(f"{cf['exact_up_to']}", "counterfactual.exact_up_to"),
+          **({"threshold": (f"{facts['reading']['threshold']:.2f}", "reading.threshold")} if cf["about_score"] else {}))
+        return
+    frames = [f"{f}" for f in cf["frames"]]
+    fields = {"frame_word": (w.word("frame") if len(frames) == 1 else w.word("frames_word"), None),
+              "frames": (_listed(frames, w.word("and")), [f"counterfactual.frames.{i}" for i in range(len(frames))]),
+              "after": (f"{cf['after']['anomaly_score']:.3f}", "counterfactual.after.anomaly_score"),
+              "before": (f"{cf['before']['anomaly_score']:.3f}", "counterfactual.before.anomaly_score")}
+    if cf["about_score"]:  # no reliable reading: the counterfactual speaks of the score, never a decision
+        w("cf_score", **fields)
+    else:
+        after, before = cf["after"], cf["before"]
+        if after["decision"] != before["decision"]:
+            key = "cf_flag" if after["decision"] == "anomaly" else "cf_clear"
+        else:
+            key = "cf_class"
+        if key != "cf_clear":
+            fields["cls"] = (after["class"], "counterfactual.after.class")
+        w(key, **fields)
+        if cf["region_share"] is not None:
+            w("region", share=(f"{cf['region_share']:.0%}", "counterfactual.region_share"),
+              those=(w.word("that_frame") if len(frames) == 1 else w.word("those_frames"), None))
+    if cf["differ_from_key_frames"]:
+        w("cf_differ")
+
+
+def _decision(w: _Writer, facts: dict) -> None:
+    o = facts["outcome"]
+    key = {"anomaly": "anomaly", "own_finding": "own_finding", "no_finding": "no_finding", "escalated": "escalated",
+           "no_anomaly": "no_anomaly_confirm" if o["human_decision"] == "confirm" else "no_anomaly_override"}[
+        o["outcome"]]
+    if o["outcome"] == "anomaly" and o["human_decision"] == "override":
+        key = "anomaly_override"
+    reviewer, fact = w.person("reviewer")
+    fields = {"Reviewer": (reviewer[0].upper() + reviewer[1:], fact)}
+    if key == "anomaly":
+        fields["cls"] = (o["class"], "outcome.class")
+    w(key, **fields)

@@ -276,11 +276,14 @@ class ReviewSession:
         return self._commit(s.but(**figures))
 
     def draft(self, **fields) -> ReviewState:
-        """The decision being drafted (decision, reason, contest, blur, checks)."""
+        """The decision being drafted (decision, reason, the summary's language, blur, checks)."""
+        from ..vocabulary import SUMMARY_LANGUAGES as LANGUAGES
         from ..vocabulary import DECISIONS
         s = self._require_window()
         if "decision" in fields and fields["decision"] not in DECISIONS:
             raise ReviewError(f"decision {fields['decision']!r} is not one of {DECISIONS}")
+        if fields.get("language") is not None and fields["language"] not in LANGUAGES:
+            raise ReviewError(f"summary language {fields['language']!r} is not one of {', '.join(LANGUAGES)}")
         unknown = set(fields) - set(Draft.__dataclass_fields__)
         if unknown:
             raise ReviewError(f"unknown draft fields {sorted(unknown)}")
@@ -298,8 +301,9 @@ class ReviewSession:
         self._require_held()
         return counterfactual(self, progress)
 
-    def build_report(self, progress: Callable | None = None) -> dict:
-        """The signed report of the window on screen, with the reviewer's draft (held once written).
+    def build_report(self, progress: Callable | None = None, out=None) -> dict:
+        """The signed report of the window on screen, with the reviewer's draft (held once
+        written), into ``out`` (default: the data folder's ``reports/<id>``).
 
         Raises:
             ReportError: the draft lacks what the decision needs (reasons), nothing is written.
@@ -307,7 +311,7 @@ class ReviewSession:
         from .work import build_report
         self._require_held()
         self._require("draft_report", "draft reports")
-        return build_report(self, progress)
+        return build_report(self, progress, out)
 
     def report_html(self) -> str:
         """The report on screen as its HTML (sanitised: no script runs)."""

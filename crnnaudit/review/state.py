@@ -30,7 +30,7 @@ class Draft:
 
     decision: str = "confirm"
     reason: str = ""
-    contest: str | None = None
+    language: str | None = None  # the summary's; None: CRNNAUDIT_REPORT_LANGUAGE
     blur: bool = True
     checks: bool = True
 

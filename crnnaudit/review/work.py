@@ -31,12 +31,14 @@ def view_of(state) -> dict:
     return dict(state.style.as_dict(), method=state.overlay, frame=int(held.window.indices[state.frame]))
 
 
-def build_report(session, progress: Callable | None = None) -> dict:
+def build_report(session, progress: Callable | None = None, out=None) -> dict:
     """Build, sign, write and log the report of the window on screen with the reviewer's draft;
     the review then holds it (its id, files, hashes and log row). ``progress`` is told each
-    section as it starts, and the last step (rendering, signing, logging)."""
-    from ..config import home
+    section as it starts, and the last step (rendering, signing, logging). ``out``: the folder
+    for the files (default: the data folder's ``reports/<id>``)."""
+    from ..config import home, setting
     from ..report import build_report as build, write_report
+    from ..report.facts import person
     s = session.state
     held, draft, who = s.held, s.draft, session.identity
     sections = 5  # the build's own four steps, then the files
@@ -46,13 +48,14 @@ def build_report(session, progress: Callable | None = None) -> dict:
             progress(i, sections, f"section {i + 1} of {sections}: {what}")
     body = build(session.model(), session.clip(), held.window, held.expset, decision=draft.decision,
                  reviewer=who.username, reason=draft.reason, timeline=session.timeline(),
-                 contest_channel=draft.contest, blur=draft.blur, faithfulness=draft.checks, sanity=draft.checks,
+                 blur=draft.blur, faithfulness=draft.checks, sanity=draft.checks, reviewer_person=person(who),
+                 language=draft.language or setting("CRNNAUDIT_REPORT_LANGUAGE"),
                  view=view_of(s), shown_name=s.clip_name,
                  shown_at=datetime.fromtimestamp(s.shown_at, timezone.utc) if s.shown_at else None, progress=step)
     if progress:
         progress(sections - 1, sections, f"section {sections} of {sections}: rendering, signing and logging "
                                          "HTML, PDF and JSON")
-    out = write_report(body, home() / "reports" / body["report_id"])
+    out = write_report(body, out or home() / "reports" / body["report_id"])
     report = {"report_id": body["report_id"], "window": held.window.index, "log_row": out["log_row"],
               "files": {k: str(out[k]) for k in ("html", "pdf", "json")}, "sha256": dict(out["sha256"]),
               "body": body}

@@ -48,12 +48,13 @@ class World:
 
     Args:
         default_model: the model a review opens on (a path); ``None``: ``CRNNAUDIT_MODEL``, else
-            the demo model (readied on first use).
+            the demo model (readied on first use); ``default_card``: its card, when not the sidecar.
         samples: the folder of sample clips (``None``: ``CRNNAUDIT_SAMPLES``).
     """
 
-    def __init__(self, default_model: str | None = None, samples: str | Path | None = None):
-        self._default, self._samples = default_model, samples
+    def __init__(self, default_model: str | None = None, samples: str | Path | None = None,
+                 default_card: str | None = None):
+        self._default, self._samples, self._default_card = default_model, samples, default_card
         self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
 
     # --- where things come from -------------------------------------------------------
@@ -87,6 +88,8 @@ class World:
         """
         from ..card import sidecar_path
         from ..model import load_model
+        if card is None and self._default and str(path) == str(self._default):
+            card = self._default_card
         p = Path(path)
         card_file = Path(card) if card else sidecar_path(p)
         key = (str(p), card, _mtime(p), str(card_file) if card_file else None, _mtime(card_file))

@@ -84,19 +84,19 @@ def method_faithfulness(model: AuditedModel, window: Window, expset: Explanation
 
 def faithfulness_table(model: AuditedModel, window: Window, expset: ExplanationSet, progress=None) -> list[dict]:
     """One row per method: deletion/insertion AUC for spatial maps (5 steps), deletion AUC
-    against a random frame order for temporal contributions. ``progress(done, total)`` after
-    each method."""
+    against a random frame order for temporal contributions. ``progress(done, total, what)``
+    as each method starts (naming it) and once all are done."""
     rows, methods = [], [*expset.spatial(), *expset.temporal(contributions_only=True)]
-    for m in expset.spatial():
+    for i, m in enumerate(methods):
         if progress:
-            progress(len(rows), len(methods))
+            progress(i, len(methods), f"{m}, method {i + 1} of {len(methods)}")
         f = method_faithfulness(model, window, expset, m)
-        rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
-                     "insertion AUC (higher is better)": f["insertion_auc"]})
-    for m in expset.temporal(contributions_only=True):
-        if progress:
-            progress(len(rows), len(methods))
-        f = method_faithfulness(model, window, expset, m)
-        rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
-                     "random order AUC": f["random_auc"]})
+        if "insertion_auc" in f:
+            rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
+                         "insertion AUC (higher is better)": f["insertion_auc"]})
+        else:
+            rows.append({"method": m, "deletion AUC (lower is better)": f["deletion_auc"],
+                         "random order AUC": f["random_auc"]})
+    if progress:
+        progress(len(methods), len(methods), "done")
     return rows

@@ -61,7 +61,7 @@ def _randomise(model: AuditedModel, window: Window, methods: tuple, checkpoints:
     stages = []
     for cut in cuts:
         if progress:
-            progress(len(stages), len(cuts))
+            progress(len(stages), len(cuts), f"stage {len(stages) + 1} of {len(cuts)}: randomising {cut} layers")
         for layer in layers[done:cut]:
             for v in layer.weights:
                 w = to_numpy(v)

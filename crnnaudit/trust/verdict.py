@@ -1,5 +1,13 @@
 """Each map's own verdict on its window: does deleting what the method ranks first lower the
-explained class more than deleting as much at random, under the same perturbation?"""
+explained class more than deleting as much at random, under the same perturbation?
+
+The verdict is a Monte Carlo test: the method's deletion is compared with :data:`VERDICT_DRAWS`
+random deletions of the same size, at the method's own resolution. Its p-value is the share of
+random deletions that lowered the class at least as much, counting the method's own (one more in
+numerator and denominator, so it is never 0); the method beats random when p <= 0.05, which
+with 20 draws means no random deletion did as much. One verdict per method per window, and it
+says its figures: how many of the draws did as much, and the p-value.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +20,11 @@ from .memo import content_key, memo
 from .perturb import blurred, class_scores, top_share
 
 VERDICT_FRACTION = 0.2  # the share of each frame (or of the window's frames) a verdict deletes
-VERDICT_DRAWS = 3  # random deletions per map resolution: a random map beats all of them 1 time in 4
-VERDICT_MARGIN = 0.01  # a drop this much larger than the largest random one counts (probability)
+VERDICT_DRAWS = 20  # random deletions per map resolution: the fewest that can reach p <= 0.05
+VERDICT_ALPHA = 0.05  # the test's level: a map no better than random passes it at most 1 time in 21
+TIE = 1e-6  # a random deletion within this of the method's (probability) counts as doing as much
+MIN_EFFECT = 0.01  # a deletion that moves the class by less (probability) is too small to rely on, however rare
+TEST = "one-sided Monte Carlo test against random deletions of the same size"
 
 
 def verdicts(model: AuditedModel, window: Window, expset: ExplanationSet, fraction: float = VERDICT_FRACTION,
@@ -31,13 +42,14 @@ def verdicts(model: AuditedModel, window: Window, expset: ExplanationSet, fracti
       window's mean frame feature, as in :func:`~crnnaudit.trust.faithfulness.temporal_deletion`; the baseline deletes as many
       frames chosen at random (``draws`` times, the head only).
 
-    All perturbed windows go through the model in one batch of frames. A method counts as
-    better than random when its drop exceeds the largest random drop by
-    :data:`VERDICT_MARGIN`; a random map does so about one time in ``draws + 1``.
+    All perturbed windows go through the model in batches of frames. A method beats random
+    when its Monte Carlo p-value (see the module) is at most :data:`VERDICT_ALPHA`; a map no
+    better than random does so at most one time in ``draws + 1``.
 
     Returns:
-        ``{method: {"kind", "drop", "random_drops", "score", "better_than_random", "verdict"}}``;
-        probabilities, not logits. Computed once per content (see :func:`memo`).
+        ``{method: {"kind", "score", "drop", "random_drops", "fraction", "draws", "as_much",
+        "p_value", "test", "better_than_random", "verdict", "short"}}``; probabilities, not
+        logits. Computed once per content (see :func:`memo`).
     """
     spatial = expset.spatial()
     temporal = expset.temporal(contributions_only=True)
@@ -101,13 +113,24 @@ def signed(value: float, digits: int = 2) -> str:
 
 def _verdict(expset: ExplanationSet, method: str, kind: str, score: float, drop: float, rand: list[float],
              fraction: float) -> dict:
+    """The verdict of one method on its window, with every figure it states."""
     label = REGISTRY[method].label if method in REGISTRY else method
     what = "pixels" if kind == "spatial" else "frames"
-    better = drop > max(rand) + VERDICT_MARGIN
-    figures = (f"deleting its top {fraction:.0%} of {what} moves {expset.target_name} from {score:.2f} by "
-               f"{signed(-drop)}; deleting {fraction:.0%} at random, by {signed(-float(np.mean(rand)))} on average "
-               f"({len(rand)} draws)")
-    verdict = (f"{label} does better than random on this window: {figures}." if better else
-               f"{label} does no better than random on this window: do not rely on it ({figures}).")
-    return {"kind": kind, "score": score, "drop": drop, "random_drops": rand, "fraction": fraction,
-            "better_than_random": bool(better), "verdict": verdict}
+    n = len(rand)
+    as_much = int(sum(r >= drop - TIE for r in rand))
+    p = (1 + as_much) / (n + 1)
+    too_small = drop < MIN_EFFECT
+    better = p <= VERDICT_ALPHA and not too_small
+    effect = (f"deleting the {fraction:.0%} of {what} it ranks first moves {expset.target_name} from {score:.2f} by "
+              f"{signed(-drop)}")
+    draws = (f"{as_much} of {n} random deletions of {fraction:.0%} of the {what} did as much (p = {p:.2f}, {TEST})"
+             + (f"; a change under {MIN_EFFECT} is too small to rely on" if too_small else ""))
+    verdict = (f"{label} beats random deletion on this window: {effect}; {draws}." if better else
+               f"{label} does not beat random deletion on this window, so do not rely on it: {effect}; {draws}.")
+    short = (f"beats random: better than {n - as_much} of {n} random deletions (p = {p:.2f})" if better else
+             f"does not beat random ({as_much} of {n} random deletions did as much, p = {p:.2f}"
+             + (", too small a change" if too_small else "") + "): do not rely on it")
+    return {"kind": kind, "score": score, "drop": drop, "random_drops": rand, "fraction": fraction, "draws": n,
+            "as_much": as_much, "p_value": p, "test": TEST, "too_small": bool(too_small),
+            "better_than_random": bool(better),
+            "verdict": verdict, "short": short}

@@ -1,7 +1,7 @@
 """The app's pages in one table: the navigation, each page's guard and the permission test
 are all built from :data:`PAGES`, so a page's permission is stated once.
 
-Adding a page: write ``pages/<id>.py`` (its first line after the imports:
+Adding a page: write ``views/<id>.py`` (its first line after the imports:
 ``who = auth.require_page("<id>")``) and add one :class:`PageSpec` here.
 """
 
@@ -30,16 +30,16 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/review.py", "Review", ":material/movie:", "review", "review clips"),
-    PageSpec("pages/model.py", "Model", ":material/neurology:", "review", "open the Model page"),
-    PageSpec("pages/compare.py", "Compare", ":material/compare:", "review", "compare explanations"),
-    PageSpec("pages/temporal.py", "Temporal", ":material/timeline:", "review", "review clips"),
-    PageSpec("pages/report.py", "Report", ":material/description:", "draft_report", "draft reports"),
-    PageSpec("pages/dataset.py", "Dataset", ":material/folder_open:", "review", "open dataset audits"),
-    PageSpec("pages/queue.py", "Queue", ":material/checklist:", "review", "work through the review queue"),
-    PageSpec("pages/countersign.py", "Countersign", ":material/signature:", "countersign",
+    PageSpec("views/review.py", "Review", ":material/movie:", "review", "review clips"),
+    PageSpec("views/model.py", "Model", ":material/neurology:", "review", "open the Model page"),
+    PageSpec("views/compare.py", "Compare", ":material/compare:", "review", "compare explanations"),
+    PageSpec("views/temporal.py", "Temporal", ":material/timeline:", "review", "review clips"),
+    PageSpec("views/report.py", "Report", ":material/description:", "draft_report", "draft reports"),
+    PageSpec("views/dataset.py", "Dataset", ":material/folder_open:", "review", "open dataset audits"),
+    PageSpec("views/queue.py", "Queue", ":material/checklist:", "review", "work through the review queue"),
+    PageSpec("views/countersign.py", "Countersign", ":material/signature:", "countersign",
              "countersign decisions"),
-    PageSpec("pages/audit_log.py", "Audit log", ":material/link:", "read", "read the audit log"),
+    PageSpec("views/audit_log.py", "Audit log", ":material/link:", "read", "read the audit log"),
 )
 
 

@@ -26,7 +26,7 @@ def clip_picker(review) -> None:
     if st.session_state["clip_source"] == SAMPLE and names:
         current = s.clip_name if on_sample and s.clip_path and s.clip_path.endswith(s.clip_name) else None
         st.selectbox("Sample clip", names, placeholder="(the clip under review is an upload)",
-                     key=bound("sample_choice", current),
+                     **bound("sample_choice", current, names),
                      on_change=from_widget("sample_choice", review.select_sample))
     elif st.session_state["clip_source"] == UPLOAD:
         from ..limits import max_upload_mb
@@ -91,7 +91,7 @@ def timeline_panel(review) -> None:
         screen = review.screen()
     st.plotly_chart(render.timeline_figure(timeline, screen.window), on_select="rerun", selection_mode="points",
                     key="timeline_chart", width="stretch")
-    st.number_input("Window", 0, n - 1, key=bound("window_input", screen.window),
+    st.number_input("Window", 0, n - 1, **bound("window_input", screen.window),
                     on_change=from_widget("window_input", review.select_window, int))
     st.write(f"Window {screen.window}: frames {screen.first_frame}-{screen.last_frame} "
              f"({screen.start_s:.2f}-{screen.end_s:.2f} s) · anomaly score **{review.reading().anomaly_score:.3f}** "
@@ -106,10 +106,11 @@ def explain_controls(review) -> None:
     """The methods and the class the next explanation computes, and the button."""
     from ..explainers.base import available_methods
     s, model = review.state, review.model()
-    st.multiselect("Methods", available_methods(model), **session.bound_default("methods", list(s.methods)),
+    st.multiselect("Methods", available_methods(model), **bound("methods", list(s.methods), param="default"),
                    on_change=from_widget("methods", review.choose_methods))
     predicted = "predicted / anomaly"
-    st.selectbox("Explain the class", [predicted] + model.card.classes, key=bound("target", s.target or predicted),
+    choices = [predicted] + model.card.classes
+    st.selectbox("Explain the class", choices, **bound("target", s.target or predicted, choices),
                  on_change=from_widget("target", review.choose_target, lambda v: None if v == predicted else v))
     if st.button("Explain this window", type="primary", key="explain"):
         widgets.run_with_progress(f"explaining window {s.window}", lambda progress, cancel: review.explain(
@@ -130,7 +131,7 @@ def scrubber(review) -> None:
     b2.button("▶", key="next", on_click=send, args=(review.step_frame, 1), help="next frame")
     play = b3.button("Play", key="play", help="play the window's frames")
     screen = review.screen()
-    st.slider("Frame", 0, T - 1, key=bound("frame_slider", screen.frame),
+    st.slider("Frame", 0, T - 1, **bound("frame_slider", screen.frame),
               on_change=from_widget("frame_slider", review.jump_to_frame, int))
     widgets.verdict_line(screen.verdict)
     holder = st.empty()

@@ -63,7 +63,7 @@ def open_in_review(review, files: dict, row: pd.Series) -> None:
             and review.identity.may("manage_models")):
         send(review.use_model, model_path)
     send(review.open_clip, str(row["path"]), None, int(row["top_window"]))
-    st.switch_page("pages/review.py")
+    st.switch_page("views/review.py")
 
 
 def clips_table(table: pd.DataFrame, columns: tuple[str, ...]) -> None:

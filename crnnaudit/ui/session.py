@@ -66,34 +66,44 @@ def _run_number() -> int:
     return st.session_state.get(_RUN, 0)
 
 
+def _in_fragment_rerun() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 def shown_last_run(key: str) -> bool:
-    """Whether the widget ``key`` was drawn in the run before this one."""
-    return st.session_state.get(_DRAWN, {}).get(key) == st.session_state.get(_RUN, 0) - 1
+    """Whether the widget ``key`` is on the reviewer's screen from the run before this one: drawn
+    in the previous run of the page, or, in a fragment's rerun, in this page run (a fragment's
+    rerun keeps the page's run number, and its widgets stay on screen)."""
+    drawn, run = st.session_state.get(_DRAWN, {}).get(key), st.session_state.get(_RUN, 0)
+    return drawn == (run if _in_fragment_rerun() else run - 1)
 
 
-def bound_default(key: str, value) -> dict:
-    """For a widget that takes a ``default`` (a multiselect): its key bound to ``value``. A
-    multiselect drawn again after a run without it starts from its ``default`` in the browser
-    and sends that back as a change; so where it was not on screen last run it gets ``value``
-    as its default instead of a Session State value."""
-    run = _run_number()
-    if shown_last_run(key):
-        bound(key, value)
-        return {"key": key}
-    st.session_state.setdefault(_DRAWN, {})[key] = run
-    st.session_state.pop(key, None)
-    return {"key": key, "default": value}
+def bound(key: str, value, options: list | None = None, param: str = "value") -> dict:
+    """The arguments that make the widget ``key`` show ``value`` (the review's), whatever the
+    browser held: the review is the one source, and a widget never keeps its own copy. Use as
+    ``st.slider(..., **bound("frame_slider", frame))``, with no value of the widget's own; it
+    writes back only through :func:`from_widget`.
 
+    A widget the last run drew gets ``value`` through Session State. One that was not on screen
+    (another page, no clip, no explanation) is drawn anew from ``value`` as its own initial
+    value: the browser would otherwise bring it back from its default and send that as a change.
 
-def bound(key: str, value) -> str:
-    """Make the widget ``key`` show ``value`` (the review's) before it is drawn, whatever the
-    browser held: the review is the one source, and a widget never keeps its own copy. Call
-    just before the widget, which takes no ``value=`` and writes back only through :func:`send`.
-    Returns the key."""
+    Args:
+        options: the choices of a select box or radio (its initial value is an ``index``).
+        param: the widget's own name for its initial value (``default`` for a multiselect).
+    """
+    drawn = shown_last_run(key)
     st.session_state.setdefault(_DRAWN, {})[key] = _run_number()
-    if st.session_state.get(key) != value:
-        st.session_state[key] = value
-    return key
+    if drawn:
+        if st.session_state.get(key) != value:
+            st.session_state[key] = value
+        return {"key": key}
+    st.session_state.pop(key, None)
+    if options is not None:
+        return {"key": key, "index": options.index(value) if value in options else None}
+    return {"key": key, param: value}
 
 
 def send(transition, *args, **kwargs) -> None:

@@ -54,17 +54,17 @@ def map_controls(review) -> None:
     s = review.state
     offered = s.maps_offered()
     c1, c2, c3, c4, c5 = st.columns([2, 3, 2, 2, 2])
-    c1.selectbox("Overlay", offered, key=bound("overlay_method", s.overlay),
+    c1.selectbox("Overlay", offered, **bound("overlay_method", s.overlay, offered),
                  on_change=from_widget("overlay_method", review.choose_overlay))
-    c2.radio("View", list(render.VIEWS), horizontal=True, key=bound("view", s.style.view),
+    c2.radio("View", list(render.VIEWS), horizontal=True, **bound("view", s.style.view, list(render.VIEWS)),
              format_func=lambda v: v.replace("_", " "), on_change=from_widget("view", lambda v: review.set_style(view=v)))
-    c3.slider("Opacity", 0.0, 1.0, step=0.05, key=bound("alpha", float(s.style.alpha)),
+    c3.slider("Opacity", 0.0, 1.0, step=0.05, **bound("alpha", float(s.style.alpha)),
               on_change=from_widget("alpha", lambda v: review.set_style(alpha=float(v))))
     cmaps = list(render.SAFE_COLORMAPS) + ["jet", "turbo"]
-    c4.selectbox("Colours", cmaps, key=bound("cmap", s.style.cmap),
+    c4.selectbox("Colours", cmaps, **bound("cmap", s.style.cmap, cmaps),
                  format_func=lambda c: c if c in render.SAFE_COLORMAPS else f"{c} (not colour-blind safe)",
                  on_change=from_widget("cmap", lambda v: review.set_style(cmap=v)))
-    c5.selectbox("Scale", list(render.SCALINGS), key=bound("scaling", s.style.scaling),
+    c5.selectbox("Scale", list(render.SCALINGS), **bound("scaling", s.style.scaling, list(render.SCALINGS)),
                  format_func=lambda k: render.SCALINGS[k].split(":")[0],
                  on_change=from_widget("scaling", lambda v: review.set_style(scaling=v)))
 

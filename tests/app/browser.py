@@ -60,16 +60,29 @@ def running_app(env: dict, timeout: float = 120, port: int | None = None, args: 
 
 
 @contextlib.contextmanager
-def browser_page(width=1400, height=1000):
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright; closed on the way out."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(120_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(context_or_browser, width=1400, height=1000):
+    """A page (in a browser's new context, or in a given context) that waits up to two minutes."""
+    page = context_or_browser.new_page(**({"viewport": {"width": width, "height": height}}
+                                          if hasattr(context_or_browser, "new_context") else {}))
+    page.set_default_timeout(120_000)
+    return page
+
+
+@contextlib.contextmanager
+def browser_page(width=1400, height=1000):
+    with chromium() as browser:
+        yield new_page(browser, width, height)
 
 
 def overlay_src(page) -> str | None:
@@ -77,11 +90,17 @@ def overlay_src(page) -> str | None:
     return img.get_attribute("src") if img.count() else None
 
 
+IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                && !document.querySelector('[data-stale="true"]')"""
+
+
 def wait_idle(page, timeout=120_000):
-    """Until the script run ends (Streamlit shows a 'running' status widget meanwhile)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    """Until the script run ends and nothing of the previous run is left on screen (Streamlit
+    shows a 'running' status widget meanwhile, and marks what it has not redrawn yet stale);
+    twice, a moment apart, so a run that starts right after another is waited for too."""
+    for _ in range(2):
+        page.wait_for_timeout(300)
+        page.wait_for_function(IDLE, timeout=timeout)
 
 
 def explain_and_wait(page):

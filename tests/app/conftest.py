@@ -22,4 +22,6 @@ def app_env(monkeypatch, small_model_path, tmp_path):
     monkeypatch.setenv("CRNNAUDIT_MODEL", str(small_model_path))
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CRNNAUDIT_SAMPLES", str(Path(__file__).resolve().parents[2] / "sample_videos"))
+    monkeypatch.setenv("CRNNAUDIT_CONTROLLER", "Example Transit Ltd")  # who the person concerned writes to
+    monkeypatch.setenv("CRNNAUDIT_CONTEST_CONTACT", "dpo@example.org")
     return small_model_path

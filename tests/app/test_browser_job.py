@@ -19,6 +19,8 @@ import pytest
 
 from tests.app.browser import ROOT, browser_page, explain_and_wait, running_app, sign_in, sign_out, wait_idle
 
+pytestmark = pytest.mark.long  # a real browser, a minute or so: make test-long (CI runs it)
+
 TOUR = ROOT / "test-output" / "tour"
 WINDOW = re.compile(r"Window (\d+): frames (\d+)-(\d+)")
 
@@ -36,7 +38,7 @@ def _announced(page) -> int:
 
 
 def _window_box(page) -> int:
-    return int(page.get_by_label("Window").input_value())
+    return int(page.get_by_label("Window", exact=True).input_value())
 
 
 def _slider(page) -> int:
@@ -209,7 +211,7 @@ def test_the_whole_job_in_a_browser(app_env, tmp_path, monkeypatch):
             raise
     from crnnaudit.evidence.log import AuditLog
     from crnnaudit.evidence.signing import verify_file
-    final = tmp_path / "home" / "reports" / report_id / "countersigned" / "report.json"
+    final = tmp_path / "home" / "reports" / report_id / "countersigned" / f"report-{report_id}.json"
     assert verify_file(final, log=AuditLog())["ok"], verify_file(final, log=AuditLog())["message"]
     body = json.loads(final.read_text())["report"]
     assert body["view"]["window"] == k and body["output"]["window"] == k, "the report documents the window shown"

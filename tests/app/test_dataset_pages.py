@@ -32,7 +32,7 @@ def _page(page, role="auditor"):
 
 def test_dataset_page_shows_the_run_and_opens_a_clip_in_review(run):
     summary, clips = run
-    at = _page("pages/dataset.py")
+    at = _page("views/dataset.py")
     assert at.selectbox(key="dataset_run").value.name == "first-run"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["clips"] == str(summary["clips"]) and metrics["flagged"] == str(summary["flagged"])
@@ -61,7 +61,7 @@ def test_queue_lists_flagged_clips_by_score_with_their_review_status(run):
     first = flagged.iloc[0]
     AuditLog().append({"clip_sha256": first["sha256"], "clip": first["clip"], "decision": "confirm",
                        "reviewer": "someone auditor", "report_id": "r-1"})
-    at = _page("pages/queue.py")
+    at = _page("views/queue.py")
     shown = at.dataframe[0].value
     assert first["clip"] not in shown["clip"].tolist()  # reviewed: not in the open queue
     assert shown["clip"].tolist() == flagged["clip"].tolist()[1:]  # highest score first
@@ -77,6 +77,6 @@ def test_queue_lists_flagged_clips_by_score_with_their_review_status(run):
 
 
 def test_without_a_run_the_pages_say_how_to_make_one(app_env):
-    for page in ("pages/dataset.py", "pages/queue.py"):
+    for page in ("views/dataset.py", "views/queue.py"):
         at = _page(page)
         assert any("crnnaudit batch" in i.value for i in at.info)

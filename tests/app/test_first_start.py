@@ -10,12 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
-import json, sys, time
+import json, sys
 from streamlit.testing.v1 import AppTest
-from crnnaudit.evidence.accounts import Accounts
-Accounts().add("first.admin", "a long test password", "admin")
+from crnnaudit.ui import web
+accounts, sessions = web.stores()
+accounts.add("first.admin", "a long test password", "admin")
 at = AppTest.from_file(sys.argv[1], default_timeout=600)
-at.session_state["identity"] = {"username": "first.admin", "role": "admin", "at": time.time(), "source": "local"}
+at.session_state["session_token"] = sessions.open(accounts.identity("first.admin"))  # as after sign-in
 at.run()
 print(json.dumps({"exception": [str(e.value) for e in at.exception],
                   "titles": [t.value for t in at.title],

@@ -14,6 +14,8 @@ import pytest
 
 from tests.app.browser import browser_page, free_port, running_app, wait_idle
 
+pytestmark = pytest.mark.long  # a real browser, a minute or so: make test-long (CI runs it)
+
 
 def _provider(port: int):
     users = [{"sub": "ana", "email": "ana@example.org", "crnnaudit_role": "auditor"},

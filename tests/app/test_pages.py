@@ -1,5 +1,6 @@
 """Every page through Streamlit's AppTest, driven by its widgets."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,19 +65,19 @@ def test_review_flow_pick_clip_timeline_explain_scrub(app_env):
 
 def test_other_pages_after_explaining(app_env):
     at = _explained(_app())
-    for page in ("pages/compare.py", "pages/temporal.py", "pages/model.py", "pages/report.py", "pages/audit_log.py"):
+    for page in ("views/compare.py", "views/temporal.py", "views/model.py", "views/report.py", "views/audit_log.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert at.dataframe, "the agreement table is shown"
     at.button(key="faith").click().run()
     assert not at.exception and at.session_state["review"].state.faithfulness
     at.button(key="sanity").click().run()
     assert not at.exception and set(at.session_state["review"].state.sanity["flagged"]) == {"gradcam", "saliency"}
-    at.switch_page("pages/temporal.py").run()
+    at.switch_page("views/temporal.py").run()
     assert any("attributions sum" in c.value and "Gauss-Legendre nodes" in c.value for c in at.caption)
     said = [x.value for x in [*at.info, *at.caption] if "What would have changed the outcome" in x.value]
-    assert len(said) == 1 and ("Without frame" in said[0] or "No set of up to" in said[0])
+    assert len(said) == 1 and ("Without frame" in said[0] or "Removing any set of up to" in said[0])
     at.button(key="goto_3").click().run()
     assert not at.exception and at.session_state["review"].state.frame == 3
     assert at.slider(key="frame_slider").value == 3
@@ -84,7 +85,7 @@ def test_other_pages_after_explaining(app_env):
 
 def test_report_page_writes_and_logs(app_env):
     at = _explained(_app())
-    at.switch_page("pages/report.py").run()
+    at.switch_page("views/report.py").run()
     at.radio(key="decision").set_value("override")
     assert any("Reviewer: **A. Auditor** (signed in)" in c.value for c in at.caption)  # no typed name
     at.checkbox(key="checks").uncheck()
@@ -96,13 +97,13 @@ def test_report_page_writes_and_logs(app_env):
     assert any("logged as audit row" in s.value for s in at.success)
     rows = [r for r in AuditLog().rows() if r["kind"] == "review"]
     assert len(rows) == 1 and '"override"' in rows[0]["payload"] and '"reviewer":"A. Auditor"' in rows[0]["payload"]
-    at.switch_page("pages/audit_log.py").run()
+    at.switch_page("views/audit_log.py").run()
     assert any("chain intact" in s.value for s in at.success)
 
 
 def test_model_page_shows_decomposition_and_edits_card(app_env, tmp_path):
     at = _app()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     assert not at.exception
     assert any("reproduces the model" in s.value for s in at.success)
     assert not [t for t in at.text_input if "path" in t.label.lower()]  # no page takes a server path
@@ -111,7 +112,7 @@ def test_model_page_shows_decomposition_and_edits_card(app_env, tmp_path):
     assert any("pick a model from the configured folders" in e.value for e in at.error)
     assert not at.exception
     auditor = _app("Ana", "auditor")
-    auditor.switch_page("pages/model.py").run()
+    auditor.switch_page("views/model.py").run()
     assert any("takes the admin role" in c.value for c in auditor.caption)
     assert not [b for b in auditor.button if b.key == "load_model"]
 
@@ -147,10 +148,10 @@ def test_sessions_are_separate(app_env):
 
 def _figures_on_compare_and_report(at):
     """Faithfulness and sanity on Compare, a report on Report, for the window explained."""
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     at.button(key="faith").click().run()
     at.button(key="sanity").click().run()
-    at.switch_page("pages/report.py").run()
+    at.switch_page("views/report.py").run()
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()
     assert not at.exception, at.exception
@@ -161,11 +162,11 @@ def _figures_on_compare_and_report(at):
 
 def _no_figures_shown(at):
     """Compare and Report show no figure (and say why) until the new window is explained."""
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception
     assert any("Explain a window" in i.value for i in at.info)
     assert not at.dataframe and not at.success and not at.error
-    at.switch_page("pages/report.py").run()
+    at.switch_page("views/report.py").run()
     assert any("Explain a window" in i.value for i in at.info)
     assert not at.get("download_button")
 
@@ -173,7 +174,7 @@ def _no_figures_shown(at):
 def test_no_page_shows_a_figure_of_another_window(app_env):
     at = _explained(_app())
     first = _figures_on_compare_and_report(at)
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     old = first.held.window.index
     new = old - 1 if old > 0 else old + 1
     at.number_input(key="window_input").set_value(new).run()
@@ -183,9 +184,9 @@ def test_no_page_shows_a_figure_of_another_window(app_env):
     assert review.sanity is None and review.report is None
     _no_figures_shown(at)
     # explained again, the new window's Compare page has no figure until asked for
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     _explained(at)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception and len(at.dataframe) == 1, "the agreement table only"
     assert at.session_state["review"].state.faithfulness is None
     assert at.session_state["review"].state.held.window.index == new
@@ -194,7 +195,7 @@ def test_no_page_shows_a_figure_of_another_window(app_env):
 def test_a_new_clip_drops_every_figure(app_env):
     at = _explained(_app())
     _figures_on_compare_and_report(at)
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     options = at.selectbox(key="sample_choice").options
     other = [o for o in options if o != at.selectbox(key="sample_choice").value][0]
     at.selectbox(key="sample_choice").select(other).run()
@@ -283,7 +284,7 @@ def _refusals():
 
 def test_the_navigation_table_names_every_page_and_each_page_guards_itself_by_it():
     from crnnaudit.ui.navigation import PAGES
-    assert sorted(p.path for p in PAGES) == sorted(f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py"))
+    assert sorted(p.path for p in PAGES) == sorted(f"views/{f.name}" for f in (ROOT / "views").glob("*.py"))
     for spec in PAGES:
         assert f'auth.require_page("{spec.id}")' in (ROOT / spec.path).read_text(encoding="utf-8"), spec.path
     # by hand: a viewer is refused the 8 pages beyond the audit log, an auditor the Countersign page
@@ -304,7 +305,7 @@ def test_each_role_is_refused_every_page_it_may_not_use(app_env, role, spec):
 
 def test_four_eyes_in_the_app(app_env):
     at = _explained(_app("Ana", "auditor"))
-    at.switch_page("pages/report.py").run()
+    at.switch_page("views/report.py").run()
     at.checkbox(key="checks").uncheck()
     at.button[0].click().run()
     assert any("logged as audit row" in s.value for s in at.success)
@@ -312,15 +313,69 @@ def test_four_eyes_in_the_app(app_env):
     from crnnaudit.evidence.accounts import Accounts
     approver = AppTest.from_file(APP, default_timeout=TIMEOUT)
     Accounts().set_role("Ana", "approver")
-    signed_in(approver, "Ana", "approver").switch_page("pages/countersign.py").run()
+    signed_in(approver, "Ana", "approver").switch_page("views/countersign.py").run()
     assert approver.button(key=f"cs_{report_id}").disabled  # the author cannot countersign
     other = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), "Pat", "approver")
-    other.switch_page("pages/countersign.py").run()
+    other.switch_page("views/countersign.py").run()
     other.button(key=f"cs_{report_id}").click().run()
     assert not other.exception and any("is final" in s.value for s in other.success)
     rows = AuditLog().rows()
     assert [r["kind"] for r in rows if r["kind"] in ("review", "countersign")] == ["review", "countersign"]
     assert '"second_reviewer":"Pat"' in rows[-1]["payload"] and '"reviewer":"Ana"' in rows[-1]["payload"]
+
+
+def _report_by(user: str) -> str:
+    """A report drafted and built in the app by ``user`` (an auditor); its id."""
+    at = _explained(_app(user, "auditor"))
+    at.switch_page("views/report.py").run()
+    at.checkbox(key="checks").uncheck()
+    at.text_area(key="reason").input("A crowd surge near the doors.")
+    at.button[0].click().run()
+    assert not at.exception and any("logged as audit row" in s.value for s in at.success)
+    return at.session_state["review"].state.report["report_id"]
+
+
+def test_the_second_reviewer_sees_everything_and_can_return_or_reject(app_env, monkeypatch):
+    """The Countersign page shows the author's reasons, the model's reading, every key frame
+    with its maps and verdicts, the counterfactual, who to write to and the full report; a
+    return needs a comment and reaches the author's Queue; a reject needs reasons; while the
+    contact is unset the page says what to set and nothing can be countersigned."""
+    first, second = _report_by("Ana"), _report_by("Ana")
+    pat = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), "Pat", "approver")
+    pat.switch_page("views/countersign.py").run()
+    assert not pat.exception, pat.exception
+    shown = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in pat.markdown))  # the Markdown source, unescaped
+    assert "A crowd surge near the doors." in shown and "The model said" in shown
+    assert "Without frame" in shown or "Removing any set of up to" in shown, "the counterfactual the reasons may cite"
+    assert "contact Example Transit Ltd, dpo@example.org" in shown.replace("\\", "")
+    captions = [c for im in pat.get("image") for c in im.captions]
+    assert sum("random deletion (p = " in c or "points nowhere" in c for c in captions) >= 3, \
+        "the key frames, each map with its verdict"
+    assert {b.label for b in pat.get("download_button")} >= {"Full report (HTML)", "Full report (PDF)"}
+    pat.button(key=f"ret_{first}").click().run()  # no comment: refused, nothing logged
+    assert any("say why" in e.value for e in pat.error) and len(pending_ids()) == 2
+    pat.text_area(key=f"why_{first}").input("Look at frame 12 again: the man is holding a phone.")
+    pat.button(key=f"ret_{first}").click().run()
+    assert not pat.exception and any("goes back to Ana's Queue" in s.value for s in pat.success)
+    pat.text_area(key=f"why_{second}").input("The footage shows no crowd.")
+    pat.button(key=f"rej_{second}").click().run()
+    assert any("does not stand" in s.value for s in pat.success) and pending_ids() == []
+    kinds = [r["kind"] for r in AuditLog().rows()]
+    assert kinds.count("return") == 1 and kinds.count("reject") == 1
+    ana = _app("Ana", "auditor")
+    ana.switch_page("views/queue.py").run()
+    back = [re.sub(r"\\(.)", r"\1", w.value) for w in ana.warning]
+    assert any("Look at frame 12 again" in w and first in w for w in back), back
+    third = _report_by("Ana")
+    monkeypatch.delenv("CRNNAUDIT_CONTEST_CONTACT")
+    pat.switch_page("views/countersign.py").run()
+    assert any("CRNNAUDIT_CONTEST_CONTACT" in w.value for w in pat.warning)
+    assert pat.button(key=f"cs_{third}").disabled and pending_ids() == [third]
+
+
+def pending_ids() -> list[str]:
+    from crnnaudit.report.countersign import pending
+    return [p["report_id"] for p in pending()]
 
 
 def test_the_app_erases_uploads_past_the_retention_period(app_env):

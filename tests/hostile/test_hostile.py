@@ -159,13 +159,34 @@ def test_verify_commands_start_without_tensorflow(tmp_path):
     from crnnaudit.evidence.signing import seal_json
     report = tmp_path / "r.json"
     report.write_bytes(seal_json({"report_id": "x", "human": {"decision": "confirm"}}, load_signing_key()))
-    for argv in (["report", "verify", str(report)], ["audit", "verify", "--db", str(tmp_path / "a.sqlite")]):
+    for argv in (["report", "verify", str(report), "--accept-unanchored"],
+                 ["audit", "verify", "--db", str(tmp_path / "a.sqlite"), "--accept-unanchored"]):
         code = (f"import sys\nfrom crnnaudit.cli import main\nrc = main({argv!r})\n"
                 "print('TF' if 'tensorflow' in sys.modules else 'NO-TF', rc)")
         peak, seconds, out = _peak_mb_of(code)
         assert "NO-TF 0" in out, out
         # the cause (no TensorFlow) is asserted above; the clock only catches a hang (0.4 s here)
         assert peak < 200 and seconds < 30, (argv, peak, seconds)
+
+
+def test_the_model_picker_lists_no_link_that_leads_out_of_the_models_folder(tmp_path, monkeypatch):
+    """A symlink in the models folder to a model elsewhere (or to a folder, or dangling) is not
+    offered: the picker lists exactly what ``allowed_model`` would open."""
+    from crnnaudit.model.places import allowed_model
+    from crnnaudit.ui.model_choice import model_choices
+    inside, outside = tmp_path / "models", tmp_path / "elsewhere"
+    inside.mkdir(), outside.mkdir()
+    (inside / "good.keras").write_bytes(b"model")
+    (outside / "secret.keras").write_bytes(b"model")
+    (inside / "out.keras").symlink_to(outside / "secret.keras")
+    (inside / "dir.keras").symlink_to(outside)
+    (inside / "dangling.keras").symlink_to(tmp_path / "nothing.keras")
+    (inside / "alias.keras").symlink_to(inside / "good.keras")  # a link that stays inside is fine
+    monkeypatch.setenv("CRNNAUDIT_MODELS_DIR", str(inside))
+    monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
+    assert [p.name for p in model_choices()] == ["alias.keras", "good.keras"]
+    with pytest.raises(ModelError, match="models folders"):
+        allowed_model(inside / "out.keras")
 
 
 class _Upload(io.BytesIO):
@@ -177,7 +198,7 @@ class _Upload(io.BytesIO):
 @pytest.mark.parametrize("name", ["a" * 300 + ".mp4", "evil\x00name.mp4", "../../../etc/passwd.mp4",
                                   "..\\..\\win.mp4", "كاميرا ٣ — 摄像头.mp4"])
 def test_upload_names_never_reach_the_file_system(name, tmp_path):
-    from crnnaudit.ui import uploads
+    from crnnaudit.review import uploads
     data = cases.write_clip(tmp_path / "c.mp4").read_bytes()
     path = uploads.save_upload(_Upload(name, data), "video", (".mp4",))
     assert path.parent == Path(os.environ["CRNNAUDIT_HOME"]) / "uploads"
@@ -186,7 +207,7 @@ def test_upload_names_never_reach_the_file_system(name, tmp_path):
 
 
 def test_upload_limit_is_checked_while_copying(tmp_path, monkeypatch):
-    from crnnaudit.ui import uploads
+    from crnnaudit.review import uploads
     monkeypatch.setenv("CRNNAUDIT_MAX_UPLOAD_MB", "1")
     with pytest.raises(VideoError, match="over the 1 MB upload limit"):
         uploads.save_upload(_Upload("big.mp4", bytes(3 << 20)), "video", (".mp4",))

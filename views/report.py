@@ -2,10 +2,11 @@
 
 import streamlit as st
 
+from crnnaudit.config import setting
 from crnnaudit.decision import NO_RELIABLE_READING
 from crnnaudit.ui import auth, session, widgets
 from crnnaudit.ui.session import bound
-from crnnaudit.vocabulary import DECISIONS
+from crnnaudit.vocabulary import DECISIONS, SUMMARY_LANGUAGES as LANGUAGES
 
 who = auth.require_page("report")
 
@@ -26,18 +27,19 @@ if reading.decision == NO_RELIABLE_READING:
 
 draft = review.state.draft
 with st.form("decision_form"):
-    st.radio("Your decision", DECISIONS, horizontal=True, key=bound("decision", draft.decision))
+    st.radio("Your decision", DECISIONS, horizontal=True, **bound("decision", draft.decision, list(DECISIONS)))
     st.text_area("Reasons (required to override, and whenever the model gives no reliable reading)",
-                 key=bound("reason", draft.reason))
+                 **bound("reason", draft.reason))
     st.caption(f"Reviewer: **{who.username}** (signed in). The decision is final once an approver other than you "
                "countersigns it (Countersign page).")
-    st.text_input("How the person concerned can contest (default: the deployment's contact)",
-                  key=bound("contest", draft.contest or ""))
-    st.checkbox("Blur faces in exported frames", key=bound("blur", draft.blur))
-    st.checkbox("Include faithfulness and sanity figures (re-runs the model)", key=bound("checks", draft.checks))
+    languages = list(LANGUAGES)
+    st.selectbox("Language of the summary for the person concerned", languages, format_func=LANGUAGES.get,
+                 **bound("language", draft.language or setting("CRNNAUDIT_REPORT_LANGUAGE"), languages))
+    st.checkbox("Blur faces in exported frames", **bound("blur", draft.blur))
+    st.checkbox("Include faithfulness and sanity figures (re-runs the model)", **bound("checks", draft.checks))
     submitted = st.form_submit_button("Build the report", type="primary", on_click=lambda: session.send(
-        review.draft, **{k: st.session_state[k] for k in ("decision", "reason", "blur", "checks")},
-        contest=st.session_state["contest"] or None))  # the draft first: the fields then show it
+        review.draft, **{k: st.session_state[k] for k in ("decision", "reason", "language", "blur", "checks")}))
+    # (the draft first: the fields then show it)
 if submitted:
     done = widgets.run_with_progress("building the report", key="report_work", unit="section", cancellable=True,
                                      work=lambda progress, cancel: review.build_report(progress))
