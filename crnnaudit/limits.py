@@ -12,6 +12,18 @@ from .errors import CrnnauditError
 
 #: A model card is a few kB; a larger one is refused before it is parsed.
 MAX_CARD_BYTES = 1 << 20
+#: An Ed25519 PEM key is 119 bytes; a key file far larger is not one.
+MAX_KEY_FILE_BYTES = 64 << 10
+#: A labels or conditions CSV: one short row per clip. Larger, wider or longer ones are refused.
+MAX_CSV_BYTES = 64 << 20
+MAX_CSV_COLUMNS = 64
+MAX_CSV_ROWS = 1_000_000
+MAX_CSV_CELL = 4096
+#: The counterfactual search's budget: frames run through the temporal head (sets scored x
+#: window length; a 20-frame window's exact and greedy searches use under 100,000) and seconds.
+#: Past either, it stops and says so.
+COUNTERFACTUAL_FRAME_STEPS = 2_000_000
+COUNTERFACTUAL_SECONDS = 60.0
 #: A report is a few MB (its key frames); anything far larger is not one.
 MAX_REPORT_BYTES = 256 << 20
 #: Deepest nesting of lists and objects in a model config (Keras configs nest about 10 deep).

@@ -25,6 +25,19 @@ def signing_key_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _suite_home(signing_key_file, tmp_path_factory):
+    """Fixtures shared by a module (a batch run, say) are made before any test's own data folder:
+    they get the suite's key and a data folder of the session's (a dataset run is sealed and
+    logged when written)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRNNAUDIT_HOME", str(tmp_path_factory.mktemp("suite-home")))
+        mp.setenv("CRNNAUDIT_SIGNING_KEY_FILE", str(signing_key_file))
+        for name in ("CRNNAUDIT_SIGNING_KEY", "CRNNAUDIT_TRUSTED_KEYS", "CRNNAUDIT_WITNESS"):
+            mp.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch, signing_key_file):
     """Every test gets its own data folder (cache, audit log), and the suite's signing key,

@@ -167,7 +167,7 @@ def test_killed_writer_leaves_a_valid_log(tmp_path):
 def test_cli_audit(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
     log = _log(tmp_path)  # tmp_path/audit.sqlite is the default log under CRNNAUDIT_HOME
-    assert main(["audit", "verify"]) == 0 and "chain intact" in capsys.readouterr().out
+    assert main(["audit", "verify", "--accept-unanchored"]) == 0 and "chain intact" in capsys.readouterr().out
     assert main(["audit", "export", "--format", "csv", "--out", str(tmp_path / "log.csv")]) == 0
     assert (tmp_path / "log.csv").read_text().count("\n") == 6
     _sql(tmp_path, "DELETE FROM audit_log WHERE seq = 4")
@@ -179,3 +179,42 @@ def test_bad_url():
     from crnnaudit import AuditLogError
     with pytest.raises(AuditLogError, match="not usable"):
         AuditLog("nosuchdialect://x")
+
+
+def test_an_unanchored_log_is_said_to_be_one(tmp_path, capsys, monkeypatch):
+    """Intact but with nothing outside the data folder (no witness, no pinned key): exit 3 and one
+    line saying a rewind or a re-keying cannot be ruled out; a pinned key or a witness anchors it."""
+    from crnnaudit.evidence.keys import UNANCHORED, UNANCHORED_EXIT, load_signing_key
+    monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
+    monkeypatch.delenv("CRNNAUDIT_WITNESS", raising=False)
+    monkeypatch.delenv("CRNNAUDIT_TRUSTED_KEYS", raising=False)
+    _log(tmp_path)
+    assert main(["audit", "verify"]) == UNANCHORED_EXIT == 3
+    out = capsys.readouterr().out
+    assert "chain intact" in out and out.strip().splitlines()[-1] == UNANCHORED
+    assert main(["audit", "verify", "--accept-unanchored"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", load_signing_key().fingerprint)
+    assert main(["audit", "verify"]) == 0 and UNANCHORED not in capsys.readouterr().out
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", "0" * 64)  # pinned, but not this key: broken, not unanchored
+    assert main(["audit", "verify"]) == 1
+
+
+def test_compliance_reads_only_a_verified_log(tmp_path, capsys, monkeypatch):
+    """A log that does not verify answers no clause, and the command says why and fails."""
+    from crnnaudit.report.compliance import NOT_ANSWERED, assess
+    monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path))
+    monkeypatch.delenv("CRNNAUDIT_WITNESS", raising=False)
+    monkeypatch.delenv("CRNNAUDIT_TRUSTED_KEYS", raising=False)
+    log = _log(tmp_path)
+    by = {c["clause"]: c for c in assess(log.rows(), log.verify())}
+    assert by["AI Act Art. 12(1)"]["status"] == NOT_ANSWERED and "unanchored" in by["AI Act Art. 12(1)"]["why"]
+    assert main(["compliance"]) == 0
+    capsys.readouterr()
+    _sql(tmp_path, "DELETE FROM audit_log WHERE seq = 3")
+    broken = log.verify()
+    assert not broken.ok
+    assert {c["status"] for c in assess(log.rows(), broken)} == {NOT_ANSWERED}
+    assert main(["compliance"]) == 1 and "does not verify" in capsys.readouterr().out
+    assert main(["compliance", "--json"]) == 1
+    assert {c["status"] for c in json.loads(capsys.readouterr().out)} == {NOT_ANSWERED}

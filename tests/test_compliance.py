@@ -18,9 +18,11 @@ from crnnaudit.report.countersign import countersign
 
 
 @pytest.fixture
-def evidence(tmp_path):
+def evidence(tmp_path, monkeypatch):
     """A report written and countersigned, an erasure and a forced short purge: every kind of
     row a review leaves, from the real functions."""
+    monkeypatch.setenv("CRNNAUDIT_CONTROLLER", "Example Transit Ltd")
+    monkeypatch.setenv("CRNNAUDIT_CONTEST_CONTACT", "dpo@example.org")
     clip = open_clip(synthesize(tmp_path / "c", count=1, seed=6, frames=16, labels=["fire"])[0])
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4),
                          ModelCard(classes=["normal", "fight", "fire", "shooting"], stride=8))
@@ -29,8 +31,8 @@ def evidence(tmp_path):
     now = datetime.now(timezone.utc)
     body = build_report(model, clip, window, es, decision="confirm", reviewer="ana", faithfulness=False,
                         sanity=False, shown_at=now - timedelta(seconds=30))
-    write_report(body, tmp_path / "r")
-    countersign(tmp_path / "r" / "report.json", Identity("pat", "approver"))
+    written = write_report(body, tmp_path / "r")
+    countersign(written["json"], Identity("pat", "approver"))
     erase_clip("a" * 64, reason="request")
     from crnnaudit.dataset.executors import run_batch
     from crnnaudit.dataset.instructions import build_instructions, write_instructions
@@ -59,7 +61,11 @@ def test_assessment_follows_retention_and_witness(evidence, monkeypatch, tmp_pat
     assert unwritten["AI Act Art. 13(3)"]["status"] == PARTLY and "crnnaudit instructions" in unwritten[
         "AI Act Art. 13(3)"]["why"]
     assert by["AI Act Art. 19"]["status"] == PARTLY  # uploads kept 30 days by default: hashes only after
-    assert by["AI Act Art. 12(1)"]["status"] == PARTLY and "witness" in by["AI Act Art. 12(1)"]["why"]
+    assert by["AI Act Art. 12(1)"]["status"] == NOT_ANSWERED and "witness" in by["AI Act Art. 12(1)"]["why"]
+    from crnnaudit.evidence.keys import load_signing_key
+    monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", load_signing_key().fingerprint)  # re-keying ruled out, rewind not
+    pinned = {c["clause"]: c for c in assess(rows)}["AI Act Art. 12(1)"]
+    assert pinned["status"] == PARTLY and "rewind" in pinned["why"] and "unanchored" not in pinned["why"]
     monkeypatch.setenv("CRNNAUDIT_RETENTION_DAYS", "200")
     monkeypatch.setenv("CRNNAUDIT_WITNESS", str(tmp_path / "witness"))
     by = {c["clause"]: c for c in assess(rows)}
@@ -69,6 +75,9 @@ def test_assessment_follows_retention_and_witness(evidence, monkeypatch, tmp_pat
     by = {c["clause"]: c for c in assess(log.rows())}
     assert by["AI Act Art. 19"]["status"] == by["AI Act Art. 26(6)"]["status"] == NOT_ANSWERED
     assert "10 days" in by["AI Act Art. 19"]["why"]
+    assert main(["compliance", "--json"]) == 1  # a witness named after the fact holds no checkpoint: not verified
+    capsys.readouterr()
+    monkeypatch.delenv("CRNNAUDIT_WITNESS")
     assert main(["compliance", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {c["clause"] for c in out} == {c.clause for c in CLAUSES}

@@ -79,7 +79,8 @@ def test_no_set_up_to_k_frames_is_said_plainly():
     cf = counterfactual.temporal(_quadrant_model(t=8), _window(_uniform(b)), baseline="zero", max_frames=3)
     assert not cf.found and cf.after is None and cf.positions == []
     assert cf.exact_up_to == 3 and cf.max_frames == 3 and cf.sets_scored == 8 + 28 + 56
-    assert cf.statement.startswith("No set of up to 3 frames changes the outcome (anomaly, bright)")
+    assert cf.statement.startswith("Removing any set of up to 3 frames (each replaced by")
+    assert "leaves the model's answer unchanged (anomaly; most likely class bright)" in cf.statement
 
 
 def test_bad_arguments_are_refused_by_name():
@@ -196,3 +197,24 @@ def test_drill_the_counterfactual_lies_within_the_planted_frames():
     # windows (README: 29 of 33 here, against 33 of 33)
     mean = [counterfactual.temporal(model, _window(xt[i], 0), baseline="mean") for i in flagged]
     assert np.mean([cf.found for cf in mean]) <= np.mean([cf.found for cf in inside])
+
+
+def test_a_long_window_stops_at_the_search_budget_and_says_so():
+    """A 2,000-frame window: one pass over every single frame would exceed the budget of frames
+    through the head, so the search stops at once (never minutes) and the statement says so;
+    a window whose exact search fits but whose greedy search does not says both."""
+    import time
+    from crnnaudit.limits import COUNTERFACTUAL_FRAME_STEPS
+    T = 2000
+    model = _quadrant_model(t=T)
+    b = np.full(T, 1.0)
+    t0 = time.perf_counter()
+    cf = counterfactual.temporal(model, _window(_uniform(b)), baseline="zero")
+    assert time.perf_counter() - t0 < 60
+    assert not cf.found and cf.stopped_at_budget and cf.exact_up_to == 0 and cf.sets_scored == 0
+    assert cf.statement.startswith("No counterfactual was searched to the end") and f"{T}-frame" in cf.statement
+    T = 600  # 600 single frames fit (600 x 600 = 360,000), pairs do not fit EXACT_SETS; greedy steps run out
+    cf = counterfactual.temporal(_quadrant_model(t=T), _window(_uniform(np.full(T, 1.0))), baseline="zero")
+    assert not cf.found and cf.stopped_at_budget and cf.exact_up_to == 1
+    assert cf.sets_scored * T <= COUNTERFACTUAL_FRAME_STEPS
+    assert "Removing any set of up to 1 frame (" in cf.statement and "ran out before sets of 300 frames" in cf.statement

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -43,7 +44,9 @@ def run(tmp_path_factory):
     synthesize(folder / "clips", count=8, seed=31, frames=24)
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32, classes=4),
                          ModelCard(name="m", version="2", classes=CLASSES, stride=8, known_limitations=["no night"]))
-    run_batch(model, [str(folder / "clips")], folder / "run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRNNAUDIT_HOME", str(folder))  # the run's seal is logged in folder/audit.sqlite
+        run_batch(model, [str(folder / "clips")], folder / "run")
     return folder
 
 
@@ -110,5 +113,104 @@ def test_bad_runs_and_tables_are_refused_by_name(run, tmp_path):
     table = pd.read_parquet(unlabelled / "clips.parquet")
     table["label"] = None
     table.to_parquet(unlabelled / "clips.parquet")
+    with pytest.raises(CrnnauditError, match="u: clips.parquet was changed after the run was sealed"):
+        build_instructions(unlabelled)
+    from crnnaudit.dataset.seal import seal_run
+    seal_run(unlabelled, json.loads((unlabelled / "summary.json").read_text()))  # sealed as it now is
     with pytest.raises(CrnnauditError, match="no labelled clip in this run"):
         build_instructions(unlabelled)
+
+
+@pytest.mark.parametrize("edit", ["predictions set to labels", "manifest removed", "table added", "record changed",
+                                  "manifest re-signed by another key"])
+def test_an_edited_run_is_refused_by_name(run, tmp_path, edit, monkeypatch):
+    """The run is sealed when written (a signed, logged manifest); a table edited afterwards (every
+    prediction set to its label: 100% accuracy), a seal removed or forged, a file added among
+    the tables: instructions for use and the Dataset page's files refuse the run by name."""
+    import shutil
+    from crnnaudit.dataset.run_report import load_run_files
+    from crnnaudit.evidence.keys import load_signing_key
+    edited = tmp_path / "edited"
+    shutil.copytree(run / "run", edited)
+    truth = build_instructions(edited)  # the copy, untouched, is the run as sealed
+    assert truth["run"]["manifest_files"] >= 4 and truth["run"]["sealed_at"]
+    says = "was changed after the run was sealed"
+    if edit == "predictions set to labels":
+        table = pd.read_parquet(edited / "clips.parquet")
+        table["predicted"] = table["label"]
+        table.to_parquet(edited / "clips.parquet")
+        says = "clips.parquet " + says
+    elif edit == "manifest removed":
+        (edited / "manifest.json").unlink()
+        says = "the run is not sealed"
+    elif edit == "table added":
+        pd.DataFrame({"x": [1]}).to_parquet(edited / "extra.parquet")
+        says = "extra.parquet was added after the run was sealed"
+    elif edit == "record changed":
+        record = sorted((edited / "clips").glob("*.json"))[0]
+        record.write_text(record.read_text().replace('"predicted"', '"predicted" '))
+        says = f"clips/{record.name} " + says
+    else:  # a whole new seal over edited content, by a key that is not the installation's
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from crnnaudit.evidence.anchor import canonical
+        from crnnaudit.evidence.keys import SigningKey
+        monkeypatch.setenv("CRNNAUDIT_TRUSTED_KEYS", load_signing_key().fingerprint)
+        doc = json.loads((edited / "manifest.json").read_text())
+        doc["report"]["clips"] = 99
+        doc["integrity"].update(SigningKey(Ed25519PrivateKey.generate()).sign(canonical(doc["report"]).encode()))
+        (edited / "manifest.json").write_text(json.dumps(doc))
+        says = "does not verify, or its key is not pinned here"
+    for build in (build_instructions, load_run_files):
+        with pytest.raises(CrnnauditError, match=f"^{re.escape(str(edited))}: .*{re.escape(says)}"):
+            build(edited)
+
+
+def test_a_run_is_sealed_and_logged_when_written(run):
+    """The seal's log row names the run, its clips and files, and the manifest's hash."""
+    from crnnaudit.dataset.seal import check_run
+    from crnnaudit.evidence.anchor import canonical
+    import hashlib
+    body = check_run(run / "run")
+    assert set(body["files"]) >= {"clips.parquet", "windows.parquet", "summary.json", "model.json"}
+    assert body["clips"] == 8 and len(body["files"]) == 4 + 8  # the four tables and one record per clip
+    assert hashlib.sha256((run / "run" / "clips.parquet").read_bytes()).hexdigest() == body["files"]["clips.parquet"]
+    rows = [json.loads(r["payload"]) for r in AuditLog(run / "audit.sqlite").rows() if r["kind"] == "run"]
+    assert [r["manifest_sha256"] for r in rows] == [hashlib.sha256(canonical(body).encode()).hexdigest()]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "latin-1", "utf-16"])
+def test_a_conditions_csv_is_read_in_the_encodings_spreadsheets_write(tmp_path, encoding):
+    from crnnaudit.dataset.instructions import read_conditions
+    path = tmp_path / "conditions.csv"
+    path.write_bytes("clip,caméra\r\nclip_1.mp4,entrée\r\n".encode(encoding))
+    table = read_conditions(path)
+    assert list(table.columns) == ["clip", "caméra"] and table.iloc[0].tolist() == ["clip_1.mp4", "entrée"]
+
+
+@pytest.mark.parametrize("case", ["2,000 columns", "fifo", "binary", "folder", "a long cell", "ragged"])
+def test_a_hostile_csv_is_refused_at_once_by_name(tmp_path, case):
+    import os
+    import time
+    from crnnaudit.dataset.instructions import read_conditions
+    from crnnaudit.dataset.runner import read_labels
+    path = tmp_path / "table.csv"
+    says = {"2,000 columns": "2001 columns; at most 64", "fifo": "must be a regular CSV file",
+            "binary": "NUL bytes", "folder": "must be a regular CSV file|cannot read",
+            "a long cell": "malformed", "ragged": "row 2 of the .* CSV has more cells"}[case]
+    if case == "2,000 columns":
+        path.write_text("clip," + ",".join(f"c{i}" for i in range(2000)) + "\nx.mp4," + ",".join("1" * 2000) + "\n")
+    elif case == "fifo":
+        os.mkfifo(path)
+    elif case == "binary":
+        path.write_bytes(b"PK\x03\x04\x00\x00clip,label")
+    elif case == "folder":
+        path.mkdir()
+    elif case == "a long cell":
+        path.write_text("clip,label\nx.mp4," + "y" * 10_000 + "\n")
+    else:
+        path.write_text("clip,label\nx.mp4,fire,extra\n")
+    for read in (read_conditions, read_labels):
+        t0 = time.perf_counter()
+        with pytest.raises(CrnnauditError, match=f"^{re.escape(str(path))}: .*({says})"):
+            read(path)
+        assert time.perf_counter() - t0 < 5, "refused at once, never a hang"

@@ -10,11 +10,15 @@ from .common import add_as, confirm_all, signed_in
 
 
 def cmd_audit(args) -> int:
-    from ..evidence.log import AuditLog
+    from .. import AuditLog
     log = AuditLog(args.db)
     if args.verb == "verify":
+        from .. import UNANCHORED, UNANCHORED_EXIT, evidence_anchors as anchors
         res = log.verify()
         print(res.message)
+        if res.ok and not anchors() and not args.accept_unanchored:
+            print(UNANCHORED)
+            return UNANCHORED_EXIT
         return 0 if res.ok else 1
     if args.verb == "retention":
         from ..limits import checked_days
@@ -28,15 +32,13 @@ def cmd_audit(args) -> int:
     if not args.out:
         print(text)
         return 0
-    from ..card import ModelCard
-    from ..evidence.oversight import reviewer_figures, rule
-    from ..evidence.retention import write_record
+    from .. import ModelCard, oversight_rule, reviewer_figures, write_record_of_processing
     out = Path(args.out)
     out.write_text(text, encoding="utf-8")
-    record = write_record(out.with_name(out.stem + ".record-of-processing.json"),
+    record = write_record_of_processing(out.with_name(out.stem + ".record-of-processing.json"),
                           ModelCard.read(args.card) if args.card else None)
     oversight = out.with_name(out.stem + ".oversight.json")
-    oversight.write_text(json.dumps({"rule": rule(), "reviewers": reviewer_figures(log.rows())}, indent=2),
+    oversight.write_text(json.dumps({"rule": oversight_rule(), "reviewers": reviewer_figures(log.rows())}, indent=2),
                          encoding="utf-8")
     print(f"{len(log.rows())} rows -> {out}; record of processing (GDPR Art. 30) -> {record}; "
           f"how each reviewer decides (automation bias, AI Act Art. 14(4)(b)) -> {oversight}")
@@ -44,12 +46,16 @@ def cmd_audit(args) -> int:
 
 
 def cmd_compliance(args) -> int:
-    from ..evidence.log import AuditLog
-    from ..report.compliance import NOT_ANSWERED, assess
-    result = assess(AuditLog().rows())
+    from .. import NOT_ANSWERED, AuditLog, assess_compliance
+    log = AuditLog()
+    checked = log.verify()
+    result = assess_compliance(log.rows(), checked)
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
+        return 0 if checked.ok else 1
+    if not checked.ok:
+        print(f"the audit log does not verify: {checked.message}\nno clause can be assessed on a broken log")
+        return 1
     for c in result:
         print(f"{c['clause']:<20} {c['status'].upper():<16} {c['asks']}\n{'':<37}{c['why']}")
     missing = sum(c["status"] == NOT_ANSWERED for c in result)
@@ -63,13 +69,21 @@ def _db(parser) -> None:
                                      "CRNNAUDIT_HOME/audit.sqlite)")
 
 
+def _unanchored(parser) -> None:
+    parser.add_argument("--accept-unanchored", action="store_true",
+                        help="exit 0 on an intact log although no witness or pinned key rules out a rewind or a "
+                             "re-keying (otherwise exit 3)")
+
+
 def add_commands(sub) -> None:
     """audit verify | export | retention; compliance."""
     group = sub.add_parser("audit", help="the audit log: verify its chain, export it, purge old rows")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="{verify,export,retention}",
                                  parser_class=type(group))
-    s = verbs.add_parser("verify", help="walk the chain, check every signature, the checkpoint and the witness")
+    s = verbs.add_parser("verify", help="walk the chain, check every signature, the checkpoint and the witness "
+                                        "(exit 0 intact, 1 broken, 3 intact but unanchored)")
     _db(s)
+    _unanchored(s)
     s.set_defaults(fn=cmd_audit)
     s = verbs.add_parser("export", help="the log as JSON or CSV (with --out: also the GDPR Art. 30 record of "
                                         "processing and how each reviewer decides)")

@@ -184,5 +184,8 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str =
         if progress:
             progress(seen, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
     summary = gather(out, RunModel(out))  # model.json: written by whichever worker loaded the model
-    return dict(summary, scored_this_run=done_now, executor=runner.name, **runner.describe(),
+    from .seal import seal_run
+    sealed = seal_run(out, summary)  # signed and logged: what is built from the run checks it first
+    return dict(summary, scored_this_run=done_now, executor=runner.name, sealed_log_row=sealed["seq"],
+                **runner.describe(),
                 workers={w: {"peak_rss_mb": round(v, 1)} for w, v in per_worker.items()})

@@ -20,7 +20,6 @@ Ed25519 key like a report (``crnnaudit report verify`` checks them), and logs it
 
 from __future__ import annotations
 
-import csv
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,11 +66,8 @@ def read_conditions(csv_path: str | Path | None) -> pd.DataFrame:
     """
     if csv_path is None:
         return pd.DataFrame({"clip": []})
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise CrnnauditError(f"{csv_path}: cannot read the conditions ({e})") from e
+    from .csvfile import read_csv_rows
+    rows = read_csv_rows(csv_path, "conditions")
     if not rows or "clip" not in rows[0]:
         raise CrnnauditError(f"{csv_path}: the conditions CSV needs a 'clip' column and one row per clip")
     table = pd.DataFrame(rows).drop(columns=["label"], errors="ignore")
@@ -123,7 +119,9 @@ def build_instructions(run: str | Path, conditions: str | Path | None = None, no
                   "anomaly_classes": card.anomaly_classes, "threshold": card.threshold,
                   "intended_use": card.intended_use, "training_data": card.training_data,
                   "limitations": list(card.known_limitations), "calibration": card.calibration},
-        "run": {"folder": run.name, "clips": int(summary.get("clips", len(clips))),
+        "run": {"folder": run.name, "sealed_at": files["manifest"].get("sealed_at"),
+                "manifest_files": len(files["manifest"].get("files", {})),
+                "clips": int(summary.get("clips", len(clips))),
                 "failed": int(summary.get("failed", 0)), "labelled": len(labelled)},
         "figures": _figures(labelled, card.classes, card.anomaly_classes),
         "detection_roc_auc": summary.get("detection_roc_auc"), "window_roc_auc": summary.get("window_roc_auc"),

@@ -24,22 +24,33 @@ THUMBNAILS = 4  # members shown per cluster
 
 
 def load_run_files(run: str | Path) -> dict:
-    """``summary``, ``clips`` (DataFrame) and ``mean_maps`` of a run folder.
+    """``summary``, ``clips`` (DataFrame), ``mean_maps`` and ``manifest`` (its seal) of a run
+    folder, once its seal verifies (:func:`.seal.check_run`).
 
     Raises:
-        CrnnauditError: the folder is not a finished run.
+        CrnnauditError: the folder is not a finished run, or not one as it was sealed.
     """
+    from .seal import check_run
     run = Path(run)
+    if not (run / "summary.json").is_file():
+        raise CrnnauditError(f"{run}: not a finished crnnaudit run (no summary.json)")
+    manifest = check_run(run)  # an edited run is refused by name, before anything is read from it
     try:
         summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         clips = pd.read_parquet(run / "clips.parquet")
     except (OSError, ValueError) as e:
         raise CrnnauditError(f"{run}: not a finished crnnaudit run (summary.json, clips.parquet: {e})") from e
+    scored = clips[clips["error"].isna()] if "error" in clips else clips
+    needed = ("clip", "sha256", "decision", "predicted", "max_anomaly_score") if len(scored) else ("clip",)
+    missing = [c for c in needed if c not in clips]
+    if missing:
+        raise CrnnauditError(f"{run}: clips.parquet lacks the column(s) {', '.join(missing)}: not a table "
+                             "crnnaudit batch wrote")
     means = {}
     if (run / "mean_maps.npz").exists():
         with np.load(run / "mean_maps.npz", allow_pickle=False) as z:
             means = {k: z[k] for k in z.files}
-    return {"summary": summary, "clips": clips, "mean_maps": means}
+    return {"summary": summary, "clips": clips, "mean_maps": means, "manifest": manifest}
 
 
 def map_image(m: np.ndarray, size: int = 128) -> np.ndarray:
@@ -237,11 +248,11 @@ def _clusters(s: dict, clips: pd.DataFrame, card, png_b64) -> str:
 
 def cluster_method(c: dict) -> str:
     """Which method's maps a cluster comes from, and how far that method is trusted here."""
+    from .explained import trust_words
     m, t = c.get("method", "?"), c.get("method_trust") or {}
-    if t.get("beats_random") is None:
+    if not t.get("windows") or t.get("interval") is None:
         return f"{m} maps (not measured against random deletion)"
-    return (f"{m} maps: beat random deletion on {t['beats_random']:.0%} of {t['windows']} windows measured"
-            + ("" if t.get("trusted") else ": NOT to be trusted on this model"))
+    return trust_words(m, t)
 
 
 _CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"

@@ -16,7 +16,6 @@ columns ``clip`` (file name) and ``label``.
 
 from __future__ import annotations
 
-import csv
 import glob
 import hashlib
 import json
@@ -89,11 +88,8 @@ def not_a_readable_clip(path: Path) -> str | None:
 def read_labels(csv_path: str | Path | None) -> dict[str, str]:
     if csv_path is None:
         return {}
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise CrnnauditError(f"{csv_path}: cannot read the labels ({e})") from e
+    from .csvfile import read_csv_rows
+    rows = read_csv_rows(csv_path, "labels")
     if rows and not {"clip", "label"} <= set(rows[0]):
         raise CrnnauditError(f"{csv_path}: the labels CSV needs the columns 'clip' and 'label'")
     return {Path(r["clip"]).name: r["label"] for r in rows}

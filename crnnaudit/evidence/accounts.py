@@ -36,6 +36,7 @@ ACCOUNTS = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("display_name", sa.String(120), nullable=True),  # what reports call the person (admin's choice)
 )
 
 
@@ -46,6 +47,13 @@ class Identity:
     username: str
     role: str
     source: str = "local"  # local | oidc | token
+    display_name: str | None = None  # what reports call the person; None: their role
+
+    def as_shown(self) -> str:
+        """How reports name this person: the display name an admin set, else their role."""
+        if self.display_name:
+            return self.display_name
+        return f"{'an' if self.role[0] in 'aeiou' else 'a'} {self.role}"
 
     def may(self, permission: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(PERMISSIONS[permission])
@@ -63,8 +71,15 @@ def _check_role(role: str) -> str:
     return role
 
 
+def normalised(name) -> str:
+    """A user name as identities are compared: Unicode NFKC, surrounding spaces dropped (so
+    'ana ' and 'ana', or a full-width 'ａｎａ' and 'ana', are one person)."""
+    import unicodedata
+    return unicodedata.normalize("NFKC", str(name or "")).strip()
+
+
 def _check_name(username: str) -> str:
-    name = (username or "").strip()
+    name = normalised(username)
     if not name or len(name) > 80 or any(c in name for c in "\x00\n\r\t"):
         raise AccessError(f"{username[:80]!r}: a user name is 1-80 characters on one line")
     return name
@@ -78,7 +93,8 @@ ATTEMPTS = sa.Table(
     sa.Column("locked_until", sa.Float, nullable=False, default=0.0),
 )
 #: Sign-in throttling, per account and per client: from the 5th failure each attempt waits
-#: 1, 2, 4, ... seconds after the last failure; the 10th locks for 15 minutes.
+#: 1, 2, 4, ... seconds after the last failure (an attempt inside the delay is refused unheard,
+#: and counts); the 10th locks for 15 minutes.
 THROTTLE_AFTER, LOCK_AFTER, LOCK_SECONDS = 5, 10, 15 * 60
 REFUSED = "sign-in refused: unknown user, wrong password, or an account disabled or locked for a while"
 
@@ -86,6 +102,16 @@ REFUSED = "sign-in refused: unknown user, wrong password, or an account disabled
 def _printable(text, limit: int) -> str:
     """A name as a throttling key or log entry: one line, no control characters, bounded."""
     return "".join(c if c.isprintable() else "?" for c in str(text or "").strip()[:limit])
+
+
+def _insert_unless_there(dialect: str, table, **values):
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the database's own words (the accounts live in
+    the audit log's database: SQLite or PostgreSQL, see ``store.LOCKS``)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _blocked(row, now: float) -> bool:
@@ -106,6 +132,7 @@ class Accounts:
         self.engine = self.log.engine
         try:
             _META.create_all(self.engine)
+            _add_display_names(self.engine)
         except sa.exc.SQLAlchemyError as e:
             raise AccessError(f"accounts at {self.log.url}: cannot open or create ({e})") from e
         from argon2 import PasswordHasher
@@ -118,8 +145,8 @@ class Accounts:
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(ACCOUNTS.c.username, ACCOUNTS.c.role, ACCOUNTS.c.disabled,
-                                          ACCOUNTS.c.created).order_by(ACCOUNTS.c.username)).all()
+            rows = conn.execute(sa.select(ACCOUNTS.c.username, ACCOUNTS.c.role, ACCOUNTS.c.disabled, ACCOUNTS.c.created,
+                                          ACCOUNTS.c.display_name).order_by(ACCOUNTS.c.username)).all()
         return [dict(r._mapping) for r in rows]
 
     def add(self, username: str, password: str, role: str, by: str = "command line") -> Identity:
@@ -128,12 +155,12 @@ class Accounts:
             raise AccessError(f"{name}: a password has at least 10 characters")
         row = {"username": name, "password_hash": self.hasher.hash(password), "role": role,
                "disabled": False, "created": datetime.now(timezone.utc).isoformat()}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(ACCOUNTS.insert().values(**row))
-        except sa.exc.IntegrityError as e:
-            raise AccessError(f"{name}: an account of that name exists") from e
-        self.log.append({"action": "account added", "username": name, "role": role, "by": by}, kind="account")
+        def insert(conn):
+            if conn.execute(sa.select(ACCOUNTS.c.username).where(ACCOUNTS.c.username == name)).first():
+                raise AccessError(f"{name}: an account of that name exists")
+            conn.execute(ACCOUNTS.insert().values(**row))
+        self.log.append({"action": "account added", "username": name, "role": role, "by": by}, kind="account",
+                        change=insert)  # the account and its row: both, or neither
         return Identity(name, role)
 
     def first_admin(self, username: str, password: str) -> Identity:
@@ -144,12 +171,20 @@ class Accounts:
 
     def _update(self, username: str, by: str, action: str, **values) -> None:
         name = _check_name(username)
-        with self.engine.begin() as conn:
-            done = conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.username == name).values(**values)).rowcount
-        if not done:
-            raise AccessError(f"{name}: no such account")
+
+        def update(conn):
+            if not conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.username == name).values(**values)).rowcount:
+                raise AccessError(f"{name}: no such account")
         self.log.append({"action": action, "username": name, "by": by,
-                         **{k: v for k, v in values.items() if k != "password_hash"}}, kind="account")
+                         **{k: v for k, v in values.items() if k != "password_hash"}}, kind="account",
+                        change=update)  # the change and its row: both, or neither
+
+    def set_display_name(self, username: str, display_name: str | None, by: str = "command line") -> None:
+        """What reports call the person (``None`` or empty: their role), a logged change."""
+        shown = normalised(display_name)
+        if len(shown) > 120 or any(c in shown for c in "\x00\n\r\t"):
+            raise AccessError(f"{shown[:40]!r}: a display name is at most 120 characters on one line")
+        self._update(username, by, "display name set", display_name=shown or None)
 
     def disable(self, username: str, by: str = "command line") -> None:
         self._keep_an_admin(username, "disable")
@@ -170,14 +205,17 @@ class Accounts:
 
     def authenticate(self, username: str, password: str, client: str = "unknown client") -> Identity:
         """The identity of a valid, enabled account; one message for every failure (no hint
-        whether the name exists, or whether it is locked). Failures are counted per account
-        and per ``client`` (see :data:`THROTTLE_AFTER`); a success clears both."""
+        whether the name exists, or whether it is locked). Attempts are counted per account and
+        per ``client`` (see :data:`THROTTLE_AFTER`) before the password is checked, in the same
+        transaction as the lock check, so simultaneous guesses cannot slip past the count; an
+        attempt inside a delay is refused unheard and counts; a success clears both counts."""
         from argon2.exceptions import InvalidHashError, VerificationError
         refused, now = AccessError(REFUSED), self.clock()
         keys = [f"account:{_printable(username, 80)}", f"client:{_printable(client, 200)}"]
-        if any(_blocked(r, now) for r in self._attempts(keys)):
-            raise refused  # unheard: neither counted nor checked
+        heard, events = self._count_attempt(keys, now, username, client)
         try:
+            if not heard:
+                raise refused  # locked, or inside the delay: never checked
             name = _check_name(username)
             with self.engine.connect() as conn:
                 row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.username == name)).first()
@@ -185,46 +223,58 @@ class Accounts:
                 raise refused
             self.hasher.verify(row.password_hash, password or "")
         except (AccessError, VerificationError, InvalidHashError):
-            self._failed(keys, now, username, client)
+            for event in events:
+                self.log.append(event, kind="account")
             raise refused from None
         with self.engine.begin() as conn:
             conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.key.in_(keys)))
-        return Identity(row.username, row.role)
+        return Identity(row.username, row.role, display_name=row.display_name)
 
-    def _attempts(self, keys: list[str]) -> list:
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.key.in_(keys))))
-
-    def _failed(self, keys: list[str], now: float, username, client) -> None:
-        """Count a failure for each key; the 5th and the 10th are logged (after the count is
-        committed: the log may live in the same database)."""
+    def _count_attempt(self, keys: list[str], now: float, username, client) -> tuple[bool, list[dict]]:
+        """In one transaction, with the attempt rows locked (SQLite: the database's write lock,
+        taken by the first statement; PostgreSQL: the rows, ``FOR UPDATE``): whether this attempt
+        may be heard (no key locked or inside its delay), and count it as a failure unless a key
+        is locked (a success clears the count again). Returns ``(heard, events)``: the 5th and
+        10th failures' log rows, appended only if the attempt fails (the log may live in the same
+        database, so after this transaction)."""
         events = []
         with self.engine.begin() as conn:
             for key in keys:
-                row = conn.execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.key == key)).first()
-                failures = 1 if row is None or 0 < row.locked_until <= now else row.failures + 1
-                values = {"failures": failures, "last_failure": now,
-                          "locked_until": now + LOCK_SECONDS if failures >= LOCK_AFTER else 0.0}
-                if row is None:
-                    conn.execute(ATTEMPTS.insert().values(key=key, **values))
-                else:
-                    conn.execute(ATTEMPTS.update().where(ATTEMPTS.c.key == key).values(**values))
+                conn.execute(_insert_unless_there(self.engine.dialect.name, ATTEMPTS, key=key, failures=0,
+                                                  last_failure=0.0, locked_until=0.0))
+            rows = {r.key: r for r in conn.execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.key.in_(keys))
+                                                   .with_for_update())}
+            if any(r.locked_until > now for r in rows.values()):
+                return False, []
+            heard = not any(_blocked(r, now) for r in rows.values())
+            for key, row in rows.items():
+                failures = 1 if 0 < row.locked_until <= now else row.failures + 1
+                conn.execute(ATTEMPTS.update().where(ATTEMPTS.c.key == key).values(
+                    failures=failures, last_failure=now,
+                    locked_until=now + LOCK_SECONDS if failures >= LOCK_AFTER else 0.0))
                 if failures in (THROTTLE_AFTER, LOCK_AFTER):
                     events.append({"action": "sign-in locked" if failures == LOCK_AFTER else "sign-in throttled",
                                    "key": key, "username": _printable(username, 80),
                                    "client": _printable(client, 200), "failures": failures})
-        for event in events:
-            self.log.append(event, kind="account")
+        return heard, events
 
     def lift_lock(self, username: str, by: str = "command line") -> None:
         """Clear an account's sign-in failures and lock (an admin's act, logged)."""
         name = _check_name(username)
-        with self.engine.begin() as conn:
-            conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.key == f"account:{name}"))
-        self.log.append({"action": "sign-in lock lifted", "username": name, "by": by}, kind="account")
+        self.log.append({"action": "sign-in lock lifted", "username": name, "by": by}, kind="account",
+                        change=lambda conn: conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.key == f"account:{name}")))
 
     def identity(self, username: str) -> Identity | None:
         """The current role of an enabled account (a session re-reads it on every page)."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.username == username)).first()
-        return None if row is None or row.disabled else Identity(row.username, row.role)
+            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.username == normalised(username))).first()
+        return None if row is None or row.disabled else Identity(row.username, row.role,
+                                                                 display_name=row.display_name)
+
+
+def _add_display_names(engine) -> None:
+    """An accounts table made before display names existed gets the column (SQLite, PostgreSQL)."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("accounts")}
+    if "display_name" not in columns:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE accounts ADD COLUMN display_name VARCHAR(120)"))

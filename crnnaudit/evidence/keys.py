@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..config import home, setting
 from ..errors import SigningKeyError
+from ..limits import MAX_KEY_FILE_BYTES
 
 
 def key_path() -> Path:
@@ -71,14 +73,7 @@ def load_signing_key() -> SigningKey:
     text = setting("CRNNAUDIT_SIGNING_KEY")
     where = "CRNNAUDIT_SIGNING_KEY" if text else str(key_path())
     if not text:
-        try:
-            text = key_path().read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise SigningKeyError(f"{where}: no signing key. Nothing can be signed or logged without it; "
-                                   "`crnnaudit keys init` makes one for a new installation (a key that was "
-                                   "lost must be restored from its backup, not replaced)") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SigningKeyError(f"{where}: the signing key cannot be read ({e})") from e
+        text = _read_key_file(key_path())
     try:
         private = serialization.load_pem_private_key(text.encode("ascii", "replace"), password=None)
     except (ValueError, TypeError) as e:
@@ -86,6 +81,36 @@ def load_signing_key() -> SigningKey:
     if not isinstance(private, Ed25519PrivateKey):
         raise SigningKeyError(f"{where}: the signing key must be Ed25519, not {type(private).__name__}")
     return SigningKey(private)
+
+
+def _read_key_file(path: Path) -> str:
+    """The key file's text: a regular file (never a pipe or a device: opened without blocking),
+    at most :data:`~crnnaudit.limits.MAX_KEY_FILE_BYTES`, that neither group nor others may read
+    or write (a private key anyone can read is no one's key)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise SigningKeyError(f"{path}: no signing key. Nothing can be signed or logged without it; "
+                              "`crnnaudit keys init` makes one for a new installation (a key that was "
+                              "lost must be restored from its backup, not replaced)") from None
+    except OSError as e:
+        raise SigningKeyError(f"{path}: the signing key cannot be read ({e.strerror or e})") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SigningKeyError(f"{path}: the signing key is not a regular file")
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise SigningKeyError(f"{path}: the signing key may be read or written by others (mode "
+                                  f"{stat.S_IMODE(st.st_mode):03o}); make it its owner's alone: chmod 600 {path}")
+        data = os.read(fd, MAX_KEY_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise SigningKeyError(f"{path}: over {MAX_KEY_FILE_BYTES} bytes: not a signing key")
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise SigningKeyError(f"{path}: the signing key is not PEM text ({e})") from e
 
 
 def has_signing_key() -> bool:
@@ -136,6 +161,25 @@ def trusted_fingerprints() -> set[str] | None:
     return {f.strip().lower() for f in text.replace(",", " ").split() if f.strip()}
 
 
+#: The exit code of ``audit verify`` and ``report verify`` when everything checks but nothing
+#: outside the data folder anchors it (no witness, no pinned key).
+UNANCHORED_EXIT = 3
+UNANCHORED = ("intact, but nothing rules out a rewind or a re-keying: no witness (CRNNAUDIT_WITNESS) / no pinned "
+              "key (CRNNAUDIT_TRUSTED_KEYS); pass --accept-unanchored to accept that")
+
+
+def anchors(with_witness: bool = True) -> list[str]:
+    """What anchors the evidence outside the data folder in this deployment: a witness that keeps
+    the checkpoints elsewhere, and keys pinned by fingerprint. Empty: whoever can write the data
+    folder (and its key) can rewind the log or re-key the whole chain unnoticed."""
+    out = []
+    if with_witness and setting("CRNNAUDIT_WITNESS"):
+        out.append("witness")
+    if trusted_fingerprints() is not None:
+        out.append("pinned key")
+    return out
+
+
 def trust_note(fp: str, trusted: set[str] | None) -> tuple[bool, str]:
     """Whether a key may be relied on here, and the words for it."""
     if trusted is None:
@@ -148,8 +192,9 @@ def trust_note(fp: str, trusted: set[str] | None) -> tuple[bool, str]:
 
 def rotate_key(log, out: Path | None = None) -> tuple[SigningKey, SigningKey, dict]:
     """Make a new key and announce it in ``log`` by a row signed with the old one; the new key
-    goes to ``out``, or replaces the key file (the old one kept beside it as
-    ``*.retired-<fingerprint>.pem``). Returns the old key, the new key and the row.
+    goes to ``out``, or replaces the key file: the old private key is removed, its public key
+    kept beside it as ``*.retired-<fingerprint>.pub`` (for verifying old rows; the log names it
+    too). Returns the old key, the new key and the row.
 
     Raises:
         SigningKeyError: no key to rotate from, a key given as text with no ``out`` (rotate it in
@@ -165,6 +210,8 @@ def rotate_key(log, out: Path | None = None) -> tuple[SigningKey, SigningKey, di
     row = log.append({"action": "key rotated", "public_key": new.public_b64, "fingerprint": new.fingerprint,
                       "previous_fingerprint": old.fingerprint}, kind="key")  # signed with the old key
     if out is None:
-        os.replace(target, target.with_name(f"{target.stem}.retired-{old.fingerprint[:16]}.pem"))
-        os.replace(staged, target)
+        retired = target.with_name(f"{target.stem}.retired-{old.fingerprint[:16]}.pub")
+        retired.write_bytes(old.private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+        os.replace(staged, target)  # the old private key is gone: nothing can sign with it any more
     return old, new, row

@@ -20,6 +20,7 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -29,7 +30,7 @@ from .chain import (GENESIS, RETENTION_FIELDS, Verification, against_checkpoint,
                     payload_or_raw, row_hash, walk)
 from .keys import load_signing_key, trusted_fingerprints
 from .store import SqlStore, as_url, default_url  # noqa: F401  (default_url: where the log is)
-from .witness import configured_witness
+from .witness import chain_problem, configured_witness
 
 
 class AuditLog:
@@ -52,17 +53,21 @@ class AuditLog:
             except AuditLogError as e:
                 raise AuditLogError(f"audit log row {row['seq']} was written, but {e}") from e
 
-    def append(self, payload: dict, kind: str = "review", now: datetime | None = None) -> dict:
+    def append(self, payload: dict, kind: str = "review", now: datetime | None = None,
+               change: Callable | None = None) -> dict:
         """Append one row, signed, in one transaction, then move the checkpoint (and the
-        witness's) to it; returns the row.
+        witness's) to it; returns the row. ``change(connection)``, when given, is the change the
+        row records (an account added, say) made in the same transaction: both happen, or neither.
 
         Raises:
             SigningKeyError: no signing key (nothing is written). AuditLogError: the database
-                or the witness cannot be written.
+                or the witness cannot be written. Whatever ``change`` raises (nothing is written).
         """
         key = load_signing_key()
         try:
             with self.store.locked() as tx:
+                if change is not None:
+                    change(tx.conn)
                 row = new_row(tx.head(), kind, payload, key, now)
                 tx.insert(row)
         except sa.exc.SQLAlchemyError as e:
@@ -150,6 +155,14 @@ class AuditLog:
             if not check.ok:
                 return check
             said.append(check.message)
+        if self.witness is not None:
+            try:
+                problem = chain_problem(self.witness.entries(self.url), rows)
+            except AuditLogError as e:
+                return Verification(False, len(rows), str(e))
+            if problem:
+                return Verification(False, len(rows), problem[0], problem[1])
+            said.append("the witness's checkpoints form one chain")
         return Verification(True, len(rows), "; ".join(said), None, result.signers, result.signer_at)
 
     def export(self, fmt: str = "json") -> str:

@@ -8,10 +8,12 @@ builds a real report and log and fails when a clause points at a field neither h
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from ..config import setting
 from ..evidence.chain import payload_or_raw
+from ..evidence.keys import anchors
+from ..evidence.retention import retention_days
 from ..limits import AI_ACT_LOG_DAYS
 
 ANSWERED, PARTLY, NOT_ANSWERED = "answered", "partly answered", "not answered"
@@ -46,7 +48,7 @@ CLAUSES = (
            "per-class figures with 95% intervals, per condition; the card's intended use and limitations; how "
            "to read the logs), signed and logged; every report carries the card and each map's evidence"),
     Clause("AI Act Art. 14(4)", "overseers understand the output, stay aware of automation bias, can override",
-           ("report:trust.reading", "report:output.model_decision", "report:output.reliable", "report:human.decision",
+           ("report:facts.verdicts", "report:output.model_decision", "report:output.reliable", "report:human.decision",
             "report:human.reason", "log:review.seconds_to_decision"),
            "each map's verdict against random deletion, 'no reliable reading' where the model is out of its "
            "depth, override with reasons, and per-reviewer confirm shares and times (oversight)"),
@@ -102,28 +104,45 @@ def field_present(field: str, body: dict, rows: list[dict]) -> bool:
     return False
 
 
-def assess(rows: list[dict] | None = None) -> list[dict]:
+def _days(value) -> float:
+    """A purge row's retention period; one that is not a finite number (a hand-edited row) is 0."""
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return days if math.isfinite(days) else 0.0
+
+
+def assess(rows: list[dict] | None = None, verification=None) -> list[dict]:
     """For this deployment's configuration and log: per clause, answered, partly answered or
-    not answered, and why."""
+    not answered, and why. With ``verification`` (the log's own check) that failed, no clause is
+    read from the log: each is not answered, and says the log is broken."""
+    if verification is not None and not verification.ok:
+        return [{"clause": c.clause, "asks": c.asks, "status": NOT_ANSWERED, "fields": list(c.fields),
+                 "why": f"the audit log does not verify ({verification.message}): nothing can be read from it"}
+                for c in CLAUSES]
     rows = rows or []
     out = []
     purges = [payload_or_raw(r) for r in rows if r.get("kind") == "retention"]
-    short = [p for p in purges if isinstance(p, dict) and float(p.get("retention_days", AI_ACT_LOG_DAYS)) < AI_ACT_LOG_DAYS]
-    uploads_days = float(setting("CRNNAUDIT_RETENTION_DAYS") or 30)
+    kept = [_days(p.get("retention_days", AI_ACT_LOG_DAYS)) if isinstance(p, dict) else 0.0 for p in purges]
+    short = [d for d in kept if d < AI_ACT_LOG_DAYS]  # an unreadable period counts as none kept
+    uploads_days = retention_days()  # a setting that is not a number: ConfigError, naming it
     for c in CLAUSES:
         status, why = ANSWERED, c.how
         if c.clause in ("AI Act Art. 19", "AI Act Art. 26(6)"):
             if short:
                 status = NOT_ANSWERED
-                why = (f"the log was purged keeping {min(float(p['retention_days']) for p in short):g} days, below "
-                       f"the six months ({AI_ACT_LOG_DAYS:g} days) this clause asks")
+                why = (f"the log was purged keeping {min(short):g} days, below the six months "
+                       f"({AI_ACT_LOG_DAYS:g} days) this clause asks")
             elif uploads_days < AI_ACT_LOG_DAYS:
                 status = PARTLY
                 why = (f"the log is kept (no purge below {AI_ACT_LOG_DAYS:g} days), but CRNNAUDIT_RETENTION_DAYS="
                        f"{uploads_days:g} erases the input clips before six months: the log keeps only their hashes")
-        elif c.clause == "AI Act Art. 12(1)" and not setting("CRNNAUDIT_WITNESS"):
-            status, why = PARTLY, c.how + "; but no witness (CRNNAUDIT_WITNESS) keeps the checkpoints elsewhere: " \
-                                          "whoever holds the data folder and the key could rewrite the whole log"
+        elif c.clause == "AI Act Art. 12(1)" and "witness" not in (held := anchors()):
+            status = PARTLY if held else NOT_ANSWERED
+            why = c.how + ("; but no witness (CRNNAUDIT_WITNESS) keeps the checkpoints elsewhere: whoever holds the "
+                           "data folder could rewind the log" + ("" if held else " or, with no pinned key "
+                           "(CRNNAUDIT_TRUSTED_KEYS), re-key and rewrite the whole of it: an unanchored log"))
         elif c.clause == "AI Act Art. 13(3)" and not any(r.get("kind") == "instructions" for r in rows):
             status, why = PARTLY, ("no instructions for use written yet: run `crnnaudit instructions RUN` on a "
                                    "labelled batch run; " + c.how.split("; ", 1)[1])

@@ -23,6 +23,7 @@ the window and the window scored again through the model. Nothing is estimated f
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import time
 from itertools import combinations
 from math import comb
 
@@ -32,6 +33,7 @@ from ..decision import decide
 from ..errors import ExplanationError
 from ..explainers.base import REGISTRY, ExplanationSet
 from ..footage.video import Window
+from ..limits import COUNTERFACTUAL_FRAME_STEPS, COUNTERFACTUAL_SECONDS
 from ..model import AuditedModel
 from .memo import content_key, memo
 from .perturb import blurred, top_share, window_features
@@ -64,6 +66,8 @@ class TemporalCounterfactual:
         baseline: what a removed frame's features become.
         sets_scored: how many windows the search scored through the head.
         statement: the result in one sentence.
+        stopped_at_budget: the search ran out of its budget (frames through the head, seconds)
+            before it had tried every size up to ``max_frames``; the statement says so.
     """
 
     found: bool
@@ -78,6 +82,7 @@ class TemporalCounterfactual:
     baseline: str
     sets_scored: int
     statement: str = ""
+    stopped_at_budget: bool = False
 
     def summary(self) -> dict:
         return asdict(self)
@@ -122,15 +127,29 @@ def _removed(f: np.ndarray, sets: np.ndarray, baseline: str) -> np.ndarray:
     return out
 
 
+class _OutOfBudget(Exception):
+    """The search reached its budget (:data:`~crnnaudit.limits.COUNTERFACTUAL_FRAME_STEPS` or
+    :data:`~crnnaudit.limits.COUNTERFACTUAL_SECONDS`)."""
+
+
 class _Scorer:
-    """Scores sets of removed frames through the head, counting what it scored."""
+    """Scores sets of removed frames through the head, counting what it scored, within the
+    search's budget: frames run through the head, and seconds."""
 
     def __init__(self, model: AuditedModel, f: np.ndarray, baseline: str, batch: int):
         self.model, self.f, self.baseline, self.batch, self.scored = model, f, baseline, batch, 0
+        self.deadline = time.monotonic() + COUNTERFACTUAL_SECONDS
+
+    def affordable(self, n_sets: int) -> bool:
+        return (self.scored + n_sets) * len(self.f) <= COUNTERFACTUAL_FRAME_STEPS
 
     def probs(self, sets: np.ndarray) -> np.ndarray:
+        if not self.affordable(len(sets)):
+            raise _OutOfBudget
         out = []
         for i in range(0, len(sets), self.batch):
+            if time.monotonic() > self.deadline:
+                raise _OutOfBudget
             seqs = _removed(self.f, sets[i:i + self.batch], self.baseline)
             out.append(self.model.probabilities(self.model.head_logits(seqs)))
         self.scored += len(sets)
@@ -159,7 +178,7 @@ def _describe(model: AuditedModel, probs: np.ndarray) -> dict:
 
 
 def temporal(model: AuditedModel, window: Window, *, features: np.ndarray | None = None, baseline: str = "previous",
-             max_frames: int | None = None, by_class: bool = True, exact_sets: int = EXACT_SETS,
+             max_frames: int | None = None, by_class: bool = True, exact_sets: int | None = None,
              batch: int = 512) -> TemporalCounterfactual:
     """The smallest set of frames whose removal changes the model's outcome on ``window``.
 
@@ -169,13 +188,14 @@ def temporal(model: AuditedModel, window: Window, *, features: np.ndarray | None
             before the first kept one take it), ``mean`` (the window's mean frame feature) or ``zero``.
         max_frames: the largest set to consider (default: half the window).
         by_class: a change of predicted class counts, not only a decision crossing the threshold.
-        exact_sets: the exact search's budget in sets scored.
+        exact_sets: the exact search's budget in sets scored (default :data:`EXACT_SETS`).
 
     Raises:
         ExplanationError: an unknown baseline or a max_frames outside 1..T.
     """
     if baseline not in BASELINES:
         raise ExplanationError(f"counterfactual baseline {baseline!r} is not one of {BASELINES}")
+    exact_sets = EXACT_SETS if exact_sets is None else exact_sets
     f = window_features(model, window) if features is None else np.asarray(features, np.float32)
     T = len(f)
     max_frames = max(1, T // 2) if max_frames is None else max_frames
@@ -184,18 +204,34 @@ def temporal(model: AuditedModel, window: Window, *, features: np.ndarray | None
     scorer = _Scorer(model, f, baseline, batch)
     p0 = model.probabilities(model.head_logits(f[None]))
     before = _outcome(model, p0)
-    found, k, best = None, 0, np.zeros((1, 0), int)
-    while found is None and k < max_frames and scorer.scored + comb(T, k + 1) <= exact_sets:
-        k += 1
-        sets = np.array(list(combinations(range(T), k)), int)
-        changed, margin = _change(model, before, scorer.probs(sets), by_class)
-        if changed.any():
-            found = sets[np.flatnonzero(changed)[np.argmin(margin[changed])]]
-        best = sets[[int(np.argmin(margin))]]
+    found, k, best, stopped = None, 0, np.zeros((1, 0), int), False
+    try:
+        while (found is None and k < max_frames and scorer.scored + comb(T, k + 1) <= exact_sets
+               and scorer.affordable(comb(T, k + 1))):
+            sets = np.array(list(combinations(range(T), k + 1)), int)
+            changed, margin = _change(model, before, scorer.probs(sets), by_class)
+            k += 1  # every set of k frames was scored
+            if changed.any():
+                found = sets[np.flatnonzero(changed)[np.argmin(margin[changed])]]
+            best = sets[[int(np.argmin(margin))]]
+    except _OutOfBudget:
+        stopped = True
     exact_up_to, search = k, "exact"
-    if found is None and k < max_frames:
-        found, search = _greedy(model, before, scorer, best[0], T, max_frames, by_class), "greedy"
-    return _result(model, window, scorer, p0, before, found, search, exact_up_to, max_frames, baseline, by_class)
+    if found is None and k < max_frames and not stopped:
+        try:
+            found, search = _greedy(model, before, scorer, best[0], T, max_frames, by_class), "greedy"
+        except _OutOfBudget:
+            stopped, search = True, "greedy"
+    result = _result(model, window, scorer, p0, before, found, search, exact_up_to, max_frames, baseline, by_class)
+    if stopped and not result.found:
+        budget = (f"the search's budget ({COUNTERFACTUAL_FRAME_STEPS:,} frames through the head, "
+                  f"{COUNTERFACTUAL_SECONDS:g} s; {scorer.scored:,} sets of {T} frames scored)")
+        result.stopped_at_budget = True
+        result.statement = (f"No counterfactual was searched to the end: {budget} ran out before every single "
+                            f"frame of this {T}-frame window was tried." if k == 0 else
+                            result.statement.rstrip(".") + f"; then {budget} ran out before sets of {max_frames} "
+                            "frames: a larger set may still change it.")
+    return result
 
 
 def _greedy(model, before, scorer: _Scorer, start: np.ndarray, T: int, max_frames: int, by_class: bool):
@@ -229,8 +265,9 @@ def _result(model, window, scorer, p0, before, found, search, exact_up_to, max_f
         beyond = f"; a greedy search up to {max_frames} frames found none either" if exact_up_to < max_frames else ""
         return TemporalCounterfactual(
             False, [], [], search, exact_up_to, max_frames, b, None, [], baseline, scorer.scored,
-            f"No set of up to {exact_up_to} frames changes the outcome ({b['decision']}, {b['class']}) when "
-            f"removed (every such set tried, each removed frame replaced by {label}){beyond}.")
+            f"Removing any set of up to {exact_up_to} frame{'s' if exact_up_to != 1 else ''} (each replaced by "
+            f"{label}) leaves the model's answer "
+            f"unchanged ({b['decision']}; most likely class {b['class']}): every such set was tried{beyond}.")
     pa = scorer.probs(found[None])  # the verification: the set removed, the window scored again
     changed, _ = _change(model, before, pa, by_class)
     if not changed[0]:  # cannot happen unless the head is not deterministic
@@ -240,12 +277,17 @@ def _result(model, window, scorer, p0, before, found, search, exact_up_to, max_f
     frames = [int(window.indices[t]) for t in found]
     how = ("the smallest such set (every smaller set tried)" if search == "exact" else
            f"found by greedy search and verified (no set of up to {exact_up_to} frames does it)")
-    statement = (f"Without frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))} "
-                 f"(replaced by {label}) the model would have said {a['decision']} ({a['class']}, anomaly score "
-                 f"{a['anomaly_score']:.2f}) instead of {b['decision']} ({b['class']}, {b['anomaly_score']:.2f}): "
-                 f"{how}.")
+    statement = (f"Without {frame_words(frames)} (replaced by {label}), the model would have said {a['decision']} "
+                 f"(anomaly score {a['anomaly_score']:.3f}; most likely class {a['class']}) instead of "
+                 f"{b['decision']} (anomaly score {b['anomaly_score']:.3f}; most likely class {b['class']}): {how}.")
     return TemporalCounterfactual(True, [int(t) for t in found], frames, search, exact_up_to, max_frames, b, a,
                                   what, baseline, scorer.scored, statement)
+
+
+def frame_words(frames: list[int]) -> str:
+    """"frame 34", "frames 34 and 36", "frames 1, 2 and 3"."""
+    words = [str(f) for f in frames]
+    return f"frame {words[0]}" if len(words) == 1 else "frames " + ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def region(model: AuditedModel, window: Window, cf: TemporalCounterfactual, expset: ExplanationSet,

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..config import setting
+from ..errors import ModelError
 from ..model import AuditedModel, places
 
 
@@ -29,8 +30,17 @@ def model_choices(with_uploads: bool = False) -> list[Path]:
     for folder in model_folders() + ([places.uploads_dir()] if with_uploads else []):
         if folder.is_dir():
             out += sorted(p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES
-                          and ".partial" not in p.name)
+                          and ".partial" not in p.name and _stays_inside(p))
     return out
+
+
+def _stays_inside(path: Path) -> bool:
+    """Whether ``path`` is a regular file that resolves inside a models folder or the uploads
+    (a link that leads out of them is not listed: nothing could open it)."""
+    try:
+        return places.allowed_model(path).is_file()
+    except ModelError:
+        return False
 
 
 def log_card_edit(model: AuditedModel, card, target: Path, who) -> dict:
