@@ -76,7 +76,7 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_is_missing(archive, tmp_path
     assert first["sha256"] == records[1].stem  # named by content
 
 
-def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path, capsys):
+def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path, capsys, monkeypatch):
     path = tmp_path / "m.keras"
     arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
     ModelCard(classes=CLASSES, stride=8).write(tmp_path / "m.card.json")
@@ -84,18 +84,29 @@ def test_labels_from_a_csv_override_and_bad_sources_are_clear(archive, tmp_path,
     names = sorted(p.name for p in (archive / "a").glob("*.mp4"))
     labels.write_text("clip,label\n" + "".join(f"{n},normal\n" for n in names))
     assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"),
-                 "--labels", str(labels)]) == 0
+                 "--labels", str(labels)]) == 2, "a run is sealed and logged in someone's name: --as"
+    assert "name the account the command runs as: --as USER" in capsys.readouterr().err
+    from crnnaudit.evidence.accounts import Accounts
+    Accounts().add("Ada Auditor", "a long batch password", "auditor")
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long batch password")
+    assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"),
+                 "--labels", str(labels), "--as", "Ada Auditor"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert sum(summary["confusion_matrix"]["normal"].values()) == 4  # every clip labelled normal
+    from crnnaudit.evidence.log import AuditLog
+    sealed = [json.loads(r["payload"]) for r in AuditLog().rows() if r["kind"] == "run"]
+    assert [(r["by"], r["run"], r["clips"]) for r in sealed] == [("Ada Auditor", "r", 4)]
     said = capsys.readouterr()
     assert said.out.splitlines()[0].startswith("4 clips (4 scored now, 0 could not be read)"), said.out
     assert f"labelled: accuracy {summary['accuracy']:.3f}" in said.out and len(said.out.splitlines()) == 3
     progress = said.err.splitlines()  # not a terminal: one line per update, on stderr, never run together
     assert progress[-1].startswith("auditing: 4/4 clips, done in"), said.err
     assert all(re.fullmatch(r"auditing: \d/4 clips, (about|done in) [\d a-z]+( left)?", line) for line in progress), progress
-    assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"), "--json"]) == 0
+    assert main(["batch", str(path), str(archive / "a" / "*.mp4"), "--out", str(tmp_path / "r"), "--json",
+                 "--as", "Ada Auditor"]) == 0
     assert json.loads(capsys.readouterr().out)["clips"] == 4, "--json: the whole summary"
-    assert main(["batch", str(path), str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r2")]) == 2
+    assert main(["batch", str(path), str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r2"),
+                 "--as", "Ada Auditor"]) == 2
     assert "no clip there" in capsys.readouterr().err
     with pytest.raises(CrnnauditError, match="columns 'clip' and 'label'"):
         (tmp_path / "bad.csv").write_text("file,class\nx,y\n")

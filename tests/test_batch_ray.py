@@ -60,16 +60,19 @@ def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
     assert again["scored_this_run"] == 1 and again["clips"] == 6
 
 
-def test_cli_executor_ray_writes_the_run_report(setup, local_ray, tmp_path, capsys):
+def test_cli_executor_ray_writes_the_run_report(setup, local_ray, tmp_path, capsys, monkeypatch):
     folder, path = setup
+    from crnnaudit.evidence.accounts import Accounts
+    Accounts().add("Ray Auditor", "a long batch password", "auditor")
+    monkeypatch.setenv("CRNNAUDIT_PASSWORD", "a long batch password")
     assert main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r"), "--executor", "ray",
-                 "--workers", "1", "--explain", "flagged"]) == 0
+                 "--workers", "1", "--explain", "flagged", "--as", "Ray Auditor"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["clips"] == 6
     page = (tmp_path / "r" / "report.html").read_text()
     assert "Confusion matrix" in page and "Flagged clips" in page
     with pytest.raises(SystemExit) as e:  # argparse: one line, exit 2
         main(["batch", str(path), str(folder / "clips"), "--out", str(tmp_path / "r2"), "--executor", "ray",
-              "--workers", "0"])
+              "--workers", "0", "--as", "Ray Auditor"])
     assert e.value.code == 2
     assert "--workers" in capsys.readouterr().err

@@ -499,6 +499,13 @@ def test_a_countersignature_copied_onto_another_report_fails(tmp_path, monkeypat
     good = json.loads(paste(canonical(a).encode()))  # on its own report it holds
     good.pop("signing_key"), good.pop("audit_log_head")
     assert verify_file(_minimal_report(tmp_path, log, monkeypatch, body=good, folder="a2")["json"])["ok"]
+    # the same id, decision and author, but other content, re-issued and signed by the
+    # installation, carrying the original's countersignature: the report hash it signed says no
+    other = dict(a, output=dict(a["output"], anomaly_score=0.01))
+    other.pop("signing_key"), other.pop("audit_log_head")
+    carried = json.loads(paste(canonical(other).encode()))
+    result = verify_file(_minimal_report(tmp_path, log, monkeypatch, body=carried, folder="a3")["json"])
+    assert not result["ok"] and "given to other content" in result["message"], result["message"]
 
 
 def test_a_report_carries_the_log_head_at_its_time(log_url, tmp_path, monkeypatch):

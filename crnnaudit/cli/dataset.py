@@ -10,10 +10,11 @@ from .common import Progress, add_as, positive_int, signed_in
 
 def cmd_batch(args) -> int:
     from .. import run_batch
+    who = signed_in(args.as_user, "review", "run dataset audits")  # the run's seal names who ran it
     bar = Progress("auditing", "clips")
     summary = run_batch(args.model, args.sources, args.out, executor=args.executor, workers=args.workers,
                         address=args.address, card=args.card, labels=args.labels, explain=args.explain,
-                        methods=args.methods, progress=lambda done, total, rate: bar(done, total))
+                        methods=args.methods, progress=lambda done, total, rate: bar(done, total), by=who.username)
     report = None
     if args.report:
         from .. import write_run_report
@@ -70,6 +71,7 @@ def add_commands(sub) -> None:
     s.add_argument("--workers", type=positive_int, help="workers, one model each (ray: default 2)")
     s.add_argument("--no-report", dest="report", action="store_false", help="skip RUN/report.html")
     s.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+    add_as(s, "auditor")
     s.set_defaults(fn=cmd_batch)
 
     s = sub.add_parser("instructions", help="instructions for use (AI Act Art. 13) from a labelled batch run: "

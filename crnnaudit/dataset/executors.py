@@ -147,7 +147,7 @@ def executor_named(name: str, **options) -> Executor:
 def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str = "local", workers: int | None = None,
               address: str | None = None, threads: int = 0, card: str | None = None,
               labels: str | Path | None = None, explain: str = "none", methods: Iterable[str] | None = None,
-              progress: Callable[[int, int, float], None] | None = None) -> dict:
+              progress: Callable[[int, int, float], None] | None = None, by: str | None = None) -> dict:
     """Score (and explain) every clip of ``sources`` into the run folder ``out``; the one
     driver of every executor. Clips already recorded (by content) are skipped; a clip that
     cannot be read is recorded with its error and the run goes on.
@@ -159,6 +159,7 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str =
         labels: a CSV with columns ``clip`` and ``label`` (else ``<clip>.truth.json``).
         explain: ``none``, ``flagged`` (windows over the threshold) or ``all``.
         progress: ``progress(done, total, clips_per_second)`` after each clip.
+        by: who ran it (the signed-in account); the run's seal and its log row name them.
 
     Returns:
         The run's summary (``RUN/summary.json``) with ``scored_this_run``, ``executor`` and
@@ -185,7 +186,7 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str =
             progress(seen, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
     summary = gather(out, RunModel(out))  # model.json: written by whichever worker loaded the model
     from .seal import seal_run
-    sealed = seal_run(out, summary)  # signed and logged: what is built from the run checks it first
+    sealed = seal_run(out, summary, by=by)  # signed and logged: what is built from the run checks it first
     return dict(summary, scored_this_run=done_now, executor=runner.name, sealed_log_row=sealed["seq"],
                 **runner.describe(),
                 workers={w: {"peak_rss_mb": round(v, 1)} for w, v in per_worker.items()})

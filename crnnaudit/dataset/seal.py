@@ -45,8 +45,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def seal_run(run: str | Path, summary: dict, log=None) -> dict:
-    """Write ``RUN/manifest.json`` (signed) and log it; returns the log row.
+def seal_run(run: str | Path, summary: dict, log=None, by: str | None = None) -> dict:
+    """Write ``RUN/manifest.json`` (signed) and log it, naming ``by`` (who ran it; a library call
+    that names nobody is said to be one); returns the log row.
 
     Raises:
         SigningKeyError: no signing key (nothing is written).
@@ -57,12 +58,14 @@ def seal_run(run: str | Path, summary: dict, log=None) -> dict:
     from ..evidence.signing import seal_json
     run = Path(run)
     key = load_signing_key()
-    body = {"schema": SCHEMA, "run": run.name, "sealed_at": datetime.now(timezone.utc).isoformat(),
+    by = by or "a library call (run_batch, no account named)"
+    body = {"schema": SCHEMA, "run": run.name, "by": by, "sealed_at": datetime.now(timezone.utc).isoformat(),
             "model_sha256": summary.get("model_sha256"), "clips": summary.get("clips"),
             "files": _files(run)}
     data = seal_json(body, key)
     (run / MANIFEST).write_bytes(data)
-    return (log or AuditLog()).append({"action": "run sealed", "run": run.name, "model_sha256": body["model_sha256"],
+    return (log or AuditLog()).append({"action": "run sealed", "run": run.name, "by": by,
+                                       "model_sha256": body["model_sha256"],
                                        "clips": body["clips"], "files": len(body["files"]),
                                        "manifest_sha256": hashlib.sha256(canonical(body).encode()).hexdigest()},
                                       kind="run")

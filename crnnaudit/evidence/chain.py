@@ -250,8 +250,8 @@ def in_words(row: dict) -> str:
         return (f"instructions for use {p.get('document_id')} written for model {str(p.get('model_sha256'))[:12]}… "
                 f"from run {p.get('run')}")
     if kind == "run":
-        return (f"dataset run {p.get('run')} sealed: {p.get('clips')} clips, {p.get('files')} files, model "
-                f"{str(p.get('model_sha256'))[:12]}…")
+        return (f"{p.get('by')} sealed dataset run {p.get('run')}: {p.get('clips')} clips, {p.get('files')} files, "
+                f"model {str(p.get('model_sha256'))[:12]}…")
     if kind == "key":
         return (f"signing key rotated: {str(p.get('previous_fingerprint'))[:16]}… → {str(p.get('fingerprint'))[:16]}…"
                 if p.get("previous_fingerprint") else f"signing key {str(p.get('fingerprint'))[:16]}… announced")

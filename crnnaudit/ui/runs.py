@@ -32,7 +32,7 @@ def pick_run(key: str) -> dict | None:
     runs = run_choices()
     if not runs:
         st.info(f"No dataset-audit run in {runs_dir()} yet: `crnnaudit batch MODEL CLIPS... --out "
-                f"{runs_dir()}/NAME --explain flagged` makes one (CRNNAUDIT_RUNS_DIR moves the folder).")
+                f"{runs_dir()}/NAME --explain flagged --as USER` makes one (CRNNAUDIT_RUNS_DIR moves the folder).")
         return None
     path = st.selectbox("Run", runs, format_func=lambda p: p.name, key=key)
     try:

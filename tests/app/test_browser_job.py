@@ -65,7 +65,7 @@ def _one_window_everywhere(page) -> int:
 
 
 def _upload(page, path: Path) -> None:
-    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stRadio"]').get_by_text("Upload", exact=True).click()
     wait_idle(page)
     page.locator('input[type="file"]').first.set_input_files(str(path))
     wait_idle(page)

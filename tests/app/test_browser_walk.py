@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser import ROOT, running_app, sign_in, sign_out, wait_idle, FLAGS, CHROMIUM
+from tests.app.browser import CHROMIUM, ROOT, chromium, new_page, running_app, sign_in, sign_out, wait_idle
 
 pytestmark = pytest.mark.long  # ten walks in a real browser: make test-long (CI runs it)
 
@@ -34,8 +34,8 @@ LABELS = {"gradcam": "Grad-CAM (per frame)", "saliency": "Saliency (gradient mag
 class Walk:
     """One browser, one account, the actions and the invariants."""
 
-    def __init__(self, page, url: str, rng: random.Random, tmp: Path):
-        self.page, self.url, self.rng, self.tmp = page, url, rng, tmp
+    def __init__(self, page, url: str, rng: random.Random, tmp: Path, user: str):
+        self.page, self.url, self.rng, self.tmp, self.user = page, url, rng, tmp, user
         self.window = None  # the window the Review page last announced
 
     # --- actions ----------------------------------------------------------------------------
@@ -132,12 +132,13 @@ class Walk:
 
     def _sign_out_in(self) -> None:
         sign_out(self.page)
-        sign_in(self.page, "Walker", "a long walking password")
+        sign_in(self.page, self.user, "a long walking password")
         self.page.get_by_role("heading", level=1).first.wait_for()
 
     def _upload_file(self, path: Path) -> None:
         self._review()
-        self.page.get_by_text("Upload", exact=True).click()
+        # the radio's "Upload" (the uploader's own button says "Upload" too once it is shown)
+        self.page.locator('[data-testid="stRadio"]').get_by_text("Upload", exact=True).click()
         wait_idle(self.page)
         self.page.locator('input[type="file"]').first.set_input_files(str(path))
 
@@ -208,28 +209,22 @@ class Walk:
 
 def _run(url: str, seed: int, actions: list[tuple[str, int]], tmp: Path, shots: Path | None):
     """Replay ``actions`` in a fresh browser; the first failing step and what failed, or None."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(120_000)
-            page.goto(url)
-            sign_in(page, "Walker", "a long walking password")
-            page.get_by_role("heading", name="Review", level=1).wait_for()
-            walk = Walk(page, url, random.Random(seed), tmp)
-            for i, (action, choice) in enumerate(actions):
-                try:
-                    walk.do(action, choice)
-                    bad = walk.check()
-                except Exception as e:  # noqa: BLE001 - a page that never settles fails the walk too
-                    bad = [f"{action} did not complete: {str(e).splitlines()[0][:300]}"]
-                if bad:
-                    if shots is not None:
-                        page.screenshot(path=str(shots / f"seed{seed}-step{i}-{action}.png"), full_page=True)
-                    return i, bad
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser)
+        page.goto(url)
+        sign_in(page, f"Walker {seed}", "a long walking password")
+        page.get_by_role("heading", name="Review", level=1).wait_for()
+        walk = Walk(page, url, random.Random(seed), tmp, f"Walker {seed}")
+        for i, (action, choice) in enumerate(actions):
+            try:
+                walk.do(action, choice)
+                bad = walk.check()
+            except Exception as e:  # noqa: BLE001 - a page that never settles fails the walk too
+                bad = [f"{action} did not complete: {str(e).splitlines()[0][:300]}"]
+            if bad:
+                if shots is not None:
+                    page.screenshot(path=str(shots / f"seed{seed}-step{i}-{action}.png"), full_page=True)
+                return i, bad
     return None
 
 
@@ -246,23 +241,37 @@ def _shortest(url: str, seed: int, actions: list, tmp: Path, budget: int = 8) ->
     return best
 
 
+@pytest.fixture(scope="module")
+def walk_server(small_model_path, tmp_path_factory):
+    """One server for the ten walks (each walks as its own account, in its own browser): the
+    server's start is paid once, and later walks meet what earlier ones left (explanations
+    served from the cache, other accounts' reviews), as on a shared server."""
+    from crnnaudit.evidence.accounts import Accounts
+    home = tmp_path_factory.mktemp("walks") / "home"
+    env = {"CRNNAUDIT_MODEL": str(small_model_path), "CRNNAUDIT_HOME": str(home),
+           "CRNNAUDIT_SAMPLES": str(ROOT / "sample_videos"), "CRNNAUDIT_CONTROLLER": "Example Transit Ltd",
+           "CRNNAUDIT_CONTEST_CONTACT": "dpo@example.org"}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        for seed in SEEDS:
+            Accounts().add(f"Walker {seed}", "a long walking password", "admin")
+        with running_app(env) as url:
+            yield url
+
+
 @pytest.mark.parametrize("seed", list(SEEDS))
-def test_a_random_walk_in_the_browser_shows_one_review(app_env, tmp_path, seed):
+def test_a_random_walk_in_the_browser_shows_one_review(walk_server, tmp_path, seed):
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is required (make test installs it)")
-    from crnnaudit.evidence.accounts import Accounts
-    Accounts().add("Walker", "a long walking password", "admin")
     rng = random.Random(seed)
     actions = [(rng.choice([a for a, w in ACTIONS.items() for _ in range(w)]), rng.randrange(10 ** 6))
                for _ in range(STEPS)]
-    env = {"CRNNAUDIT_MODEL": str(app_env), "CRNNAUDIT_HOME": str(tmp_path / "home"),
-           "CRNNAUDIT_SAMPLES": str(ROOT / "sample_videos")}
     OUT.mkdir(parents=True, exist_ok=True)
-    with running_app(env) as url:
-        failed = _run(url, seed, actions, tmp_path, OUT)
-        if failed is not None:
-            step, bad = failed
-            shortest = _shortest(url, seed, actions[:step + 1], tmp_path)
-            pytest.fail(f"seed {seed}: after step {step} ({actions[step][0]}) {bad}; the walk: "
-                        f"{[a for a, _ in actions[:step + 1]]}; the shortest failing sequence found: "
-                        f"{[a for a, _ in shortest]} (screenshots in {OUT})")
+    failed = _run(walk_server, seed, actions, tmp_path, OUT)
+    if failed is not None:
+        step, bad = failed
+        shortest = _shortest(walk_server, seed, actions[:step + 1], tmp_path)
+        pytest.fail(f"seed {seed}: after step {step} ({actions[step][0]}) {bad}; the walk: "
+                    f"{[a for a, _ in actions[:step + 1]]}; the shortest failing sequence found: "
+                    f"{[a for a, _ in shortest]} (screenshots in {OUT})")
