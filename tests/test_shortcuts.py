@@ -72,8 +72,14 @@ def drill(request, tmp_path_factory):
 
 
 @pytest.mark.long  # the shortcut drills train two models: make test-long (CI runs it)
-def test_the_screen_flags_the_marker_and_only_the_marker(drill, tmp_path):
+def test_the_screen_flags_the_marker_and_only_the_marker(drill, tmp_path, request):
     marker, model, folder, acc = drill
+    if marker:  # issue 33 stays open on this point: strict, so a fix is noticed the day it lands
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "the marker model is saturated (p(fire) = 0.9998): its maps beat all 20 random deletions on "
+            "the fire windows but move the class by under 0.01, so no window passes the verdict and no "
+            "method is trusted; the screen needs a trust per class, or a rank statistic, measured on "
+            "both drills (issue 33, point 1)")))
     assert acc >= 0.9  # both models learned their task
     # the default methods: the screen itself picks those whose maps beat random deletion here
     summary = run_batch(model, [str(folder)], tmp_path / "run", explain="all")
