@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import CrnnauditError
+from ..footage.video import sha256_file
 from ..limits import MAX_REPORT_BYTES
 
 MANIFEST = "manifest.json"
@@ -33,16 +34,8 @@ def _files(run: Path) -> dict[str, str]:
     for p in sorted(run.rglob("*")):
         if (p.name != MANIFEST and p.is_file() and not p.is_symlink() and ".partial" not in p.name
                 and p.relative_to(run).as_posix() not in DERIVED):
-            out[p.relative_to(run).as_posix()] = _sha256(p)
+            out[p.relative_to(run).as_posix()] = sha256_file(p)
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def seal_run(run: str | Path, summary: dict, log=None, by: str | None = None) -> dict:

@@ -87,8 +87,9 @@ class FolderWitness:
             raise AuditLogError(f"witness {path}: unreadable ({e})") from e
 
     def latest(self, url: str) -> dict | None:
-        last = self.entries(url)[-1:]
-        return open_checkpoint(last[0]["doc"], last[0]["where"]) if last else None
+        folder = self.folder / log_id(url)
+        last = self._read(max(folder.glob("*.json"), default=None)) if folder.is_dir() else None
+        return open_checkpoint(last["doc"], last["where"]) if last else None
 
 
 class DatabaseWitness:
