@@ -43,7 +43,7 @@ def screen_window(model, explained: list, table, measure: bool) -> dict:
     """What the shortcut screen reads of one clip: its most anomalous explained window's maps
     on the grid, for every chosen spatial method and :data:`SCREEN_METHOD` (computed here for
     that window alone when not chosen: a pixel-level method beside a conv-level one), and, when
-    ``measure``, whether each beats random deletion there (:func:`crnnaudit.trust.verdict.verdicts`)."""
+    ``measure``, whether each map outranks random deletion there (:func:`ranks_above_random`)."""
     from .. import trust
     from ..explainers import REGISTRY, explain
     score = dict(zip(table["window"], table["anomaly_score"]))
@@ -56,9 +56,21 @@ def screen_window(model, explained: list, table, measure: bool) -> dict:
         for m in es.spatial():
             out["maps"][m] = relevance_grid(es[m].maps)
         if measure:
-            out["beats"].update({m: bool(f["better_than_random"]) for m, f in trust.verdicts(model, e.window, es).items()
+            out["beats"].update({m: ranks_above_random(f) for m, f in trust.verdicts(model, e.window, es).items()
                                  if f["kind"] == "spatial"})
     return out
+
+
+def ranks_above_random(verdict: dict) -> bool:
+    """The event the screen counts on one window: deleting what the map ranks first lowered the
+    explained class more than every random deletion of the same size did (the verdict's Monte
+    Carlo test passes, p <= 0.05), however small the change. A map no better than random does
+    so at most 1 time in 21 (:func:`chance_rate`), whatever the model's confidence; the page's
+    own verdict also asks the change to be large enough to rely on for that one window
+    (:data:`~crnnaudit.trust.verdict.MIN_EFFECT`), which a confident model's windows rarely
+    give and which has no known chance rate."""
+    from ..trust.verdict import VERDICT_ALPHA
+    return bool(verdict["p_value"] <= VERDICT_ALPHA)
 
 
 def relevance_grid(maps: np.ndarray) -> np.ndarray:
@@ -113,58 +125,100 @@ def load_run(out: Path) -> dict:
             "top": {"rows": top_rows, "maps": stacked["topmap"], "beats": stacked["topbeats"]}}
 
 
-TRUST_ALPHA = 0.05  # the binomial test's level
+TRUST_ALPHA = 0.05  # the binomial tests' level for each method, over its classes (Bonferroni)
 
 
 def chance_rate() -> float:
-    """How often a map no better than random passes its verdict on a window: the Monte Carlo
-    test's exact level with :data:`~crnnaudit.trust.verdict.VERDICT_DRAWS` draws (1/21 with 20)."""
+    """How often a map no better than random outranks random deletion on a window
+    (:func:`ranks_above_random`): the Monte Carlo test's exact level with
+    :data:`~crnnaudit.trust.verdict.VERDICT_DRAWS` draws (1/21 with 20)."""
     from math import floor
     from ..trust.verdict import VERDICT_ALPHA, VERDICT_DRAWS
     return floor(VERDICT_ALPHA * (VERDICT_DRAWS + 1)) / (VERDICT_DRAWS + 1)
 
 
-def method_trust(top: dict) -> dict[str, dict]:
-    """Per spatial method: on how many of the run's measured windows (the most anomalous
-    explained window of a sample of clips) its map beat random deletion, and whether that is
-    significantly more than chance (a one-sided binomial test at 5% against :func:`chance_rate`):
-    only then is the method trusted. With the count, the share, its 95% Wilson interval and the
-    test's p-value."""
+def _binomial(b: np.ndarray, chance: float, level: float) -> dict:
+    """On how many windows a map outranked random deletion, and whether that is significantly
+    more than chance (one-sided binomial test at ``level``), with the share, its 95% Wilson
+    interval and the p-value."""
     from scipy.stats import binomtest
+    n, k = int(len(b)), int(np.sum(b))
+    entry = {"windows": n, "beats": k, "beats_random": k / n if n else None, "chance": chance, "level": level,
+             "p_value": None, "interval": None, "trusted": False}
+    if n:
+        test = binomtest(k, n, chance, alternative="greater")
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")  # two-sided, as shown
+        entry.update(p_value=float(test.pvalue), interval=[float(ci.low), float(ci.high)],
+                     trusted=bool(test.pvalue <= level))
+    return entry
+
+
+def method_trust(top: dict, classes: list[str] | None = None) -> dict[str, dict]:
+    """Per spatial method and per class explained: on how many of the run's measured windows of
+    that class (the most anomalous explained window of a sample of clips) the method's map
+    outranked random deletion (:func:`ranks_above_random`), and whether that is significantly
+    more than chance (:func:`chance_rate`): a one-sided binomial test per class, at
+    :data:`TRUST_ALPHA` over the method's classes together (Bonferroni). A method is trusted for
+    a class only then, and the screen flags a cluster only on the maps of a method trusted for
+    that cluster's class: a method that tracks the evidence of one class says nothing of its
+    maps on another.
+
+    Returns:
+        ``{method: {"windows", "beats", "beats_random", "chance", "test", "classes": {class:
+        {"windows", "beats", "beats_random", "chance", "level", "p_value", "interval",
+        "trusted"}}, "trusted_classes", "trusted"}}``; ``trusted``: for at least one class.
+    """
     chance, out = chance_rate(), {}
+    targets = np.array([r["target"] for r in top["rows"]], int)
+    names = classes or [str(k) for k in range(int(targets.max(initial=-1)) + 1)]
     for m in top["maps"]:
-        b = top["beats"].get(m, np.array([]))
-        b = b[~np.isnan(b)]
-        n, k = int(len(b)), int(np.sum(b))
-        entry = {"windows": n, "beats": k, "beats_random": k / n if n else None, "chance": chance,
-                 "test": f"one-sided binomial test against the chance rate {chance:.3f}, at {TRUST_ALPHA:.0%}",
-                 "p_value": None, "interval": None, "trusted": False}
-        if n:
-            test = binomtest(k, n, chance, alternative="greater")
-            ci = test.proportion_ci(confidence_level=0.95, method="wilson")
-            entry.update(p_value=float(test.pvalue), interval=[float(ci.low), float(ci.high)],
-                         trusted=bool(test.pvalue <= TRUST_ALPHA))
-        out[m] = entry
+        b = np.asarray(top["beats"].get(m, np.full(len(targets), np.nan)), float)
+        measured = ~np.isnan(b)
+        present = [k for k in range(len(names)) if (measured & (targets == k)).any()]
+        level = TRUST_ALPHA / max(1, len(present))
+        per_class = {names[k]: _binomial(b[measured & (targets == k)], chance, level) for k in present}
+        trusted = [c for c, e in per_class.items() if e["trusted"]]
+        out[m] = {"windows": int(measured.sum()), "beats": int(np.nansum(b)),
+                  "beats_random": float(np.nanmean(b)) if measured.any() else None, "chance": chance,
+                  "test": (f"one-sided binomial test per class against the chance rate {chance:.3f}, at "
+                           f"{TRUST_ALPHA:.0%} over the method's {len(present)} class(es) (Bonferroni: "
+                           f"{level:.2%} each)"),
+                  "classes": per_class, "trusted_classes": trusted, "trusted": bool(trusted)}
     return out
 
 
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def class_trust_words(m: str, cls: str, e: dict) -> str:
+    """How far a method's maps are trusted on one class's windows, in one sentence with its figures."""
+    if not e.get("windows"):
+        return f"{m} on {cls} windows: not measured on this run"
+    from ..trust.verdict import VERDICT_DRAWS
+    lo, hi = e["interval"]
+    level = f", level {e['level']:.2%}" if "level" in e else ""  # runs written before the per-class test: none
+    said = (f"{m} maps outranked all {VERDICT_DRAWS} random deletions on {e['beats']} of {e['windows']} measured "
+            f"{cls} windows ({e['beats_random']:.0%}, 95% interval {lo:.0%} to {hi:.0%}; chance {e['chance']:.0%}, "
+            f"binomial {_p(e['p_value'])}{level})")
+    return said + (f": trusted for {cls}" if e["trusted"] else f": NOT to be trusted for {cls} on this model")
+
+
 def trust_words(m: str, t: dict) -> str:
-    """How far a method is trusted on a run, in one sentence with its figures."""
-    if not t["windows"]:
+    """How far a method is trusted on a run, class by class, with its figures."""
+    if not t.get("classes"):
         return f"{m}: not measured on this run"
-    lo, hi = t["interval"]
-    said = (f"{m} maps beat random deletion on {t['beats']} of {t['windows']} measured windows ({t['beats_random']:.0%}, "
-            f"95% interval {lo:.0%} to {hi:.0%}; chance {t['chance']:.0%}, binomial p = {t['p_value']:.3f})")
-    return said + (": trusted" if t["trusted"] else ": NOT to be trusted on this model")
+    return "; ".join(class_trust_words(m, c, e) for c, e in t["classes"].items())
 
 
 def screen_all(top: dict, classes: list[str], clip_names: dict[str, str]) -> dict:
     """The shortcut screen over each clip's most anomalous explained window, on the maps of
-    every trusted method (:func:`method_trust`). A cluster is flagged only on a trusted method's
-    maps; when no method is trusted every method is still clustered and shown, nothing is
-    flagged, and the note says so. Each cluster names its method and how far it is trusted."""
+    every method trusted for at least one class (:func:`method_trust`). A cluster is flagged
+    only on the maps of a method trusted for its class; when no method is trusted for any class
+    every method is still clustered and shown, nothing is flagged, and the note says so. Each
+    cluster names its method and how far that method is trusted for its class."""
     from . import shortcuts
-    trust = method_trust(top)
+    trust = method_trust(top, classes)
     trusted = [m for m, t in trust.items() if t["trusted"]]
     used = trusted or list(top["maps"])
     targets = np.array([r["target"] for r in top["rows"]])
@@ -173,13 +227,15 @@ def screen_all(top: dict, classes: list[str], clip_names: dict[str, str]) -> dic
         one = shortcuts.screen(top["maps"][m], targets, top["rows"], classes, clip_names)
         rule = one["rule"]
         for c in one["clusters"]:
-            c.update(method=m, method_trust=trust[m], method_trusted=trust[m]["trusted"],
-                     flagged=bool(c["flagged"] and trust[m]["trusted"]))
+            entry = trust[m]["classes"].get(c["class"], {"windows": 0, "trusted": False})
+            c.update(method=m, method_trust=entry, method_trusted=bool(entry["trusted"]),
+                     flagged=bool(c["flagged"] and entry["trusted"]))
         clusters += one["clusters"]
-    note = (f"Screened with {', '.join(used)}: the methods whose maps beat random deletion on significantly more "
-            f"windows than chance. " if trusted else
-            "No method is trusted here: no method's maps beat random deletion on significantly more windows than "
-            "chance, so the clusters are shown but none is flagged, and none is evidence. ")
+    note = (f"Screened with {', '.join(used)}: the methods whose maps outrank random deletion on significantly "
+            f"more windows of a class than chance; a cluster is flagged only on a method trusted for its class. "
+            if trusted else
+            "No method is trusted here: on no class do any method's maps outrank random deletion on significantly "
+            "more windows than chance, so the clusters are shown but none is flagged, and none is evidence. ")
     note += "; ".join(trust_words(m, t) for m, t in trust.items()) + "."
     return {"clusters": clusters, "flagged": sum(c["flagged"] for c in clusters), "rule": rule or {},
             "methods": used, "method": ", ".join(used), "trust": trust, "trusted": trusted, "note": note}

@@ -247,12 +247,12 @@ def _clusters(s: dict, clips: pd.DataFrame, card, png_b64) -> str:
 
 
 def cluster_method(c: dict) -> str:
-    """Which method's maps a cluster comes from, and how far that method is trusted here."""
-    from .explained import trust_words
+    """Which method's maps a cluster comes from, and how far that method is trusted for its class."""
+    from .explained import class_trust_words
     m, t = c.get("method", "?"), c.get("method_trust") or {}
     if not t.get("windows") or t.get("interval") is None:
         return f"{m} maps (not measured against random deletion)"
-    return trust_words(m, t)
+    return class_trust_words(m, c.get("class", "?"), t)
 
 
 _CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
