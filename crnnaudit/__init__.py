@@ -30,7 +30,8 @@ _EXPORTS = {
     # models: where they may come from, calibration
     "allowed_model": "model.places", "calibrate_card": "model.calibration", "NO_STATISTICS": "model.statistics",
     # evidence: accounts, the signing key, erasure and retention, oversight
-    "Accounts": "evidence.accounts", "init_signing_key": "evidence.keys", "load_signing_key": "evidence.keys",
+    "Accounts": "evidence.accounts", "Sessions": "evidence.sessions", "init_signing_key": "evidence.keys",
+    "load_signing_key": "evidence.keys",
     "rotate_signing_key": "evidence.keys", "signing_key_path": "evidence.keys", "has_signing_key": "evidence.keys",
     "evidence_anchors": "evidence.keys", "UNANCHORED": "evidence.keys", "UNANCHORED_EXIT": "evidence.keys",
     "erase_clip": "evidence.retention", "apply_retention": "evidence.retention",

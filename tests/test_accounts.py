@@ -75,7 +75,19 @@ def test_user_commands(tmp_path, monkeypatch, capsys):
     assert "zoë (auditor) may not manage accounts" in capsys.readouterr().err
     assert main(["user", "add", "zoë", "--db", db, "--as", "root"]) == 2
     assert "exists" in capsys.readouterr().err
+    from crnnaudit import Sessions
+    session = Sessions(Accounts(db)).open(Accounts(db).identity("zoë"))
     assert main(["user", "disable", "zoë", "--db", db, "--as", "root"]) == 0
-    assert Accounts(db).identity("zoë") is None
-    by = [json.loads(r["payload"])["by"] for r in AuditLog(db).rows()]
-    assert by == ["first account", "root", "root", "root"]
+    assert Accounts(db).identity("zoë") is None and Sessions(Accounts(db)).identity(session) is None
+    assert "1 open session(s) ended" in capsys.readouterr().out
+    assert main(["user", "enable", "zoë", "--db", db, "--as", "root"]) == 0
+    assert Accounts(db).identity("zoë").role == "auditor"
+    session = Sessions(Accounts(db)).open(Accounts(db).identity("zoë"))
+    monkeypatch.setenv("CRNNAUDIT_NEW_PASSWORD", "a new long password")
+    assert main(["user", "reset-password", "zoë", "--db", db, "--as", "root"]) == 0
+    assert Sessions(Accounts(db)).identity(session) is None  # whoever held the old password is out
+    assert Accounts(db).authenticate("zoë", "a new long password").username == "zoë"
+    actions = [(json.loads(r["payload"])["action"], json.loads(r["payload"])["by"]) for r in AuditLog(db).rows()]
+    assert actions == [("account added", "first account"), ("account added", "root"), ("role changed", "root"),
+                       ("account disabled", "root"), ("account enabled", "root"), ("password reset", "root")]
+    assert "password_hash" not in AuditLog(db).rows()[-1]["payload"]

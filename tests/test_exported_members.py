@@ -10,7 +10,7 @@ def test_public_names_are_pinned():
         "build_report", "calibrate", "explain", "export_explanations", "load_model", "open_clip", "preprocess", "verify_report",
         "write_report",
         # what the command line and the pages reach through the API (tests/test_architecture.py holds them to it)
-        "allowed_model", "calibrate_card", "NO_STATISTICS", "Accounts", "init_signing_key", "load_signing_key",
+        "allowed_model", "calibrate_card", "NO_STATISTICS", "Accounts", "Sessions", "init_signing_key", "load_signing_key",
         "rotate_signing_key", "signing_key_path", "has_signing_key", "evidence_anchors", "UNANCHORED", "UNANCHORED_EXIT", "erase_clip", "apply_retention", "retention_days",
         "uploads_older_than", "write_record_of_processing", "reviewer_figures", "oversight_rule", "countersign",
         "return_report", "reject_report", "returned_to", "pending_reports",

@@ -1,5 +1,6 @@
-"""Local accounts: ``user add | disable | list | set-role | set-name | unlock`` (an admin's, except the very
-first account, which is an admin made without one)."""
+"""Local accounts: ``user add | disable | enable | list | set-role | set-name | unlock | reset-password``
+(an admin's, except the very first account, which is an admin made without one). The Accounts page
+(``views/accounts.py``) does the same through the same :class:`~crnnaudit.evidence.accounts.Accounts`."""
 
 from __future__ import annotations
 
@@ -35,20 +36,40 @@ def cmd_user(args) -> int:
                                                   else "by their role"))
     elif args.verb == "disable":
         accounts.disable(args.name, by=by)
-        print(f"account {args.name} disabled")
+        ended = _sessions(accounts).end_all(args.name)
+        print(f"account {args.name} disabled; {ended} open session(s) ended")
+    elif args.verb == "enable":
+        accounts.enable(args.name, by=by)
+        print(f"account {args.name} enabled")
+    elif args.verb == "reset-password":
+        password = setting("CRNNAUDIT_NEW_PASSWORD") or prompt(f"new password for {args.name}: ",
+                                                               "CRNNAUDIT_NEW_PASSWORD")
+        accounts.reset_password(args.name, password, by=by)
+        ended = _sessions(accounts).end_all(args.name)
+        print(f"password of {args.name} reset; {ended} open session(s) ended")
     else:
         accounts.set_role(args.name, args.role, by=by)
         print(f"account {args.name} is now {args.role}")
     return 0
 
 
+def _sessions(accounts):
+    from .. import Sessions
+    return Sessions(accounts)
+
+
 def add_commands(sub) -> None:
-    """user add | disable | list | set-role | set-name | unlock."""
-    group = sub.add_parser("user", help="local accounts: add, disable, list, set-role, set-name, unlock")
-    verbs = group.add_subparsers(dest="verb", required=True, metavar="{add,disable,list,set-role,set-name,unlock}",
+    """user add | disable | enable | list | set-role | set-name | unlock | reset-password."""
+    group = sub.add_parser("user", help="local accounts: add, disable, enable, list, set-role, set-name, unlock, "
+                                        "reset-password")
+    verbs = group.add_subparsers(dest="verb", required=True,
+                                 metavar="{add,disable,enable,list,set-role,set-name,unlock,reset-password}",
                                  parser_class=type(group))
     for verb, what in (("add", "add an account (password: CRNNAUDIT_NEW_PASSWORD or a prompt)"),
-                       ("disable", "disable an account (the last admin stays)"),
+                       ("disable", "disable an account and end its sessions (the last admin stays)"),
+                       ("enable", "let a disabled account sign in again"),
+                       ("reset-password", "set a new password (CRNNAUDIT_NEW_PASSWORD or a prompt) and end the "
+                                          "account's sessions"),
                        ("set-role", "change an account's role (the last admin stays one)"),
                        ("set-name", "set the name reports call the person by (empty: their role)"),
                        ("unlock", "lift a sign-in lock after too many wrong passwords"),

@@ -190,6 +190,19 @@ class Accounts:
         self._keep_an_admin(username, "disable")
         self._update(username, by, "account disabled", disabled=True)
 
+    def enable(self, username: str, by: str = "command line") -> None:
+        """Let a disabled account sign in again (a logged change)."""
+        self._update(username, by, "account enabled", disabled=False)
+
+    def reset_password(self, username: str, password: str, by: str = "command line") -> None:
+        """A new password for an account (an admin's act; the log row names who, never the
+        password or its hash). The caller ends the account's sessions
+        (:meth:`~.sessions.Sessions.end_all`): whoever held the old password is signed out."""
+        name = _check_name(username)
+        if len(password or "") < 10:
+            raise AccessError(f"{name}: a password has at least 10 characters")
+        self._update(name, by, "password reset", password_hash=self.hasher.hash(password))
+
     def set_role(self, username: str, role: str, by: str = "command line") -> None:
         role = _check_role(role)
         if role != "admin":
@@ -263,6 +276,15 @@ class Accounts:
         name = _check_name(username)
         self.log.append({"action": "sign-in lock lifted", "username": name, "by": by}, kind="account",
                         change=lambda conn: conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.key == f"account:{name}")))
+
+    def sign_in_failures(self) -> dict[str, dict]:
+        """Per account with failed sign-ins since its last success: ``{"failures", "locked"}``
+        (``locked``: refused unheard until an admin unlocks it or the lock runs out)."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(ATTEMPTS).where(ATTEMPTS.c.key.like("account:%"))).all()
+        return {r.key.split(":", 1)[1]: {"failures": int(r.failures), "locked": bool(r.locked_until > now)}
+                for r in rows if r.failures or r.locked_until > now}
 
     def identity(self, username: str) -> Identity | None:
         """The current role of an enabled account (a session re-reads it on every page)."""

@@ -40,6 +40,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("views/countersign.py", "Countersign", ":material/signature:", "countersign",
              "countersign decisions"),
     PageSpec("views/audit_log.py", "Audit log", ":material/link:", "read", "read the audit log"),
+    PageSpec("views/accounts.py", "Accounts", ":material/group:", "manage_accounts", "manage accounts"),
 )
 
 

@@ -287,9 +287,12 @@ def test_the_navigation_table_names_every_page_and_each_page_guards_itself_by_it
     assert sorted(p.path for p in PAGES) == sorted(f"views/{f.name}" for f in (ROOT / "views").glob("*.py"))
     for spec in PAGES:
         assert f'auth.require_page("{spec.id}")' in (ROOT / spec.path).read_text(encoding="utf-8"), spec.path
-    # by hand: a viewer is refused the 8 pages beyond the audit log, an auditor the Countersign page
-    assert sorted((r, s.id) for r, s in _refusals() if r == "auditor") == [("auditor", "countersign")]
-    assert len(_refusals()) == 9
+    # by hand: a viewer is refused the 9 pages beyond the audit log, an auditor the Countersign and
+    # Accounts pages, an approver the Accounts page
+    assert sorted((r, s.id) for r, s in _refusals() if r == "auditor") == [("auditor", "accounts"),
+                                                                           ("auditor", "countersign")]
+    assert [s.id for r, s in _refusals() if r == "approver"] == ["accounts"]
+    assert len(_refusals()) == 12
 
 
 @pytest.mark.parametrize("role,spec", _refusals(), ids=lambda x: getattr(x, "id", x))
