@@ -64,7 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),
     Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
     Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),
-    Setting("CRNNAUDIT_NEW_PASSWORD", None, "the password of `user add`, for scripts", "a prompt"),
+    Setting("CRNNAUDIT_NEW_PASSWORD", None, "the password of `user add` and `user reset-password`, for scripts",
+            "a prompt"),
     Setting("CRNNAUDIT_CONTROLLER", None, "the organisation responsible for the reviews (the GDPR controller), "
             "named in every report's summary for the person concerned", "a placeholder, marked as such: no report "
             "is countersigned until it is set"),
