@@ -61,14 +61,20 @@ app: install fonts
 # figures, the fuzzing, the backend runs, the journeys and random walks in a real browser, the
 # accessibility checks) run with test-long.
 # CI (.ci/run) runs both, so every test runs there.
+# WORKERS pytest processes (pytest-xdist) share the machine's cores, each taking whole test files
+# (a file's fixtures, a browser walk's server say, stay in one process); WORKERS=0 runs in this
+# process alone (for a debugger, or pytest's -x).
+WORKERS ?= 2
+PYTEST_FLAGS ?=
+PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile $(PYTEST_FLAGS)
 test: system-deps install-dev $(AXE)
-	$(PY) -m pytest -q -m "not long"
+	$(PYTEST) -m "not long"
 
 test-long: system-deps install-dev $(AXE)
-	$(PY) -m pytest -q -m long
+	$(PYTEST) -m long
 
 test-all: system-deps install-dev $(AXE)
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 docs: install-dev
 	$(PY) -m mkdocs build --strict

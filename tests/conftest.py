@@ -97,12 +97,17 @@ DEMO_HOME = ROOT / ".cache" / "demo-home"
 @pytest.fixture(scope="session")
 def full_demo():
     """The demo as a new user gets it (the shipped weights assembled, or rebuilt when they do
-    not check out), once per checkout in ``.cache/demo-home``. Returns that data folder."""
+    not check out), once per checkout in ``.cache/demo-home``. Returns that data folder. The
+    suite's workers (pytest-xdist) take turns: one assembles, the others find it made."""
+    import fcntl
     old = os.environ.get("CRNNAUDIT_HOME")
     os.environ["CRNNAUDIT_HOME"] = str(DEMO_HOME)
+    DEMO_HOME.parent.mkdir(parents=True, exist_ok=True)
     try:
         from crnnaudit.lab import ready_demo as ensure_demo
-        ensure_demo()
+        with open(DEMO_HOME.parent / "demo-home.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ensure_demo()
     finally:
         if old is None:
             os.environ.pop("CRNNAUDIT_HOME", None)
