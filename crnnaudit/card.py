@@ -40,6 +40,10 @@ class ModelCard:
             fills it in: ``vgg19`` when VGG19 is inside, else ``unit``.
         frames_per_window: T, used when the model's time axis is ``None``.
         stride: frames between the starts of two windows when scoring a clip.
+        frame_rate: the frames per second the model was trained on: clips are sampled to it by
+            their timestamps (:meth:`crnnaudit.footage.video.Clip.at_rate`), so a window spans
+            the time it was trained to see whatever the camera's rate; ``None``: every decoded
+            frame, as recorded.
         threshold: anomaly score at or above which the decision is "anomaly".
         target_layer: the conv layer Grad-CAM reads; ``None`` = the last per-frame conv.
         model_sha256: the SHA-256 of the model file this card describes; every load refuses a
@@ -61,6 +65,7 @@ class ModelCard:
     preprocessing: str | None = None
     frames_per_window: int | None = None
     stride: int | None = None
+    frame_rate: float | None = None
     threshold: float = 0.5
     target_layer: str | None = None
     intended_use: str = "not stated"
@@ -95,6 +100,11 @@ class ModelCard:
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise bad(f"'{key}' must be a positive whole number, got {v!r}")
+        if self.frame_rate is not None:
+            if isinstance(self.frame_rate, bool) or not isinstance(self.frame_rate, (int, float)) \
+                    or not 0.1 <= float(self.frame_rate) <= 1000:
+                raise bad(f"'frame_rate' must be frames per second between 0.1 and 1000, got {self.frame_rate!r}")
+            self.frame_rate = float(self.frame_rate)
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0.0 <= float(self.threshold) <= 1.0:
             raise bad(f"'threshold' must be a number between 0 and 1, got {self.threshold!r}")
         self.threshold = float(self.threshold)

@@ -55,6 +55,7 @@ def test_reduced_build_end_to_end_and_deterministic(tmp_path, monkeypatch, capsy
     card = ModelCard.read(path.with_name(path.stem + ".card.json"))
     assert card.classes == CLASSES and card.anomaly_classes == ["fight", "fire", "shooting"]
     assert card.preprocessing == "vgg19" and card.frames_per_window == 16 and card.stride == 8
+    assert card.frame_rate == 12.0  # the demo's clips' rate: clips are sampled to it
     recipe = card.extra["recipe"]
     assert recipe["version"] == RECIPE_VERSION and recipe["explanation_loss"] is None
     assert recipe["trainable_layers"][0] == "block5_conv4" and recipe["averaged_epochs"] == [1, 1]
@@ -79,6 +80,7 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
     monkeypatch.setenv("CRNNAUDIT_HOME", str(tmp_path / "home"))
     card = shipped.shipped_card()
     assert card is not None, "the package ships the demo's trained layers"
+    assert card.frame_rate == 12.0, "the demo's card says the rate its clips were made at"
     assert (shipped.SHIPPED / "trained.npz").stat().st_size <= 12 * 1024 * 1024
     assert sum(f.stat().st_size for f in shipped.SHIPPED.iterdir()) <= 40_000_000  # issue 21: at most 40 MB shipped
     path = shipped.install_shipped()

@@ -128,8 +128,10 @@ def window_number(choice: str) -> int:
 
 def window_for(model, clip, choice: str):
     """The window ``--window`` names: ``auto`` (the most anomalous, after scoring the clip) or
-    a number. Returns ``(window, timeline or None)``."""
+    a number (of the clip as the model sees it, at its card's frame rate). Returns ``(window,
+    timeline or None)``."""
     from ..errors import ExplanationError
+    clip = model.sampled(clip)
     if choice == "auto":
         timeline = model.score(clip, progress=Progress("scoring", "windows"))
         return clip.window(timeline.top_window(), model.window_length, model.card.stride, model.frame_size), timeline

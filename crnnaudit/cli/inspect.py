@@ -64,7 +64,7 @@ def timeline_lines(timeline, out) -> list[str]:
 def cmd_explain(args) -> int:
     from .. import explain, export_explanations, open_clip
     model = load(args)
-    clip = open_clip(args.clip)
+    clip = model.sampled(open_clip(args.clip))
     window, _ = window_for(model, clip, args.window)
     methods = args.methods.split(",") if args.methods else None
     target = int(args.target) if args.target is not None and args.target.isdigit() else args.target
@@ -81,7 +81,8 @@ def cmd_explain(args) -> int:
 def cmd_calibrate(args) -> int:
     from .. import allowed_model, calibrate_card
     card_path, entry = calibrate_card(allowed_model(args.model), args.clips, card=args.card,
-                                      percentile=args.percentile, progress=Progress("calibrating", "clips"))
+                                      percentile=args.percentile, progress=Progress("calibrating", "clips"),
+                                      frame_rate=args.frame_rate)
     print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "
           f"{card_path.with_name(entry['file'])}; threshold {entry['threshold']:.3g} "
           f"(percentile {entry['percentile']:g} of held-out windows); card {card_path}")
@@ -122,4 +123,7 @@ def add_commands(sub) -> None:
     s.add_argument("--card", help="the card to update (default: the sidecar beside the model)")
     s.add_argument("--percentile", type=float, default=99.5,
                    help="percentile of held-out windows' distances that sets the threshold (default 99.5)")
+    s.add_argument("--frame-rate", type=float, metavar="FPS",
+                   help="frames per second the model was trained on, recorded in the card; clips are sampled to "
+                        "it by their timestamps (default: the card's; none: every decoded frame)")
     s.set_defaults(fn=cmd_calibrate)

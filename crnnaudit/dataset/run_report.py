@@ -64,7 +64,7 @@ def member_thumbnail(path: str, window: int, model_card, m: np.ndarray) -> np.nd
     from ..render import overlay
     from ..footage.video import open_clip
     try:
-        clip = open_clip(path)
+        clip = open_clip(path).at_rate(model_card.frame_rate)  # windows as the model numbered them
         w = clip.window(window, model_card.frames_per_window, model_card.stride)
     except (CrnnauditError, OSError):
         return None

@@ -167,7 +167,7 @@ class ClipProcessor:
     def _process(self, path: Path, sha: str) -> bool:
         from ..footage.video import open_clip
         try:
-            clip = open_clip(path)
+            clip = self.model.sampled(open_clip(path))
             timeline, explained = self._score_and_explain(clip)
             record, windows = _record(self.model, clip, timeline, self.labels)
             record["explained_windows"] = len(explained)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..card import ModelCard
 from ..errors import CrnnauditError
-from .synth import CLASSES, degrade, synth_clip, write_clip
+from .synth import CLASSES, FPS, degrade, synth_clip, write_clip
 
 FRAMES = 16  # frames per window (T)
 CLIP_FRAMES = 48  # the sample clips' length: demo clips are read the way the app reads them
@@ -37,12 +37,13 @@ def demo_is_current() -> bool:
     if not (demo_model_path().exists() and demo_card_path().exists()):
         return False
     try:
-        extra = ModelCard.read(demo_card_path()).extra
+        card = ModelCard.read(demo_card_path())
     except CrnnauditError:
         return False
-    calibration = ModelCard.read(demo_card_path()).calibration or {}
+    extra, calibration = card.extra, card.calibration or {}
+    # a card from before the frame rate was recorded is assembled again (seconds, from the shipped weights)
     return (extra.get("recipe", {}).get("version") == RECIPE_VERSION and "weights_sha256" in extra
-            and (demo_dir() / str(calibration.get("file"))).exists())
+            and card.frame_rate == FPS and (demo_dir() / str(calibration.get("file"))).exists())
 
 
 def render_clips(folder: Path, count: int, seed: int, progress, label: str, anywhere: bool = False,

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import CrnnauditError
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
+FPS = 12.0  # the demo's clips, and so the demo model's frame_rate (its card)
 SHOT_EVERY = 6  # frames between the shots of a burst (12 fps: two shots a second)
 ANOMALY_CLASSES = ["fight", "fire", "shooting"]
 
@@ -73,7 +74,7 @@ class _Person:
             cv2.circle(mask, c, self.r + 9, 1, -1)
 
 
-def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: float = 12.0,
+def synth_clip(label: str, seed: int, size=(120, 160), frames: int = 48, fps: float = FPS,
                start: int | None = None) -> SynthClip:
     """One clip of class ``label``, fully determined by ``seed``; the event starts at
     ``start`` when given (else between a fifth and half of the clip) and lasts to the end."""
@@ -218,7 +219,7 @@ def write_clip(clip: SynthClip, path: str | Path, crf: int = 23) -> Path:
 
 
 def synthesize(out_dir: str | Path, count: int = 4, seed: int = 0, size=(120, 160),
-               frames: int = 48, fps: float = 12.0, labels=None) -> list[Path]:
+               frames: int = 48, fps: float = FPS, labels=None) -> list[Path]:
     """Write ``count`` clips, classes taken in turn from ``labels`` (default: all four)."""
     if count < 1:
         raise CrnnauditError(f"count must be at least 1, got {count}")

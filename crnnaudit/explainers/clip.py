@@ -72,6 +72,7 @@ def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str =
     """
     T = model.window_length
     stride = int(stride or model.card.stride)
+    clip = model.sampled(clip)  # windows of the clip as the model sees it (its card's frame rate)
     starts = clip.window_starts(T, stride)
     wanted = sorted(set(range(len(starts)) if windows is None else (int(k) for k in windows)))
     bad = [k for k in wanted if not 0 <= k < len(starts)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -121,6 +121,9 @@ class Clip:
     declared_duration: float = 0.0  # what the container claims
     variable_frame_rate: bool = False
     truncated: bool = False  # the file declares more than it holds, or its tail does not decode
+    model_rate: float | None = None  # the rate a model asked for (at_rate); None: every decoded frame
+    _source: "Clip | None" = field(default=None, repr=False, compare=False)  # the file's frames, when sampled
+    _plan: np.ndarray | None = field(default=None, repr=False, compare=False)  # its frame behind each one here
 
     @property
     def duration(self) -> float:
@@ -137,7 +140,9 @@ class Clip:
         return self.path.name
 
     def facts(self) -> dict:
-        """Plain facts for the UI and reports."""
+        """Plain facts for the UI and reports: the file's, and how the model's frames were taken."""
+        if self._source is not None:
+            return {**self._source.facts(), **self.sampling()}
         return {"file": self.name, "sha256": self.sha256, "bytes": self.size_bytes,
                 "container": self.container, "codec": self.codec, "width": self.width,
                 "height": self.height, "rotation_deg": self.rotation,
@@ -149,10 +154,55 @@ class Clip:
                 "container_frames": self.container_frames,
                 "container_fps": round(self.container_fps, 3),
                 "declared_duration_s": round(self.declared_duration, 3),
-                "truncated": self.truncated}
+                "truncated": self.truncated, **self.sampling()}
+
+    def sampling(self) -> dict:
+        """How the model's frames were taken from the file (empty: every decoded frame)."""
+        if self.model_rate is None:
+            return {}
+        source = self._source or self
+        return {"model_frame_rate": self.model_rate, "sampled": self._source is not None,
+                "recorded_fps": round(source.fps, 3), "recorded_frames": source.frame_count,
+                "below_model_rate": self.below_model_rate}
+
+    @property
+    def below_model_rate(self) -> bool:
+        """Recorded slower than the model's rate: every frame is used, and a window spans more time
+        than the model was trained to see."""
+        return self.model_rate is not None and self._source is None and self.fps < self.model_rate * (1 - RATE_TOLERANCE)
+
+    def source_frame(self, i: int) -> int:
+        """The file's own frame number behind frame ``i`` of this clip (the same unless sampled)."""
+        return int(self._plan[i]) if self._plan is not None else int(i)
+
+    def at_rate(self, rate: float | None) -> "Clip":
+        """The clip as a model trained on ``rate`` frames per second sees it (``None``: every
+        decoded frame, as recorded). Frames are taken by their timestamps, variable frame rate
+        included: at each tick ``1/rate`` s apart from the first frame, the frame on screen then
+        (the last one shown at or before the tick). Windows, strides and frame numbers then
+        count these frames; times stay the file's own seconds. A clip within
+        :data:`RATE_TOLERANCE` of the rate, or slower, is taken frame for frame (slower: flagged,
+        :attr:`below_model_rate`). Decoding the sampled clip converts only the frames it takes."""
+        raw = self._source or self
+        if raw.model_rate is not None:
+            raw = replace(raw, model_rate=None)
+        if rate is None:
+            return raw
+        rate = float(rate)
+        if self.model_rate == rate:
+            return self
+        if raw.fps <= rate * (1 + RATE_TOLERANCE) or raw.frame_count < 2:
+            return replace(raw, model_rate=rate)
+        source = raw
+        times = np.array([source.time_of(i) for i in range(source.frame_count)], np.float64)
+        plan = sample_plan(times, rate)
+        pts = [source._pts[i] for i in plan] if source._pts else []
+        return replace(source, frame_count=len(plan), fps=rate, _pts=pts, model_rate=rate, _source=source, _plan=plan)
 
     def warnings(self) -> list[str]:
         """What an auditor must know about this file before trusting its timeline."""
+        if self._source is not None:
+            return self._source.warnings()
         out = []
         if self.truncated:
             out.append(f"The file is truncated: it declares {self.declared_duration:.2f} s "
@@ -162,11 +212,17 @@ class Clip:
         if not self.has_timestamps:
             out.append("The file carries no timestamps: times assume the declared rate of "
                        f"{self.fps:g} fps.")
+        if self.below_model_rate:
+            out.append(f"The clip was recorded at {self.fps:.3g} fps, below the {self.model_rate:g} fps the model "
+                       f"was trained on: every frame is used, so each window spans {self.model_rate / self.fps:.2g} "
+                       "times the time the model was trained to see, and its scores may mean something else.")
         return out
 
     def time_of(self, i: int) -> float:
         if self._pts and self._pts[i] is not None:
             return float((self._pts[i] - self._start) * self._time_base)
+        if self._source is not None:
+            return self._source.time_of(self.source_frame(i))
         return i / self.fps
 
     # --- decoding ------------------------------------------------------------------
@@ -192,15 +248,23 @@ class Clip:
             img = np.ascontiguousarray(np.rot90(img, self.rotation // 90))
         return img
 
-    def iter_frames(self, start: int = 0, stop: int | None = None,
-                    size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(index, RGB uint8 frame)`` for frames ``start <= index < stop``, streaming.
+    def iter_frames(self, start: int = 0, stop: int | None = None, size: tuple[int, int] | None = None,
+                    keep=None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, RGB uint8 frame)`` for frames ``start <= index < stop``, streaming
+        (a sampled clip: its own frames, decoded from the file's; ``keep``: which indices to
+        convert and yield, the rest only decoded).
 
         Raises:
             VideoError: a frame inside the range cannot be decoded.
         """
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         if start >= stop:
+            return
+        if self._source is not None:
+            wanted = {int(f): k for k, f in enumerate(self._plan[start:stop], start)}
+            for f, img in self._source.iter_frames(int(self._plan[start]), int(self._plan[stop - 1]) + 1, size,
+                                                   keep=wanted.__contains__):
+                yield wanted[f], img
             return
         container = self._open()
         try:
@@ -219,7 +283,8 @@ class Clip:
                     continue
                 if index >= stop:
                     return
-                yield index, _resize(self._pixels(frame), size)
+                if keep is None or keep(index):
+                    yield index, _resize(self._pixels(frame), size)
                 if index == stop - 1:  # done: do not feed the decoder what lies beyond
                     return
             last = -1 if index is None else index
@@ -318,6 +383,19 @@ class Clip:
                 masks = np.unpackbits(z["bits"])[: int(np.prod(shape))].reshape(shape).astype(bool)
         interval = tuple(data["interval"]) if data.get("interval") else None
         return GroundTruth(data["label"], interval, masks)
+
+
+RATE_TOLERANCE = 0.05  # a clip within 5% of a model's rate is taken frame for frame
+
+
+def sample_plan(times: np.ndarray, rate: float) -> np.ndarray:
+    """Which frames (by index) a model trained at ``rate`` fps sees of frames shown at ``times``
+    (seconds, in presentation order): at each tick ``k / rate`` after the first frame, up to the
+    last frame's time, the frame on screen then (the last shown at or before the tick)."""
+    t = np.asarray(times, np.float64) - float(times[0])
+    ticks = np.arange(0.0, t[-1] + 1e-9, 1.0 / rate)
+    idx = np.searchsorted(t, ticks + 1e-9, side="right") - 1
+    return np.unique(np.clip(idx, 0, len(t) - 1))
 
 
 def _check_window_args(clip: Clip, length, stride):

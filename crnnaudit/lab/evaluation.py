@@ -141,7 +141,7 @@ def _explanations(model, reads, labels, count: int | None, progress) -> dict:
         anomalous = [anomalous[i] for i in np.linspace(0, len(anomalous) - 1, count).round().astype(int)]
     chosen = anomalous
     for i, (clip, r, lab) in enumerate(chosen):
-        window = clip.window(r["top"], model.window_length, model.card.stride, model.frame_size)
+        window = model.sampled(clip).window(r["top"], model.window_length, model.card.stride, model.frame_size)
         es = explain(model, window, list(SPATIAL) + ["frame_occlusion"], target=CLASSES[lab], cache=False)
         loc = trust.localisation_figures(es, window, clip.ground_truth)
         for m in SPATIAL:

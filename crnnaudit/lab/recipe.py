@@ -36,7 +36,7 @@ from ..demo.assembly import ensure_demo
 from ..demo.paths import (CLIP_FRAMES, FRAMES, FROZEN_UNTIL, RECIPE_VERSION, SIZE, TRAINABLE, demo_card_path, demo_dir,
                     demo_is_current, demo_model_path, render_clips)
 from ..demo.shipped import ShippedDemoMismatch
-from ..demo.synth import ANOMALY_CLASSES, CLASSES
+from ..demo.synth import ANOMALY_CLASSES, CLASSES, FPS
 from .training import WINDOW_STEP, FrozenMaps, build_parts, cache_maps, init_tail, native_bfloat16, train
 
 L1_ACTIVITY = 1e-6
@@ -212,7 +212,7 @@ def _card(*, seed, train_clips, validation_clips, epochs, units, learning_rate, 
     return ModelCard(
         name="crnnaudit demo: VGG19 + GRU on synthetic surveillance clips", version=f"v{RECIPE_VERSION}-seed{seed}",
         classes=list(CLASSES), anomaly_classes=list(ANOMALY_CLASSES), preprocessing="vgg19",
-        frames_per_window=FRAMES, stride=FRAMES // 2, threshold=0.5,
+        frames_per_window=FRAMES, stride=FRAMES // 2, frame_rate=FPS, threshold=0.5,
         intended_use="Demonstration of crnnaudit only. Not for use on real people or real footage.",
         training_data=f"{train_clips} seeded synthetic clips ({CLIP_FRAMES} frames at 12 fps, 120x160 read at "
                       f"{SIZE}x{SIZE}, H.264, "

@@ -160,6 +160,8 @@ class AuditedModel:
               prefetch: bool | None = None) -> Timeline:
         """Score every window of a clip.
 
+        The clip is first sampled to the card's frame rate (:meth:`sampled`): window numbers,
+        frames and strides count the model's frames; times stay the file's seconds.
         Each frame goes through the CNN once, however many windows hold it: features are
         cached per frame and only the head runs per window. Decoding streams, so memory holds
         a window's worth of features, not the clip.
@@ -173,7 +175,13 @@ class AuditedModel:
             ExplanationError: a stride that is not a whole number >= 1. ModelError:
             non-finite scores.
         """
-        return score(self, clip, stride, progress, batch_frames or self.batch_frames(), prefetch)
+        return score(self, self.sampled(clip), stride, progress, batch_frames or self.batch_frames(), prefetch)
+
+    def sampled(self, clip: Clip) -> Clip:
+        """The clip as this model sees it: sampled by its timestamps to the card's ``frame_rate``
+        (:meth:`~crnnaudit.footage.video.Clip.at_rate`; every decoded frame when the card has
+        none). Scoring does it itself; whoever takes a window of a clip takes it of this."""
+        return clip.at_rate(self.card.frame_rate)
 
     def verify(self, window: Window | np.ndarray | None = None, seed: int = 0) -> float:
         """Largest |original - decomposed| over the output probabilities on one window.

@@ -22,7 +22,9 @@ from .statistics import SHRINKAGE, FeatureStats, statistics
 
 
 def clip_features(model, clip: Clip, batch: int = 32) -> np.ndarray:
-    """Per-frame features of every frame of a clip ``(N, *F)``, streamed in batches."""
+    """Per-frame features of every frame of a clip ``(N, *F)`` as the model sees it (sampled to
+    its card's frame rate), streamed in batches."""
+    clip = clip.at_rate(model.card.frame_rate)
     out, pending = [], []
     for _, img in clip.iter_frames(0, clip.frame_count, model.frame_size):
         pending.append(img)
@@ -82,7 +84,7 @@ def calibrate_quality(model, clips: Iterable[str | Path | Clip], progress: Calla
     T, stride = model.window_length, model.card.stride
     windows = []
     for i, c in enumerate(clips):
-        clip = c if isinstance(c, Clip) else open_clip(c)
+        clip = (c if isinstance(c, Clip) else open_clip(c)).at_rate(model.card.frame_rate)
         frames = [img for _, img in clip.iter_frames(0, clip.frame_count, model.frame_size)]
         if frames:
             m = frame_measures(np.stack(frames))
@@ -121,9 +123,11 @@ def clip_paths(sources: Iterable[str | Path]) -> list[Path]:
 
 def calibrate_card(model_path: str | Path, sources: Iterable[str | Path], card: str | Path | None = None,
                    percentile: float = 99.5, progress: Callable[[int, int], None] | None = None,
-                   note: str = "") -> tuple[Path, dict]:
+                   note: str = "", frame_rate: float | None = None) -> tuple[Path, dict]:
     """Calibrate a model on clips and record the statistics in its card (the sidecar beside
-    the model, or ``card``; created from the defaults when there is none).
+    the model, or ``card``; created from the defaults when there is none). ``frame_rate``: the
+    frames per second the model was trained on, recorded in the card first (the clips are then
+    sampled to it, as every later clip is).
 
     Returns:
         The card's path and its new ``calibration`` entry.
@@ -133,10 +137,14 @@ def calibrate_card(model_path: str | Path, sources: Iterable[str | Path], card: 
     base = ModelCard.read(card_path) if card_path.exists() else None
     # the old statistics play no part (and may be the thing being replaced)
     model = load_model(model_path, card=dataclasses.replace(base, calibration=None) if base else None)
+    if frame_rate is not None:  # checked as any card field is, then the clips are read at it
+        model.card.frame_rate = ModelCard.from_dict(dict(model.card.to_dict(), frame_rate=frame_rate),
+                                                    source="the frame rate").frame_rate
     paths = clip_paths(sources)
     stats = calibrate(model, paths, percentile=percentile, progress=progress)
     bounds = calibrate_quality(model, paths)
     base = base or model.card
+    base.frame_rate = model.card.frame_rate
     base.calibration = write_calibration(stats, card_path, len(paths), note)
     base.calibration["quality"] = bounds.to_dict()
     base.model_sha256 = model.sha256  # the file these statistics describe

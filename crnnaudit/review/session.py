@@ -57,8 +57,12 @@ class ReviewSession:
         return self.world.model(s.model_path or self.world.default_model_path(), s.card_path)
 
     def clip(self):
+        """The clip under review as the model sees it (sampled to its card's ``frame_rate``)."""
         s = self._state
-        return None if s.clip_path is None else self.world.clip(s.clip_path)
+        if s.clip_path is None:
+            return None
+        clip, model = self.world.clip(s.clip_path), self.model()
+        return clip if model is None else model.sampled(clip)
 
     def timeline(self, progress: Callable | None = None):
         """The clip's timeline under the model (scored once per content)."""

@@ -59,7 +59,7 @@ def grid(review, frames, expset, win, verdicts, label: str = "") -> None:
             widgets.verdict_line(verdicts.get(m), compact=True)
         for col, t in zip(cols[1:], frames):
             if t < win.length:
-                src = widgets.cached_frame(clip.path, clip.sha256, int(win.indices[t]))
+                src = widgets.cached_frame(clip.path, clip.sha256, int(win.indices[t]), clip.model_rate)
                 col.image(render.show_map(src, expset[m].maps, t, style, shown=frames),
                           caption=f"frame {int(win.indices[t])}", width="stretch",
                           alt=f"{label}{m} map of frame {int(win.indices[t])} of window {win.index}")
@@ -101,7 +101,8 @@ def _model_b(review, frames, clip, window, es, spatial, held) -> None:
         try:
             world = review.world
             model_b = world.model(other)
-            wb = clip.window(window.index, model_b.window_length, model_b.card.stride, model_b.frame_size)
+            wb = model_b.sampled(clip).window(window.index, model_b.window_length, model_b.card.stride,
+                                              model_b.frame_size)
             from crnnaudit.explainers.base import available_methods
             methods_b = [m for m in spatial if m in available_methods(model_b)]
             es_b = widgets.run_with_progress("explaining model B", key="model_b_work", unit="method",

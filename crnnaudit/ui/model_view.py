@@ -71,6 +71,8 @@ def card_form(review, who) -> None:
         prep = st.selectbox("Preprocessing", PREPROCESSING, index=PREPROCESSING.index(card.preprocessing))
         threshold = st.slider("Decision threshold", 0.0, 1.0, float(card.threshold), 0.01)
         stride = st.number_input("Stride (frames between windows)", 1, 1000, int(card.stride))
+        rate = st.number_input("Frame rate the model was trained on (frames per second; 0: every decoded frame)",
+                               0.0, 1000.0, float(card.frame_rate or 0.0), 1.0, key="card_frame_rate")
         intended = st.text_area("Intended use", card.intended_use)
         training = st.text_area("Training data", card.training_data)
         limits = st.text_area("Known limitations (one per line)", "\n".join(card.known_limitations))
@@ -80,7 +82,8 @@ def card_form(review, who) -> None:
         return
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     data = dict(card.to_dict(), name=name, version=version, classes=split(classes), anomaly_classes=split(anomalies),
-                preprocessing=prep, threshold=threshold, stride=int(stride), intended_use=intended,
+                preprocessing=prep, threshold=threshold, stride=int(stride), frame_rate=float(rate) or None,
+                intended_use=intended,
                 training_data=training, known_limitations=[x for x in limits.splitlines() if x.strip()], owner=owner)
     try:
         new = ModelCard.from_dict(data, source="the card form")

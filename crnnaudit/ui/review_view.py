@@ -70,7 +70,9 @@ def clip_facts(review) -> None:
         col.metric(key.replace("_s", " (s)"), facts[key])
     st.caption(f"{screen.clip_name} · SHA-256 `{clip.sha256}`"
                + (f" · turned {clip.rotation}° as the file asks" if clip.rotation else "")
-               + (" · variable frame rate" if clip.variable_frame_rate else ""))
+               + (" · variable frame rate" if clip.variable_frame_rate else "")
+               + (f" · the model sees {clip.frame_count} frames, sampled at its {clip.model_rate:g} fps; window "
+                  "and frame numbers count those, times are the file's" if facts.get("sampled") else ""))
     for warning in clip.warnings():
         st.warning(warning)
 

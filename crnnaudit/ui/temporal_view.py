@@ -81,7 +81,7 @@ def _frames(review, clip, window, es, temporal, changed, gone) -> None:
     for t in range(window.length):
         col = cols[t % len(cols)]
         frame = int(window.indices[t])
-        img = widgets.cached_frame(clip.path, clip.sha256, frame)
+        img = widgets.cached_frame(clip.path, clip.sha256, frame, clip.model_rate)
         if t in gone:  # a counterfactual frame: the region outlined when blurring it changes the outcome
             region = changed["region"]
             img = render.outline(img, region.masks[changed["temporal"].positions.index(t)] if region.found else None)

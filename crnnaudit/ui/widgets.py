@@ -77,7 +77,7 @@ def map_image(holder, review, screen) -> None:
         return
     window, exp = s.held.window, s.held.expset[screen.overlay]
     p = screen.frame
-    src = cached_frame(review.clip().path, review.clip().sha256, screen.frame_number)
+    src = cached_frame(review.clip().path, review.clip().sha256, screen.frame_number, review.clip().model_rate)
     values = exp.maps[p]
     flat = float(values.max() - values.min()) < 1e-12
     label = REGISTRY[screen.overlay].label if screen.overlay in REGISTRY else screen.overlay
@@ -91,10 +91,11 @@ def map_image(holder, review, screen) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def cached_frame(clip_path, clip_sha: str, index: int):
+def cached_frame(clip_path, clip_sha: str, index: int, rate: float | None = None):
+    """Frame ``index`` of the clip as a model at ``rate`` fps numbers its frames (Clip.at_rate)."""
     from ..footage.video import open_clip
     del clip_sha
-    return open_clip(clip_path).frame(int(index))
+    return open_clip(clip_path).at_rate(rate).frame(int(index))
 
 
 def verdict_line(verdict: dict | None, compact: bool = False) -> None:
