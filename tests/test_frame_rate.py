@@ -117,3 +117,30 @@ def test_calibrate_records_the_frame_rate_and_reads_the_clips_at_it(model, tmp_p
     with pytest.raises(CardError, match="'frame_rate'"):
         calibrate_card(path, clips, frame_rate=-1)
     assert ModelCard.read(card_path).frame_rate == 12.0, "a refused rate changes nothing"
+
+
+def test_a_review_of_a_faster_recording_shows_and_explains_the_models_frames(model, tmp_path):
+    """Through the review service (pages and the command line): the timeline, the window on
+    screen and the explained window all come from the clip as the model sees it."""
+    from crnnaudit.review import ReviewSession, World, violations
+    from test_review import Who
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model.model.save(folder / "m.keras")
+    model.card.write(folder / "m.card.json")
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    clip_path = _recorded(samples, 48)
+    review = ReviewSession(World(default_model=str(folder / "m.keras"), samples=samples), Who("ana"))
+    review.settle()
+    assert review.state.clip_path == str(clip_path)
+    seen = review.clip()
+    assert seen.frame_count == 72 and seen.model_rate == 12  # 6 s of 48 fps, as the model sees it
+    timeline = review.timeline()
+    assert len(timeline.table) == (72 - T) // 4 + 1
+    review.select_window(3)
+    review.explain()
+    expected = model.sampled(open_clip(clip_path)).window(3, T, 4, (S, S))
+    np.testing.assert_array_equal(review.window().frames, expected.frames)
+    assert review.window().times[0] == pytest.approx(timeline.table.loc[3, "start_s"])
+    assert review.screen().explained_window == 3 and violations(review.state, review) == []
