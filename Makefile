@@ -62,11 +62,12 @@ app: install fonts
 # accessibility checks) run with test-long.
 # CI (.ci/run) runs both, so every test runs there.
 # WORKERS pytest processes (pytest-xdist) share the machine's cores, each taking whole test files
-# (a file's fixtures, a browser walk's server say, stay in one process); WORKERS=0 runs in this
-# process alone (for a debugger, or pytest's -x).
+# (a file's fixtures, a browser walk's server say, stay in one process), in the suite's order: the
+# tests marked "first" (many minutes on one core each) start at once, the rest run beside them;
+# WORKERS=0 runs in this process alone (for a debugger, or pytest's -x).
 WORKERS ?= 2
 PYTEST_FLAGS ?=
-PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile $(PYTEST_FLAGS)
+PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_FLAGS)
 test: system-deps install-dev $(AXE)
 	$(PYTEST) -m "not long"
 

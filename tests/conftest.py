@@ -16,6 +16,13 @@ from architectures import ARCHITECTURES  # noqa: E402
 VTEST = ROOT / "tests" / "data" / "vtest.avi"  # OpenCV sample data; see tests/data/README.md
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked ``first`` (each many minutes on one core) run before the rest: with the
+    Makefile's two workers (whole files each) they start at once, and the other worker takes the
+    remaining files beside them rather than after them."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def signing_key_file(tmp_path_factory):
     """The installation's Ed25519 key for the suite, made the way an operator makes one."""

@@ -111,12 +111,14 @@ def test_shipped_weights_assemble_the_recorded_model_or_are_refused(tmp_path, mo
 
 
 @pytest.mark.long  # the demo's full figures: make test-long (CI runs it)
+@pytest.mark.first  # 120 clips through VGG19: over ten minutes on one core (the drill: test_demo_degraded.py)
 def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypatch, vtest):
-    """The shipped demo, evaluated through the path the app and the CLI take."""
+    """The shipped demo, evaluated through the path the app and the CLI take (the image-quality
+    drill is its own test, in its own file, so that it runs beside this one)."""
     from pathlib import Path
     monkeypatch.setenv("CRNNAUDIT_HOME", str(full_demo))
     samples = Path(__file__).resolve().parents[1] / "sample_videos"
-    figures = evaluate_demo(samples=samples, real_clip=vtest, explained=36, degraded=16)
+    figures = evaluate_demo(samples=samples, real_clip=vtest, explained=36, degraded=0)
     print(json.dumps(figures, indent=1, default=float))
     assert figures["clips"] == 120 and figures["verify_max_abs_diff"] <= 1e-5
     assert sorted(figures["seeds"]) == ["21", "22", "23"]  # seeds no recipe choice looked at
@@ -135,11 +137,7 @@ def test_full_demo_reads_its_own_clips_and_unseen_ones_right(full_demo, monkeypa
     for figure in ("pointing_game", "beats_random_deletion"):  # 36 of the card's 90 windows: near its figures
         assert exp[figure]["gradcam"] == pytest.approx(recorded[figure]["gradcam"], abs=0.15), figure
     assert recorded["pointing_game"]["gradcam"] < 0.5  # what the card and README say, not more
-    degraded = figures["degraded"]
-    assert degraded["clean"]["flagged_windows"] <= CLEAN_FLAGGED
-    for kind, d in degraded.items():  # where degraded footage misleads the model, it is caught
-        if kind != "clean" and d["accuracy"] < 0.8:
-            assert d["flagged_windows"] >= DEGRADED_FLAGGED, (kind, d)
+    assert "degraded" not in figures  # measured by tests/test_demo_degraded.py
     assert figures["unlike_training_rate_real_clip"] == 1.0
     assert figures["unlike_training_rate_heldout_windows"] <= HELDOUT_FLAGGED
     card = ModelCard.read(demo_model_path().with_name(demo_model_path().stem + ".card.json"))
