@@ -23,7 +23,7 @@ _EXPORTS = {
     "AuditedModel": "model", "Capabilities": "model", "Timeline": "model", "load_model": "model",
     "preprocess": "model", "FeatureStats": "model", "calibrate": "model",
     "export_explanations": "report.export",
-    "Clip": "footage.video", "GroundTruth": "footage.video", "Window": "footage.video", "open_clip": "footage.video",
+    "Clip": "footage.video", "GroundTruth": "footage.truth", "Window": "footage.video", "open_clip": "footage.video",
     "DEFAULT_METHODS": "explainers", "REGISTRY": "explainers", "Explanation": "explainers",
     "ExplanationCache": "explainers", "ExplanationSet": "explainers", "explain": "explainers",
     "build_report": "report", "write_report": "report", "verify_report": "report",

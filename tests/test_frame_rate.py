@@ -11,7 +11,7 @@ import pytest
 import architectures as arch
 from conftest import write_video
 from crnnaudit import AuditedModel, CardError, ModelCard, open_clip
-from crnnaudit.footage.video import sample_plan
+from crnnaudit.footage.sampling import sample_plan
 
 S, T, SECONDS = 32, 8, 6.0
 

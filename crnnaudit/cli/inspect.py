@@ -4,6 +4,7 @@ and log nothing (``calibrate`` writes the card of a model from the models folder
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .common import Progress, add_model, load, positive_int, window_for
@@ -29,13 +30,26 @@ def cmd_score(args) -> int:
     from .. import open_clip
     model = load(args)
     clip = open_clip(args.clip)
-    timeline = model.score(clip, stride=args.stride, progress=Progress("scoring", "windows"))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    keep = checkpoint_path(out)
+    if keep.exists():
+        print(f"a checkpoint of an earlier run is there ({keep}): finished windows are taken from it", file=sys.stderr)
+    timeline = model.score(clip, stride=args.stride, progress=Progress("scoring", "windows"), checkpoint=keep)
     timeline.table.to_csv(out, index=False)
+    if timeline.checkpoint_note:
+        print(timeline.checkpoint_note, file=sys.stderr)
+    if timeline.resumed_windows:
+        print(f"resumed: {timeline.resumed_windows} of {len(timeline.table)} windows came from the checkpoint "
+              "of the run that stopped; the rest were scored now")
     for line in timeline_lines(timeline, out):
         print(line)
     return 0
+
+
+def checkpoint_path(out: Path) -> Path:
+    """Where ``score --out OUT`` keeps its finished windows until it completes (``OUT.partial.jsonl``)."""
+    return out.with_name(out.name + ".partial.jsonl")
 
 
 def timeline_lines(timeline, out) -> list[str]:
@@ -96,7 +110,8 @@ def add_commands(sub) -> None:
     s.add_argument("--json", action="store_true", help="print everything as JSON")
     s.set_defaults(fn=cmd_info)
 
-    s = sub.add_parser("score", help="score every window of a clip into a CSV timeline")
+    s = sub.add_parser("score", help="score every window of a clip into a CSV timeline (a run that is stopped "
+                                     "resumes from its last finished window: OUT.partial.jsonl)")
     add_model(s)
     s.add_argument("clip", help="the video file (MP4, MOV, MKV, WebM or AVI)")
     s.add_argument("--stride", type=positive_int, help="frames between window starts (default: the card's)")

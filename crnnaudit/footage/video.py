@@ -22,9 +22,8 @@ says so (``Window.padded``); reports carry the flag.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -33,6 +32,8 @@ import numpy as np
 
 from ..lazy import LazyModule
 from .container import CONTAINERS, av_open, check_path, check_tail, first_frame, probe  # noqa: F401
+from .sampling import RATE_TOLERANCE, at_rate
+from .truth import GroundTruth, read_ground_truth  # noqa: F401  (GroundTruth: re-exported)
 from ..limits import MAX_DECODE_SIDE, max_frame_pixels
 from ..errors import VideoError
 from ..vocabulary import VIDEO_SUFFIXES  # noqa: F401  (re-exported)
@@ -45,18 +46,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-@dataclass
-class GroundTruth:
-    """What a synthetic clip really shows: class, anomalous frames, region masks."""
-
-    label: str
-    interval: tuple[int, int] | None  # first and last anomalous frame, inclusive
-    masks: np.ndarray | None = None  # (frames, H, W) bool, at the clip's resolution
-
-    def frame_is_anomalous(self, i: int) -> bool:
-        return self.interval is not None and self.interval[0] <= i <= self.interval[1]
 
 
 @dataclass
@@ -161,14 +150,12 @@ class Clip:
         if self.model_rate is None:
             return {}
         source = self._source or self
-        return {"model_frame_rate": self.model_rate, "sampled": self._source is not None,
-                "recorded_fps": round(source.fps, 3), "recorded_frames": source.frame_count,
-                "below_model_rate": self.below_model_rate}
+        return {"model_frame_rate": self.model_rate, "sampled": self._source is not None, "recorded_fps":
+                round(source.fps, 3), "recorded_frames": source.frame_count, "below_model_rate": self.below_model_rate}
 
     @property
     def below_model_rate(self) -> bool:
-        """Recorded slower than the model's rate: every frame is used, and a window spans more time
-        than the model was trained to see."""
+        """Recorded slower than the model's rate: every frame used, a window spans more time."""
         return self.model_rate is not None and self._source is None and self.fps < self.model_rate * (1 - RATE_TOLERANCE)
 
     def source_frame(self, i: int) -> int:
@@ -176,28 +163,10 @@ class Clip:
         return int(self._plan[i]) if self._plan is not None else int(i)
 
     def at_rate(self, rate: float | None) -> "Clip":
-        """The clip as a model trained on ``rate`` frames per second sees it (``None``: every
-        decoded frame, as recorded). Frames are taken by their timestamps, variable frame rate
-        included: at each tick ``1/rate`` s apart from the first frame, the frame on screen then
-        (the last one shown at or before the tick). Windows, strides and frame numbers then
-        count these frames; times stay the file's own seconds. A clip within
-        :data:`RATE_TOLERANCE` of the rate, or slower, is taken frame for frame (slower: flagged,
-        :attr:`below_model_rate`). Decoding the sampled clip converts only the frames it takes."""
-        raw = self._source or self
-        if raw.model_rate is not None:
-            raw = replace(raw, model_rate=None)
-        if rate is None:
-            return raw
-        rate = float(rate)
-        if self.model_rate == rate:
-            return self
-        if raw.fps <= rate * (1 + RATE_TOLERANCE) or raw.frame_count < 2:
-            return replace(raw, model_rate=rate)
-        source = raw
-        times = np.array([source.time_of(i) for i in range(source.frame_count)], np.float64)
-        plan = sample_plan(times, rate)
-        pts = [source._pts[i] for i in plan] if source._pts else []
-        return replace(source, frame_count=len(plan), fps=rate, _pts=pts, model_rate=rate, _source=source, _plan=plan)
+        """The clip as a model trained on ``rate`` fps sees it (``None``: every decoded frame):
+        frames by their timestamps, windows and frame numbers counting them, times the file's
+        seconds; slower clips frame for frame (:attr:`below_model_rate`). See :mod:`.sampling`."""
+        return at_rate(self, rate)
 
     def warnings(self) -> list[str]:
         """What an auditor must know about this file before trusting its timeline."""
@@ -368,34 +337,7 @@ class Clip:
     @property
     def ground_truth(self) -> GroundTruth | None:
         """Ground truth from a ``<clip>.truth.json`` sidecar (the synthetic clips have one)."""
-        side = self.path.with_name(self.path.stem + ".truth.json")
-        if not side.exists():
-            return None
-        try:
-            data = json.loads(side.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise VideoError(f"{side}: unreadable ground truth ({e})") from e
-        masks = None
-        mask_file = side.with_name(self.path.stem + ".mask.npz")
-        if mask_file.exists():
-            with np.load(mask_file) as z:
-                shape = tuple(z["shape"])
-                masks = np.unpackbits(z["bits"])[: int(np.prod(shape))].reshape(shape).astype(bool)
-        interval = tuple(data["interval"]) if data.get("interval") else None
-        return GroundTruth(data["label"], interval, masks)
-
-
-RATE_TOLERANCE = 0.05  # a clip within 5% of a model's rate is taken frame for frame
-
-
-def sample_plan(times: np.ndarray, rate: float) -> np.ndarray:
-    """Which frames (by index) a model trained at ``rate`` fps sees of frames shown at ``times``
-    (seconds, in presentation order): at each tick ``k / rate`` after the first frame, up to the
-    last frame's time, the frame on screen then (the last shown at or before the tick)."""
-    t = np.asarray(times, np.float64) - float(times[0])
-    ticks = np.arange(0.0, t[-1] + 1e-9, 1.0 / rate)
-    idx = np.searchsorted(t, ticks + 1e-9, side="right") - 1
-    return np.unique(np.clip(idx, 0, len(t) - 1))
+        return read_ground_truth(self.path)
 
 
 def _check_window_args(clip: Clip, length, stride):

@@ -157,7 +157,7 @@ class AuditedModel:
 
     def score(self, clip: Clip, stride: int | None = None,
               progress: Callable[[int, int], None] | None = None, batch_frames: int | None = None,
-              prefetch: bool | None = None) -> Timeline:
+              prefetch: bool | None = None, checkpoint: str | Path | None = None) -> Timeline:
         """Score every window of a clip.
 
         The clip is first sampled to the card's frame rate (:meth:`sampled`): window numbers,
@@ -170,12 +170,23 @@ class AuditedModel:
             batch_frames: frames per CNN batch (default: :meth:`batch_frames`).
             prefetch: decode the next frames in a thread while the model runs (default: on a
                 GPU, where the model would otherwise wait for the decoder).
+            checkpoint: a file that keeps each finished window as it is scored; a run after a
+                kill finds there the windows already done (for this clip, model and setting:
+                anything else is set aside) and starts decoding at the first one missing. The
+                file goes when the run completes.
 
         Raises:
             ExplanationError: a stride that is not a whole number >= 1. ModelError:
             non-finite scores.
         """
-        return score(self, self.sampled(clip), stride, progress, batch_frames or self.batch_frames(), prefetch)
+        from .scoring import Checkpoint
+        keep = Checkpoint(checkpoint) if checkpoint is not None else None
+        timeline = score(self, self.sampled(clip), stride, progress, batch_frames or self.batch_frames(), prefetch,
+                         checkpoint=keep)
+        if keep is not None:
+            keep.finish()
+            timeline.resumed_windows, timeline.checkpoint_note = keep.reused, keep.note
+        return timeline
 
     def sampled(self, clip: Clip) -> Clip:
         """The clip as this model sees it: sampled by its timestamps to the card's ``frame_rate``

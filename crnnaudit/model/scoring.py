@@ -70,6 +70,8 @@ class Timeline:
     clip_truncated: bool = False
     clip_end_s: float | None = None
     readings: list = field(default_factory=list, repr=False)
+    resumed_windows: int = 0  # windows taken from a checkpoint of an earlier, killed run
+    checkpoint_note: str = ""  # why a checkpoint file was set aside, when one was
 
     def top_window(self) -> int:
         return int(self.table["anomaly_score"].idxmax())
@@ -167,8 +169,10 @@ class _Failed:
 
 def score(model: Scorable, clip: Clip, stride: int | None = None,
           progress: Callable[[int, int], None] | None = None, batch_frames: int = 32,
-          prefetch: bool | None = None) -> Timeline:
-    """Score every window of a clip (see :meth:`AuditedModel.score`)."""
+          prefetch: bool | None = None, checkpoint=None) -> Timeline:
+    """Score every window of a clip (see :meth:`AuditedModel.score`). ``checkpoint``: a
+    :class:`Checkpoint` that keeps each finished window as it is scored and, on a run after a
+    kill, gives back the windows already finished: decoding starts at the first one missing."""
     T = model.window_length
     if stride is not None and (isinstance(stride, bool) or not isinstance(stride, (int, np.integer))
                                or stride < 1):
@@ -178,6 +182,11 @@ def score(model: Scorable, clip: Clip, stride: int | None = None,
     needed = min(clip.frame_count, starts[-1] + T)
     scheduler = WindowScheduler(starts, T, needed)
     rows: list = []
+    looks: list = []  # per window, its image-quality values
+    for row, look in checkpoint.open(model, clip, stride, len(starts)) if checkpoint is not None else []:
+        rows.append(row)
+        looks.append(look)
+    scheduler.next = len(rows)
     pending_idx, pending_img = [], []
     measures: dict[int, np.ndarray] = {}  # frame -> its image-quality measures (six numbers)
     last: list = [None]  # the frame before the pending ones (for the frozen-frame check)
@@ -186,13 +195,13 @@ def score(model: Scorable, clip: Clip, stride: int | None = None,
         ready = scheduler.ready()
         if not ready:
             return
-        logits = model.head_logits(np.stack([f for _, _, f in ready]))
-        if not np.all(np.isfinite(logits)):
-            raise ModelError(f"{model.name}: non-finite scores on {clip.name} windows "
-                             f"{[w for w, _, _ in ready]}")
-        stats = model.feature_stats
-        for (w, idx, f), p, lg in zip(ready, model.probabilities(logits), logits):
-            rows.append((w, idx, p, lg, stats.window_distance(f) if stats is not None else None))
+        done = _scored(model, clip, ready, measures)
+        for i in [i for i in measures if i < (starts[scheduler.next] if not scheduler.done else needed)]:
+            del measures[i]  # no window still to come reads these frames
+        rows.extend(r for r, _ in done)
+        looks.extend(look for _, look in done)
+        if checkpoint is not None:
+            checkpoint.add(done)
         if progress:
             progress(len(rows), len(starts))
 
@@ -206,19 +215,122 @@ def score(model: Scorable, clip: Clip, stride: int | None = None,
             pending_img.clear()
         head_on_ready()
 
-    frames = clip.iter_frames(0, needed, model.frame_size)
+    if not scheduler.done:
+        resume_at = starts[scheduler.next] if scheduler.next else 0
+        for i, img in _frames(clip, model, resume_at, needed, batch_frames, prefetch, last):
+            pending_idx.append(i)
+            pending_img.append(img)
+            if len(pending_img) >= batch_frames:
+                features_of_pending()
+        features_of_pending()
+    if not rows:
+        raise VideoError(f"{clip.name}: no window could be scored (no decodable frames)")
+    return _timeline(model, clip, rows, T, stride, looks)
+
+
+def _scored(model: Scorable, clip: Clip, ready: list, measures: dict) -> list:
+    """``((window, indices, probabilities, logits, training distance), image-quality values)``
+    of each window whose features are ready, through the head in one batch."""
+    logits = model.head_logits(np.stack([f for _, _, f in ready]))
+    if not np.all(np.isfinite(logits)):
+        raise ModelError(f"{model.name}: non-finite scores on {clip.name} windows {[w for w, _, _ in ready]}")
+    stats = model.feature_stats
+    return [((w, idx, p, lg, stats.window_distance(f) if stats is not None else None),
+             quality.window_values(np.stack([measures[i] for i in idx])))
+            for (w, idx, f), p, lg in zip(ready, model.probabilities(logits), logits)]
+
+
+def _frames(clip: Clip, model: Scorable, resume_at: int, needed: int, batch_frames: int, prefetch, last: list):
+    """The frames from ``resume_at`` (the first frame of the first window not yet scored) to
+    ``needed``; the frame before it only goes to ``last`` (the frozen-frame check reads it)."""
+    frames = clip.iter_frames(max(0, resume_at - 1), needed, model.frame_size)
     if prefetch if prefetch is not None else on_accelerator():
         frames = prefetched(frames, 2 * batch_frames)
     for i, img in frames:
-        pending_idx.append(i)
-        pending_img.append(img)
-        if len(pending_img) >= batch_frames:
-            features_of_pending()
-    features_of_pending()
-    if not rows:
-        raise VideoError(f"{clip.name}: no window could be scored (no decodable frames)")
-    looks = [quality.window_values(np.stack([measures[i] for i in r[1]])) for r in rows]
-    return _timeline(model, clip, rows, T, stride, looks)
+        if i < resume_at:
+            last[0] = img
+            continue
+        yield i, img
+
+
+class Checkpoint:
+    """Finished windows of one scoring run, kept in a file as they are scored (one JSON line
+    each, flushed to disk), so that a run killed part way resumes from the first window
+    missing. The file's first line names what it is a checkpoint of (the clip's SHA-256, the
+    model's, the card's stride, frame rate and window length, the number of windows); a file
+    of anything else is set aside and the run starts from the first window (``reused``
+    says how many windows were taken from the file, ``note`` why none were).
+    """
+
+    def __init__(self, path):
+        from pathlib import Path
+        self.path = Path(path)
+        self.reused, self.note, self._file = 0, "", None
+
+    @staticmethod
+    def _key(model, clip, stride: int, windows: int) -> dict:
+        return {"clip_sha256": clip.sha256, "model_sha256": model.sha256, "stride": int(stride),
+                "window_length": int(model.window_length), "frame_rate": getattr(model.card, "frame_rate", None),
+                "windows": int(windows), "classes": list(model.card.classes)}
+
+    def open(self, model, clip, stride: int, windows: int) -> list:
+        """The finished windows the file holds for this very run (``(row, look)`` each, in
+        window order), and the file opened to add the next ones."""
+        import json
+        key, found = self._key(model, clip, stride, windows), []
+        if self.path.exists():
+            found = self._read(key)
+        self.reused = len(found)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not found:
+            self._file = open(self.path, "w", encoding="utf-8")
+            self._file.write(json.dumps(key) + "\n")
+        else:
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.flush()
+        return found
+
+    def _read(self, key: dict) -> list:
+        import json
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            if not lines or json.loads(lines[0]) != key:
+                self.note = f"{self.path}: a checkpoint of another clip, model or setting; starting from window 0"
+                return []
+        except (OSError, UnicodeDecodeError, ValueError):
+            self.note = f"{self.path}: unreadable checkpoint; starting from window 0"
+            return []
+        found = []
+        for line in lines[1:]:
+            try:
+                r = json.loads(line)
+                row = (int(r["w"]), [int(i) for i in r["idx"]], np.asarray(r["p"], np.float32),
+                       np.asarray(r["lg"], np.float32), None if r["d"] is None else float(r["d"]))
+                look = {k: float(v) for k, v in r["look"].items()}
+            except (ValueError, KeyError, TypeError):
+                break  # a line cut off by the kill, and whatever follows it
+            if row[0] != len(found):
+                break
+            found.append((row, look))
+        if found:  # rewrite without a cut-off tail, so the lines appended next follow the last whole one
+            self.path.write_text("\n".join(lines[:1 + len(found)]) + "\n", encoding="utf-8")
+        return found
+
+    def add(self, done: list) -> None:
+        import json
+        import os
+        for (w, idx, p, lg, d), look in done:
+            self._file.write(json.dumps({"w": int(w), "idx": [int(i) for i in idx], "p": np.asarray(p).tolist(),
+                                         "lg": np.asarray(lg).tolist(), "d": None if d is None else float(d),
+                                         "look": {k: float(v) for k, v in look.items()}}) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def finish(self) -> None:
+        """The run is complete: the checkpoint goes."""
+        if self._file is not None:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
 
 
 def timeline_from_windows(model: Scorable, clip: Clip, explained: list) -> Timeline:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..explainers.base import ExplanationSet
-from ..footage.video import GroundTruth, Window
+from ..footage.truth import GroundTruth
+from ..footage.video import Window
 from ..render.maps import upsample
 
 
