@@ -48,7 +48,7 @@ def test_confirmed_review_report_contents(reviewed, tmp_path):
     assert body["reproduce"]["params"]["gradcam"] == {"pooled": False}
     out = write_report(body, tmp_path / "r")
     html = unescape(out["html"].read_text())
-    assert "confirmed the model's reading" in html and "an auditor" in html and "dpo@example.org" in html and "data:image/png;base64," in html
+    assert "confirmed the model's reading" in html and "an auditor" in html and "an auditor (auditor)" not in html and "dpo@example.org" in html and "data:image/png;base64," in html
     doc = json.loads(out["json"].read_text())
     assert doc["report"]["report_id"] == body["report_id"]
     assert all(verify_file(out[k])["ok"] for k in ("html", "pdf", "json"))
@@ -410,6 +410,9 @@ def test_cli_return_reject_and_display_names(tmp_path, capsys, sample_clips, mon
     rejected = json.loads((written[1].parent / "rejected" / written[1].name).read_text())["report"]
     assert returned["human"]["status"] == "returned" and returned["human"]["comment"] == "Look at frame 12 again."
     assert "Pat Okafor" in returned["summary"]["text"] and "nicht endgültig" in returned["summary"]["text"]
+    from crnnaudit.report.sentences import decision
+    said = " ".join(decision(returned["facts"]))  # a named person keeps their role beside the name
+    assert "The reviewer, Ana Lopez (auditor)," in said and "Second reviewer: Pat Okafor (approver)" in said
     assert rejected["human"]["status"] == "rejected" and rejected["facts"]["status"]["state"] == "rejected"
     kinds = [r["kind"] for r in AuditLog().rows()]
     assert kinds.count("return") == 1 and kinds.count("reject") == 1

@@ -35,17 +35,23 @@ def annex(facts: dict) -> list[tuple[str, list[str]]]:
             ("How far to trust the explanations", trust(facts))]
 
 
+def _who(person: dict) -> str:
+    """A person as reports name them, with their role when the name is not already it ("Ana
+    Lopez (auditor)", but "an auditor", not "an auditor (auditor)")."""
+    return f"{person['shown']} ({person['role']})" if person.get("named") else person["shown"]
+
+
 def decision(f: dict) -> list[str]:
     o, r, st, people = f["outcome"], f["reading"], f["status"], f["people"]
     w = f["window"]
     lines = [f"Window {w['index']}: frames {w['first_frame']}-{w['last_frame']} ({w['start_s']:.2f}-{w['end_s']:.2f} s).",
              f"The model said {r['decision']} (anomaly score {r['anomaly_score']:.3f}, threshold {r['threshold']:.2f}).",
-             f"The reviewer, {people['reviewer']['shown']} ({people['reviewer']['role']}), "
+             f"The reviewer, {_who(people['reviewer'])}, "
              f"{DECISION_WORDS[o['human_decision']]} at {st['reviewed_at']} UTC: {OUTCOME_WORDS[o['outcome']]}"
              + (f" ({o['class']})" if o["outcome"] == "anomaly" and o["class"] else "") + ".",
              f"Status: {STATE_WORDS[st['state']]}."]
     if people["approver"]["shown"]:
-        lines.append(f"Second reviewer: {people['approver']['shown']} ({people['approver']['role']})"
+        lines.append(f"Second reviewer: {_who(people['approver'])}"
                      + (f", at {st['decided_at']} UTC" if st["decided_at"] else "") + ".")
     lines.append(f"Reasons: \u201c{o['reason']}\u201d" if o["reason"] else "Reasons: none given.")
     if st["comment"]:
