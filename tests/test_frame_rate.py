@@ -144,3 +144,9 @@ def test_a_review_of_a_faster_recording_shows_and_explains_the_models_frames(mod
     np.testing.assert_array_equal(review.window().frames, expected.frames)
     assert review.window().times[0] == pytest.approx(timeline.table.loc[3, "start_s"])
     assert review.screen().explained_window == 3 and violations(review.state, review) == []
+
+
+def test_a_clip_is_sampled_once_per_rate(model, tmp_path):
+    clip = open_clip(_recorded(tmp_path, 25))
+    assert model.sampled(clip) is model.sampled(clip)  # the review asks on every rerun
+    assert clip.at_rate(6).frame_count == 36 and clip.at_rate(12).frame_count == 72

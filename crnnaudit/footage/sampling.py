@@ -42,8 +42,10 @@ def at_rate(clip, rate: float | None):
         return clip
     if raw.fps <= rate * (1 + RATE_TOLERANCE) or raw.frame_count < 2:
         return replace(raw, model_rate=rate)
-    source = raw
-    times = np.array([source.time_of(i) for i in range(source.frame_count)], np.float64)
-    plan = sample_plan(times, rate)
-    pts = [source._pts[i] for i in plan] if source._pts else []
-    return replace(source, frame_count=len(plan), fps=rate, _pts=pts, model_rate=rate, _source=source, _plan=plan)
+    made = raw.__dict__.setdefault("_sampled", {})  # once per clip and rate: the review asks on every rerun
+    if rate not in made:
+        times = np.array([raw.time_of(i) for i in range(raw.frame_count)], np.float64)
+        plan = sample_plan(times, rate)
+        pts = [raw._pts[i] for i in plan] if raw._pts else []
+        made[rate] = replace(raw, frame_count=len(plan), fps=rate, _pts=pts, model_rate=rate, _source=raw, _plan=plan)
+    return made[rate]
