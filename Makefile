@@ -5,7 +5,7 @@ PY3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: app test test-long test-all docs install install-dev system-deps fonts venv gpu-wheels
+.PHONY: app test test-long test-all docs install install-dev system-deps fonts venv gpu-wheels mlflow-server
 
 $(PY):
 	$(PY3) -m venv $(VENV)
@@ -40,6 +40,17 @@ AXE := .cache/axe/node_modules/axe-core/axe.min.js
 $(AXE): | system-deps
 	npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.11.0
 
+# A real MLflow tracking server for the registry's tests (tests/mlflow_server.py), in a virtual
+# environment of its own: crnnaudit reads the registry over its REST API with the standard library,
+# so the server and MLflow's client (which registers the test models) are the suite's, not the app's.
+MLFLOW_VENV ?= .cache/mlflow-venv
+MLFLOW := $(MLFLOW_VENV)/bin/mlflow
+$(MLFLOW): requirements-mlflow-server.txt
+	$(PY3) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q -r requirements-mlflow-server.txt
+	touch $(MLFLOW)
+mlflow-server: $(MLFLOW)
+
 # The app needs only the fonts (for PDFs in any script). It says before it asks apt-get for them,
 # and without root (or a network) it says so and goes on.
 fonts:
@@ -67,14 +78,14 @@ app: install fonts
 # WORKERS=0 runs in this process alone (for a debugger, or pytest's -x).
 WORKERS ?= 2
 PYTEST_FLAGS ?=
-PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_FLAGS)
-test: system-deps install-dev $(AXE)
+PYTEST := CRNNAUDIT_TEST_MLFLOW_VENV=$(MLFLOW_VENV) $(PY) -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_FLAGS)
+test: system-deps install-dev $(AXE) $(MLFLOW)
 	$(PYTEST) -m "not long"
 
-test-long: system-deps install-dev $(AXE)
+test-long: system-deps install-dev $(AXE) $(MLFLOW)
 	$(PYTEST) -m long
 
-test-all: system-deps install-dev $(AXE)
+test-all: system-deps install-dev $(AXE) $(MLFLOW)
 	$(PYTEST)
 
 docs: install-dev

@@ -19,7 +19,7 @@ _EXPORTS = {
     "AuditLogError": "errors", "CardError": "errors", "Cancelled": "errors",
     "CrnnauditError": "errors", "ExplanationError": "errors", "ModelError": "errors",
     "ReportError": "errors", "UnsafeModelError": "errors", "UnsupportedModelError": "errors",
-    "VideoError": "errors",
+    "VideoError": "errors", "RegistryError": "errors",
     "AuditedModel": "model", "Capabilities": "model", "Timeline": "model", "load_model": "model",
     "preprocess": "model", "FeatureStats": "model", "calibrate": "model",
     "export_explanations": "report.export",
@@ -28,7 +28,9 @@ _EXPORTS = {
     "ExplanationCache": "explainers", "ExplanationSet": "explainers", "explain": "explainers",
     "build_report": "report", "write_report": "report", "verify_report": "report",
     # models: where they may come from, calibration
-    "allowed_model": "model.places", "calibrate_card": "model.calibration", "NO_STATISTICS": "model.statistics",
+    "allowed_model": "model.places", "locate_model": "model.places", "registry_choices": "model.registry",
+    "registry_uris": "model.registry", "is_registry_uri": "model.registry", "resolve_registry_uri": "model.registry",
+    "check_registry_pin": "model.registry", "store_registry_card": "model.registry", "registry_pin": "model.registry", "calibrate_card": "model.calibration", "NO_STATISTICS": "model.statistics",
     # evidence: accounts, the signing key, erasure and retention, oversight
     "Accounts": "evidence.accounts", "Sessions": "evidence.sessions", "init_signing_key": "evidence.keys",
     "load_signing_key": "evidence.keys",
@@ -55,5 +57,7 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, {k: "." + v for k, v in _EXPORTS.items()}, {
     "verify_report": "verify_file", "init_signing_key": "init_key", "rotate_signing_key": "rotate_key",
     "signing_key_path": "key_path", "evidence_anchors": "anchors", "write_record_of_processing": "write_record", "oversight_rule": "rule",
-    "assess_compliance": "assess", "return_report": "send_back", "reject_report": "reject",
+    "assess_compliance": "assess", "locate_model": "locate", "registry_choices": "choices",
+    "registry_uris": "choice_uris", "resolve_registry_uri": "resolve", "check_registry_pin": "check",
+    "store_registry_card": "store_card", "registry_pin": "pin_of", "return_report": "send_back", "reject_report": "reject",
     "pending_reports": "pending", "ship_demo": "ship", "evaluate_demo_and_record": "evaluate_and_record"}, globals())

@@ -31,9 +31,21 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_HOME", None, "data folder: demo model, uploads, explanation cache, reports, audit log",
             "`~/.cache/crnnaudit`"),
-    Setting("CRNNAUDIT_MODEL", None, "the model the app opens on", "the demo model"),
+    Setting("CRNNAUDIT_MODEL", None, "the model the app opens on: a file, or a registry URI "
+            "(`models:/NAME@ALIAS`) resolved and pinned as each review starts", "the demo model"),
     Setting("CRNNAUDIT_MODELS_DIR", None, "folders (`:`-separated) the Model page offers models from; no page "
             "opens any other path", "the demo model's folder"),
+    Setting("MLFLOW_TRACKING_URI", None, "the MLflow tracking server (`http(s)://host:port`) whose model registry "
+            "`models:/NAME@ALIAS` and `models:/NAME/VERSION` are read from (MLflow's own variable)",
+            "no registry: models are files"),
+    Setting("MLFLOW_TRACKING_TOKEN", None, "a bearer token for that server (MLflow's own variable)", "none"),
+    Setting("MLFLOW_TRACKING_USERNAME", None, "a user name for that server's basic authentication, with "
+            "`MLFLOW_TRACKING_PASSWORD` (MLflow's own variables)", "none"),
+    Setting("MLFLOW_TRACKING_PASSWORD", None, "that user's password", "none"),
+    Setting("CRNNAUDIT_REGISTRY_MODELS", None, "registered model names (comma-separated) that may be audited, or "
+            "`*` for all: the registry's counterpart of `CRNNAUDIT_MODELS_DIR`", "none"),
+    Setting("CRNNAUDIT_REGISTRY_TAGS", None, "`1`: countersigned reports and dataset runs set `crnnaudit.*` tags "
+            "on the model version they concern (tags only: never a stage or an alias)", "off"),
     Setting("CRNNAUDIT_SAMPLES", None, "folder of sample clips the Review page offers", "`./sample_videos`"),
     Setting("CRNNAUDIT_RUNS_DIR", None, "dataset-audit runs the Dataset and Queue pages open",
             "`CRNNAUDIT_HOME/runs`"),

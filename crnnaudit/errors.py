@@ -9,7 +9,9 @@ and show the message; nothing is lost.
     ├── CardError            model card missing fields, wrong types, unknown values
     ├── ModelError           model file unreadable or of a kind crnnaudit cannot take
     │   ├── UnsafeModelError     needs unsafe deserialisation (Lambda, custom code)
-    │   └── UnsupportedModelError  no time axis, no per-frame part, several inputs/outputs
+    │   ├── UnsupportedModelError  no time axis, no per-frame part, several inputs/outputs
+    │   └── RegistryError        a ``models:/`` URI that does not resolve (unknown name or alias,
+    │                            a registry that does not answer, no Keras file, files changed)
     ├── VideoError           video unreadable, empty, corrupt, truncated, too short
     ├── ExplanationError     bad method, target, window or parameter; non-finite values
     │   └── Cancelled            the user cancelled long work
@@ -42,6 +44,10 @@ class UnsafeModelError(ModelError):
 
 class UnsupportedModelError(ModelError):
     """The model is readable but not a per-frame CNN + temporal model crnnaudit can take."""
+
+
+class RegistryError(ModelError):
+    """A model named in a registry (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``) that cannot be used."""
 
 
 class VideoError(CrnnauditError):

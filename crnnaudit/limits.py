@@ -42,6 +42,13 @@ EXPLANATION_CACHE_BYTES = 512 << 20
 #: Windows per class the shortcut screen clusters (its affinity matrix is n x n); above, a
 #: seeded sample is screened.
 MAX_SHORTCUT_WINDOWS = 1500
+#: A model version's files in a registry: the Keras file is at most this large (a VGG19 + GRU is
+#: 80 MB), the folders listed at most this deep and this many entries in all, and the server
+#: answers within this many seconds, else the version is refused (the message says which bound).
+MAX_REGISTRY_MODEL_BYTES = 4 << 30
+MAX_REGISTRY_DEPTH = 6
+MAX_REGISTRY_ENTRIES = 2000
+REGISTRY_TIMEOUT_S = 20.0
 
 
 def max_frame_pixels() -> int:

@@ -25,7 +25,7 @@ def test_only_config_reads_the_environment():
 
 def test_the_readme_lists_every_setting_with_its_default():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(CRNNAUDIT_\w+)` \|.*$", readme, flags=re.M)}
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `((?:CRNNAUDIT|MLFLOW)_\w+)` \|.*$", readme, flags=re.M)}
     assert set(rows) == {s.name for s in config.SETTINGS}
     for s in config.SETTINGS:
         assert rows[s.name].rstrip().endswith(f"| {s.shown_default} |"), (s.name, rows[s.name])

@@ -108,9 +108,11 @@ def _duration(seconds: float) -> str:
 
 def load(args, evidence: bool = False):
     """The model the command names; one whose output is signed or logged must come from where
-    models may come (:mod:`crnnaudit.model.places`)."""
-    from .. import allowed_model, load_model
-    return load_model(allowed_model(args.model) if evidence else args.model, card=getattr(args, "card", None))
+    models may come (:mod:`crnnaudit.model.places`). A registry URI is resolved and pinned here,
+    once, and the command uses that version throughout."""
+    from .. import allowed_model, load_model, locate_model
+    path = allowed_model(args.model) if evidence else locate_model(args.model)
+    return load_model(path, card=getattr(args, "card", None))
 
 
 def window_number(choice: str) -> int:
@@ -162,6 +164,8 @@ def add_as(parser, role: str, note: str = "") -> None:
 
 def add_model(parser, card: bool = True) -> None:
     """The MODEL argument (and ``--card``) of a command that reads a model."""
-    parser.add_argument("model", help="the model file (.keras or .h5)")
+    parser.add_argument("model", help="the model: a file (.keras or .h5), or models:/NAME@ALIAS or "
+                        "models:/NAME/VERSION from the MLflow registry at MLFLOW_TRACKING_URI (resolved once, "
+                        "when the command starts)")
     if card:
         parser.add_argument("--card", help="the model card (default: MODEL.card.json or .yaml beside the model)")

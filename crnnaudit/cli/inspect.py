@@ -18,6 +18,10 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
+    print(f"model: {model.name}")
+    if model.registry:
+        print(f"pinned {model.registry['pinned_at']} from {model.registry['tracking_uri']}: the alias or version "
+              "was resolved once, and this command used that version throughout")
     print(model.layers_table().to_string(index=False))
     for key in ("sha256", "input", "per_frame_layers", "target_layer", "conv_maps", "feature_shape",
                 "recurrent_layers", "outputs", "output_activation", "capabilities"):
@@ -93,13 +97,19 @@ def cmd_explain(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .. import allowed_model, calibrate_card
-    card_path, entry = calibrate_card(allowed_model(args.model), args.clips, card=args.card,
+    from .. import allowed_model, calibrate_card, is_registry_uri, store_registry_card
+    path = allowed_model(args.model)
+    card_path, entry = calibrate_card(path, args.clips, card=args.card,
                                       percentile=args.percentile, progress=Progress("calibrating", "clips"),
                                       frame_rate=args.frame_rate)
     print(f"feature statistics of {entry['frames']} frames from {entry['clips']} clips -> "
           f"{card_path.with_name(entry['file'])}; threshold {entry['threshold']:.3g} "
           f"(percentile {entry['percentile']:g} of held-out windows); card {card_path}")
+    if is_registry_uri(args.model) and args.card is None:  # the version's own card: stored back beside its file
+        from .. import registry_pin
+        pin = registry_pin(path)
+        stored = [store_registry_card(pin, card_path.with_name(entry["file"])), store_registry_card(pin, card_path)]
+        print(f"stored in the registry as files of {pin.uri} version {pin.version}: {', '.join(stored)}")
     return 0
 
 

@@ -144,6 +144,24 @@ def executor_named(name: str, **options) -> Executor:
     return getattr(importlib.import_module(module), cls)(**options)
 
 
+def _tag_version(pin: dict, out: Path, summary: dict) -> str:
+    """With ``CRNNAUDIT_REGISTRY_TAGS=1``, the sealed run and its accuracy (with its 95% Wilson
+    interval) as tags on the registry version it ran; the run stands whatever the registry answers."""
+    from ..errors import RegistryError
+    from ..model.registry import write_tags
+    tags = {"crnnaudit.last_run": out.name}
+    matrix = summary.get("confusion_matrix")
+    if matrix:
+        from .instructions import proportion
+        n = sum(sum(row.values()) for row in matrix.values())
+        p = proportion(sum(matrix[c][c] for c in matrix), n)
+        tags["crnnaudit.accuracy"] = f"{p['rate']:.3f} (95% CI {p['low']:.3f}-{p['high']:.3f}, {n} labelled clips)"
+    try:
+        return "written" if write_tags(pin, tags) else "off (CRNNAUDIT_REGISTRY_TAGS)"
+    except RegistryError as e:
+        return f"not written: {e}"
+
+
 def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str = "local", workers: int | None = None,
               address: str | None = None, threads: int = 0, card: str | None = None,
               labels: str | Path | None = None, explain: str = "none", methods: Iterable[str] | None = None,
@@ -171,6 +189,9 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str =
     """
     from .runner import ClipProcessor, RunModel, expand_sources, gather, read_labels
     runner = executor_named(executor, workers=workers, address=address, threads=threads)
+    if isinstance(model, (str, Path)):  # a registry URI: resolved once, one version for the whole run
+        from ..model.places import locate
+        model = str(locate(model))
     clips = tuple(str(p) for p in expand_sources(sources))
     ClipProcessor.check_options(explain, methods)
     out = Path(out).resolve()
@@ -184,9 +205,12 @@ def run_batch(model, sources: Iterable[str], out: str | Path, *, executor: str =
         per_worker[outcome.worker] = max(per_worker.get(outcome.worker, 0.0), outcome.peak_rss_mb)
         if progress:
             progress(seen, len(clips), done_now / max(time.perf_counter() - t0, 1e-9))
-    summary = gather(out, RunModel(out))  # model.json: written by whichever worker loaded the model
+    run_model = RunModel(out)
+    summary = gather(out, run_model)  # model.json: written by whichever worker loaded the model
     from .seal import seal_run
     sealed = seal_run(out, summary, by=by)  # signed and logged: what is built from the run checks it first
+    tags = _tag_version(run_model.registry, out, summary) if run_model.registry else None
     return dict(summary, scored_this_run=done_now, executor=runner.name, sealed_log_row=sealed["seq"],
+                **({"registry_tags": tags} if tags else {}),
                 **runner.describe(),
                 workers={w: {"peak_rss_mb": round(v, 1)} for w, v in per_worker.items()})

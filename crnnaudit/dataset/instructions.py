@@ -118,7 +118,8 @@ def build_instructions(run: str | Path, conditions: str | Path | None = None, no
         "model": {"name": card.name, "version": card.version, "sha256": model.sha256, "classes": card.classes,
                   "anomaly_classes": card.anomaly_classes, "threshold": card.threshold,
                   "intended_use": card.intended_use, "training_data": card.training_data,
-                  "limitations": list(card.known_limitations), "calibration": card.calibration},
+                  "limitations": list(card.known_limitations), "calibration": card.calibration,
+                  "registry": summary.get("model_registry")},
         "run": {"folder": run.name, "sealed_at": files["manifest"].get("sealed_at"),
                 "manifest_files": len(files["manifest"].get("files", {})),
                 "clips": int(summary.get("clips", len(clips))),
@@ -151,10 +152,18 @@ def _figure_lines(f: dict) -> list[str]:
     return lines
 
 
+def registry_sentence(reg: dict) -> str:
+    """The registry version a run, report or document concerns, in one sentence."""
+    how = f" (the alias {reg['alias']} pointed to it then)" if reg.get("alias") else ""
+    return (f"From the model registry: {reg['name']} version {reg['version']}, opened as {reg['uri']}{how} on "
+            f"{str(reg['pinned_at'])[:10]}; file SHA-256 {reg['sha256']}.")
+
+
 def sections(body: dict) -> list[tuple[str, list[str]]]:
     """The document as headings and paragraphs: the HTML and the PDF are both written from it."""
     m, r = body["model"], body["run"]
     out = [("The system", [f"Model {m['name']} {m['version']}, SHA-256 {m['sha256']}.",
+                           *([registry_sentence(m["registry"])] if m.get("registry") else []),
                            f"Intended use: {m['intended_use']}", f"Training data: {m['training_data']}",
                            f"Classes: {', '.join(m['classes'])}; anomalies: {', '.join(m['anomaly_classes'])}. "
                            f"A window is flagged at an anomaly score of {m['threshold']:.2f} or more."]),

@@ -117,7 +117,8 @@ class ClipProcessor:
         (self.out / "clips").mkdir(parents=True, exist_ok=True)
         (self.out / "explained").mkdir(exist_ok=True)
         _write_atomic(self.out / "model.json", {"sha256": model.sha256, "name": model.name,
-                                                "card": model.card.to_dict()})
+                                                "card": model.card.to_dict(),
+                                                **({"registry": model.registry} if model.registry else {})})
 
     @staticmethod
     def check_options(explain: str, methods: Iterable[str] | None) -> list[str]:
@@ -251,8 +252,13 @@ class RunModel:
             data = json.loads((Path(out) / "model.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise CrnnauditError(f"{out}: not a crnnaudit run folder (model.json: {e})") from e
-        self.sha256, self.name = data["sha256"], data.get("name", "")
+        self.sha256, self.name, self.registry = data["sha256"], data.get("name", ""), data.get("registry")
         self.card = ModelCard.from_dict(data["card"], source=f"{out}/model.json")
+
+
+def _registry_facts(pin: dict) -> dict:
+    """What a run, a report or instructions record of a registry pin: the URI, the version, the digest."""
+    return {k: pin[k] for k in ("uri", "name", "version", "alias", "sha256", "pinned_at") if k in pin}
 
 
 def gather(out: Path, model) -> dict:
@@ -269,7 +275,8 @@ def gather(out: Path, model) -> dict:
     summary = {"clips": len(table), "failed": int(len(table) - len(ok)),
                "flagged": int((ok["decision"] == ANOMALY).sum()) if len(ok) else 0,
                "no_reliable_reading": int((ok["decision"] == NO_RELIABLE_READING).sum()) if len(ok) else 0,
-               "model_sha256": model.sha256, "classes": model.card.classes}
+               "model_sha256": model.sha256, "classes": model.card.classes,
+               **({"model_registry": _registry_facts(model.registry)} if getattr(model, "registry", None) else {})}
     labelled = ok[ok["label"].notna()] if len(ok) and "label" in ok else ok.iloc[0:0]
     if len(labelled):
         classes = model.card.classes

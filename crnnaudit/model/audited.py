@@ -61,8 +61,10 @@ class AuditedModel:
 
     def __init__(self, model: keras.Model, card: ModelCard | None = None, *,
                  source: str | Path | None = None, sha256: str | None = None,
-                 target_layer: str | None = None, feature_stats: FeatureStats | None = None):
+                 target_layer: str | None = None, feature_stats: FeatureStats | None = None,
+                 registry: dict | None = None):
         self.model = model
+        self.registry = registry  # the registry pin (crnnaudit.model.registry.Pin.to_dict()), if any
         self.feature_stats = feature_stats  # None: no check against the training data
         self.source = Path(source) if source else None
         self.sha256 = sha256 or weights_hash(model)
@@ -82,7 +84,9 @@ class AuditedModel:
 
     @property
     def name(self) -> str:
-        """How messages name this model: its file, else its Keras name."""
+        """How messages name this model: its registry URI and version, else its file, else its Keras name."""
+        if self.registry:
+            return f"{self.registry['uri']} (version {self.registry['version']})"
         return str(self.source) if self.source else f"model '{self.model.name}'"
 
     @property
@@ -243,7 +247,7 @@ class AuditedModel:
     def describe(self) -> dict:
         """What was found, for ``crnnaudit info``, the Model page and reports."""
         recurrent = [x.name for x in all_layers(self.model) if isinstance(x, RECURRENT_TYPES)]
-        return {"source": str(self.source) if self.source else None, "sha256": self.sha256,
+        return {"source": str(self.source) if self.source else None, "sha256": self.sha256, "registry": self.registry,
                 "input": [None, self.window_length_fixed, *self.frame_shape],
                 "window_length": self.window_length, "per_frame_layers": self.per_frame_layers,
                 "target_layer": self.target_layer,

@@ -69,8 +69,13 @@ def load_model(path: str | Path, card: ModelCard | str | Path | None = None,
     if card is not None and card.calibration:
         folder = card_path.parent if card_path is not None else path.parent
         stats = FeatureStats.from_file(folder / Path(card.calibration["file"]).name, card.calibration.get("sha256"))
+    from .registry import pin_of
+    pin = pin_of(path)
+    if pin is not None and pin.sha256 != sha256:
+        raise ModelError(f"{pin.uri}: the pinned copy of version {pin.version} ({path}) no longer has the SHA-256 "
+                         "it was downloaded with; open the URI again")
     return AuditedModel(model, card, source=path, sha256=sha256, target_layer=target_layer,
-                        feature_stats=stats)
+                        feature_stats=stats, registry=pin.to_dict() if pin else None)
 
 
 def _check_file(path: Path) -> None:

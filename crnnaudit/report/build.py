@@ -214,7 +214,20 @@ def _model_section(model: AuditedModel, window: Window) -> dict:
     return {"name": card.name, "version": card.version, "sha256": model.sha256,
             "file": model.source.name if model.source else None, "card": card.to_dict(),
             "card_version": card.version, "card_sha256": card_sha256(card),
-            "structure": model.describe(), "verify_max_abs_diff": model.verify(window)}
+            "structure": model.describe(), "verify_max_abs_diff": model.verify(window),
+            **({"registry": _registry_at_signing(model.registry)} if model.registry else {})}
+
+
+def _registry_at_signing(pin: dict) -> dict:
+    """The registry version reviewed, and (checked now, as the report is signed) where its alias
+    points and whether its files still hash as pinned: a report is never signed against
+    another version than the one reviewed.
+
+    Raises:
+        RegistryError: the registry does not answer, or the version's files changed (named).
+    """
+    from ..model.registry import check
+    return {"pin": pin, "at_signing": check(pin)}
 
 
 def _output_section(model: AuditedModel, window: Window, expset: ExplanationSet) -> dict:

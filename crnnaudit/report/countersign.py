@@ -121,12 +121,15 @@ def _decide(report, approver: Identity, kind: str, words: str | None, log, now) 
     if not check["ok"]:
         raise AccessError(f"report {report_id}: the stored report does not verify ({check['message']})")
     body = json.loads(path.read_text(encoding="utf-8"))["report"]
+    pin = (body["model"].get("registry") or {}).get("pin")
+    registry_now = _registry_now(pin) if pin else None  # before anything is signed: a failure changes nothing
     at = (now or datetime.now(timezone.utc)).isoformat()
     seal = countersignature(body, approver.username, at, load_signing_key(), kind)  # bound to this content
     from ..evidence.signing import REWRITTEN
     body["countersigned_from"] = {k: body[k] for k in REWRITTEN if k in body}
     body["human"] = dict(body["human"], second_reviewer=approver.username, second_signed_at=at,
                          status=DECIDED[kind], second_person=person(approver),
+                         **({"registry_at_decision": registry_now} if registry_now else {}),
                          **({"comment": words.strip()} if words else {}))
     if kind == "countersign":  # a final report names who to write to as the deployment says now
         c = contest()
@@ -134,7 +137,34 @@ def _decide(report, approver: Identity, kind: str, words: str | None, log, now) 
     body["countersigns_log_row"] = waiting[report_id]["seq"]
     body["countersignature"] = seal
     folder = {"countersign": "countersigned", "return": "returned", "reject": "rejected"}[kind]
-    return write_report(body, path.parent / folder, log=log, kind=kind)
+    out = write_report(body, path.parent / folder, log=log, kind=kind)
+    if pin and kind == "countersign":
+        out["registry_tags"] = _tag_version(pin, report_id, body["facts"]["outcome"]["outcome"] if "facts" in body
+                                            else kind)
+    return out
+
+
+def _registry_now(pin: dict) -> dict:
+    """Where the reviewed version's alias points as the second reviewer decides, and whether its
+    files still hash as pinned (:func:`crnnaudit.model.registry.check`).
+
+    Raises:
+        RegistryError: the registry does not answer, or the version's files changed.
+    """
+    from ..model.registry import check
+    return check(pin)
+
+
+def _tag_version(pin: dict, report_id: str, outcome: str) -> str:
+    """With ``CRNNAUDIT_REGISTRY_TAGS=1``, the final report's id and outcome as tags on the version
+    it concerns. The report is final whatever the registry answers: a failure is said, not raised."""
+    from ..errors import RegistryError
+    from ..model.registry import write_tags
+    try:
+        written = write_tags(pin, {"crnnaudit.last_report": report_id, "crnnaudit.last_outcome": outcome})
+    except RegistryError as e:
+        return f"not written: {e}"
+    return "written" if written else "off (CRNNAUDIT_REGISTRY_TAGS)"
 
 
 def returned_to(author: Identity, log: AuditLog | None = None) -> list[dict]:

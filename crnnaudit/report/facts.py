@@ -72,7 +72,8 @@ def fact_sheet(body: dict) -> dict:
         "clip": {"name": body["clip"].get("file") or body["clip"].get("name"), "sha256": body["clip"]["sha256"]},
         "window": {"index": int(w["index"]), "first_frame": int(w["first_frame"]), "last_frame": int(w["last_frame"]),
                    "start_s": _r(w["start_s"]), "end_s": _r(w["end_s"])},
-        "model": {"name": body["model"]["name"], "version": body["model"]["version"]},
+        "model": {"name": body["model"]["name"], "version": body["model"]["version"],
+                  "registry": _registry(body["model"].get("registry"), hm.get("registry_at_decision"))},
         "reading": {"decision": decision, "anomaly_score": _r(out["anomaly_score"], 3),
                     "threshold": _r(out["threshold"]), "predicted": predicted, "classes": classes,
                     "probabilities": {c: _r(p) for c, p in out["probabilities"].items()},
@@ -99,6 +100,21 @@ def fact_sheet(body: dict) -> dict:
                    "approver": hm.get("second_person") or person(hm.get("second_reviewer"), "approver")},
         "contest": hm.get("contest") or contest(),
     }
+
+
+def _registry(reg: dict | None, at_decision: dict | None) -> dict | None:
+    """The registry version a report concerns, and where its alias pointed when the report was
+    signed and when a second reviewer decided on it."""
+    if not reg:
+        return None
+    pin = reg["pin"]
+
+    def state(check: dict | None) -> dict | None:
+        return None if not check else {"on": check["checked_at"][:10], "alias_version": check.get("alias_version"),
+                                       "moved": bool(check.get("moved"))}
+    return {"uri": pin["uri"], "name": pin["name"], "version": str(pin["version"]), "alias": pin.get("alias"),
+            "sha256": pin["sha256"], "pinned_on": pin["pinned_at"][:10],
+            "at_signing": state(reg.get("at_signing")), "at_decision": state(at_decision)}
 
 
 def _verdicts(body: dict) -> dict:

@@ -78,6 +78,17 @@ def write_report(body: dict, out_dir: str | Path, log: AuditLog | None | bool = 
                           "second_reviewer": body["human"]["second_reviewer"],
                           "second_signed_at": body["human"].get("second_signed_at"),
                           "status": body["human"].get("status"), "comment": body["human"].get("comment"),
-                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests},
+                          "faces_blurred": body["privacy"]["faces_blurred"], "files_sha256": digests,
+                          **_registry_row(facts)},
                          kind=kind)["seq"]
     return {**paths, "sha256": digests, "log_row": row}
+
+
+def _registry_row(facts: dict) -> dict:
+    """A registry version's URI and number in the log row (its digest is the row's model_sha256),
+    and where its alias pointed at the last check."""
+    g = facts["model"].get("registry")
+    if not g:
+        return {}
+    last = g.get("at_decision") or g.get("at_signing") or {}
+    return {"model_uri": g["uri"], "model_version": g["version"], "alias_version_at_signing": last.get("alias_version")}

@@ -30,6 +30,7 @@ def _frames(frames: list[int]) -> str:
 def annex(facts: dict) -> list[tuple[str, list[str]]]:
     """The report's sections for the authority, as headings and sentences."""
     return [("Decision", decision(facts)), ("Contesting this decision", contesting(facts)),
+            *([("The model reviewed", registry(facts))] if facts["model"].get("registry") else []),
             ("Output", output(facts)), ("Key frames", key_frames(facts)),
             ("What would have changed the outcome", counterfactual(facts)),
             ("How far to trust the explanations", trust(facts))]
@@ -39,6 +40,28 @@ def _who(person: dict) -> str:
     """A person as reports name them, with their role when the name is not already it ("Ana
     Lopez (auditor)", but "an auditor", not "an auditor (auditor)")."""
     return f"{person['shown']} ({person['role']})" if person.get("named") else person["shown"]
+
+
+def registry(f: dict) -> list[str]:
+    """The registry version reviewed, and where its alias pointed at signing and at the second
+    reviewer's decision: the report is about the version reviewed, whatever the alias says now."""
+    g = f["model"]["registry"]
+    lines = [f"The model reviewed is {g['name']} version {g['version']} from the model registry, opened as "
+             f"{g['uri']} on {g['pinned_on']}; its file's SHA-256 is {g['sha256']}."]
+    for key, when in (("at_signing", "the report was signed"), ("at_decision", "the second reviewer decided")):
+        s = g.get(key)
+        if not s or not g.get("alias"):
+            continue
+        if not s["moved"]:
+            lines.append(f"When {when} ({s['on']}), the alias {g['alias']} still pointed to version {g['version']}.")
+        elif s["alias_version"] is None:
+            lines.append(f"When {when} ({s['on']}), the alias {g['alias']} no longer existed; this report concerns "
+                         f"version {g['version']}, the version reviewed.")
+        else:
+            lines.append(f"When {when} ({s['on']}), the alias {g['alias']} had moved to version {s['alias_version']}; "
+                         f"this report concerns version {g['version']}, the version reviewed, not version "
+                         f"{s['alias_version']}.")
+    return lines
 
 
 def decision(f: dict) -> list[str]:

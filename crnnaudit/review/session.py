@@ -95,7 +95,7 @@ class ReviewSession:
         """A fresh review for ``identity`` on the first sample clip (its window: :meth:`settle`)."""
         samples = self.world.samples()
         self._identity = identity
-        fresh = ReviewState(account=identity.username, role=identity.role,
+        fresh = ReviewState(account=identity.username, role=identity.role, model_path=self.world.pinned_default(),
                             clip_path=str(samples[0]) if samples else None,
                             clip_name=samples[0].name if samples else None)
         return self._commit(fresh.but(methods=self._default_methods(fresh), version=self._state.version))
@@ -331,7 +331,7 @@ class ReviewSession:
         chosen again under the new model's timeline."""
         self._require("manage_models", "load models")
         s = self._state
-        new = s.without_window().but(model_path=path, card_path=card)
+        new = s.without_window().but(model_path=path or self.world.pinned_default(), card_path=card)
         new = new.but(methods=self._default_methods(new), overlay=None, target=None)
         return self._commit(new)
 

@@ -56,6 +56,7 @@ class World:
                  default_card: str | None = None):
         self._default, self._samples, self._default_card = default_model, samples, default_card
         self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
+        self._unresolved: dict[str, str] = {}  # registry URI -> why it did not resolve when last asked
 
     # --- where things come from -------------------------------------------------------
     def default_model_path(self) -> str:
@@ -68,6 +69,22 @@ class World:
             return configured
         from ..demo.assembly import ensure_demo
         return str(ensure_demo())
+
+    def pinned_default(self) -> str | None:
+        """The configured model as a review starts: ``None`` for a file (opened by its path); a
+        registry URI (``CRNNAUDIT_MODEL=models:/NAME@ALIAS``) resolved and pinned now, once per
+        review (its pinned file), or the URI itself when it does not resolve (:meth:`model` then
+        says why)."""
+        from ..errors import RegistryError
+        from ..model.registry import is_registry_uri, resolve
+        configured = self.default_model_path()
+        if not is_registry_uri(configured):
+            return None
+        try:
+            return str(resolve(configured).path)
+        except RegistryError as e:
+            self._unresolved[configured] = str(e)
+            return configured
 
     def samples(self) -> list[Path]:
         """The sample clips a review may pick (sorted; only video files)."""
@@ -87,7 +104,12 @@ class World:
             ModelError, CardError: the file or the card is unusable (named in the message).
         """
         from ..card import sidecar_path
+        from ..errors import RegistryError
         from ..model import load_model
+        from ..model.registry import is_registry_uri
+        if is_registry_uri(str(path)):  # a review opens a pinned version, never the URI as it reads now
+            raise RegistryError(self._unresolved.get(str(path)) or f"{path}: a registry URI is resolved when a review "
+                                "starts; choose it on the Model page")
         if card is None and self._default and str(path) == str(self._default):
             card = self._default_card
         p = Path(path)

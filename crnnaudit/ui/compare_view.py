@@ -96,7 +96,11 @@ def _trust(review, model, window, es, spatial) -> None:
 
 def _model_b(review, frames, clip, window, es, spatial, held) -> None:
     st.subheader("Model A vs model B")
-    other = widgets.model_picker("Model B (same clip, same window)", key="model_b")
+    try:
+        other = widgets.model_picker("Model B (same clip, same window)", key="model_b")
+    except CrnnauditError as e:  # a registered model that does not resolve
+        st.error(str(e))
+        return
     if other:
         try:
             world = review.world

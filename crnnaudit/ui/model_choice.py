@@ -44,12 +44,52 @@ def _stays_inside(path: Path) -> bool:
 
 
 def log_card_edit(model: AuditedModel, card, target: Path, who) -> dict:
-    """A card edit is a chained audit-log row: who, which model, the card's version and hash."""
+    """A card edit is a chained audit-log row: who, which model, the card's version and hash. A
+    registry version's card is stored back as an artifact of that version first, and the row
+    says where.
+
+    Raises:
+        RegistryError: the registry did not take the card (the card file is saved here; no row).
+    """
     from ..evidence.log import AuditLog
     from ..card import card_sha256
-    return AuditLog().append({"action": "card edited", "by": who.username, "model_sha256": model.sha256,
-                              "card_file": target.name, "card_version": card.version,
-                              "card_sha256": card_sha256(card)}, kind="card")
+    row = {"action": "card edited", "by": who.username, "model_sha256": model.sha256,
+           "card_file": target.name, "card_version": card.version, "card_sha256": card_sha256(card)}
+    if model.registry:
+        from .. import store_registry_card
+        row.update(registry_uri=model.registry["uri"], registry_version=model.registry["version"],
+                   stored_in_registry=store_registry_card(model.registry, target))
+    return AuditLog().append(row, kind="card")
+
+
+def registry_picker(label: str, key: str) -> str | None:
+    """A registered model the settings allow (``CRNNAUDIT_REGISTRY_MODELS``), by alias or version:
+    never a typed URI. Nothing when no registry is set; a registry that does not answer is said."""
+    from .. import registry_choices, registry_uris
+    from ..errors import RegistryError
+    if not setting("MLFLOW_TRACKING_URI"):
+        return None
+    try:  # read on each run (where each alias points now), with a short wait for a slow server
+        models = registry_choices(timeout=5.0)
+    except RegistryError as e:
+        st.warning(str(e))
+        return None
+    if not models:
+        st.caption("No registered model may be audited here: an admin lists them in CRNNAUDIT_REGISTRY_MODELS.")
+        return None
+    versions = {f"models:/{m['name']}@{a}": v for m in models for a, v in m["aliases"].items()}
+    return st.selectbox(label, registry_uris(models), index=None, key=key, placeholder="choose a registered model",
+                        format_func=lambda u: f"{u} (version {versions[u]} now)" if u in versions else u)
+
+
+def pin(uri: str, fresh: bool = False) -> str:
+    """The pinned file of ``uri`` for this browser session: resolved once (again with ``fresh``,
+    when an admin loads it anew), so an alias that moves changes nothing already on screen."""
+    from .. import resolve_registry_uri
+    pins = st.session_state.setdefault("registry_pins", {})
+    if fresh or uri not in pins:
+        pins[uri] = str(resolve_registry_uri(uri).path)
+    return pins[uri]
 
 
 @st.cache_resource(show_spinner=False)

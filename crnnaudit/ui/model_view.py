@@ -20,6 +20,7 @@ def load_form(review, who) -> None:
         return
     path = st.selectbox("A model in the configured folders (CRNNAUDIT_MODELS_DIR)",
                         [""] + [str(p) for p in model_choice.model_choices()], key="model_pick")
+    registered = model_choice.registry_picker("…or a registered model (MLflow registry)", key="model_pick_registry")
     up = st.file_uploader(f"…or upload a model (at most {uploads.upload_limit_mb()} MB)",
                           type=[s[1:] for s in MODEL_SUFFIXES], key="model_upload",
                           max_upload_size=uploads.upload_limit_mb())
@@ -28,10 +29,12 @@ def load_form(review, who) -> None:
     if st.button("Load", key="load_model"):
         try:
             who.require("manage_models", "load models")
-            chosen = str(save_upload(up, "model", MODEL_SUFFIXES)) if up else path
+            chosen = str(save_upload(up, "model", MODEL_SUFFIXES)) if up else path or registered
             card = str(save_upload(card_up, "model card", CARD_SUFFIXES)) if card_up else None
             if not chosen:
-                raise CardError("pick a model from the configured folders or upload a model file")
+                raise CardError("pick a model from the configured folders or the registry, or upload a model file")
+            if chosen == registered:  # resolved and pinned now: the review uses this version throughout
+                chosen = model_choice.pin(registered, fresh=True)
             review.world.model(chosen, card)  # fails here, with the loader's message, if unusable
             review.use_model(chosen, card)
             st.success(f"Loaded {chosen}")
@@ -41,6 +44,11 @@ def load_form(review, who) -> None:
 
 def what_was_found(model) -> None:
     info = model.describe()
+    if model.registry:
+        g = model.registry
+        st.info(f"From the model registry: {g['uri']}, version {g['version']}, pinned {g['pinned_at']} (file SHA-256 "
+                f"{g['sha256']}). This review uses that version throughout, wherever the alias points later.",
+                icon=":material/push_pin:")
     c1, c2, c3 = st.columns(3)
     c1.metric("Frames per window", model.window_length)
     c2.metric("Target conv layer", info["target_layer"] or "none")
@@ -93,7 +101,7 @@ def card_form(review, who) -> None:
         target = sidecar_path(model.source) or default_sidecar_path(model.source)
         new.model_sha256 = model.sha256  # the file this card now describes, checked on every load
         new.write(target)  # in the sidecar's own format: JSON or YAML
-        model_choice.log_card_edit(model, new, target, who)
+        model_choice.log_card_edit(model, new, target, who)  # a registry version's card is stored back there too
         send(review.model_changed)
         st.success(f"Saved {target}")
         st.rerun()

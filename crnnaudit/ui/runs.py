@@ -58,8 +58,10 @@ def with_status(clips: pd.DataFrame) -> pd.DataFrame:
 def open_in_review(review, files: dict, row: pd.Series) -> None:
     """Review the clip under the run's model (when it is one the app may open, and the account
     may load models) at the run's most anomalous window."""
-    model_path = files.get("model", {}).get("name", "")
-    if (model_path and Path(model_path) in model_choice.model_choices() and model_path != review.state.model_path
+    run_model = files.get("model", {})
+    pinned = (run_model.get("registry") or {}).get("file")  # a registry version: the run's own pin
+    model_path = pinned or run_model.get("name", "")
+    if (model_path and (pinned or Path(model_path) in model_choice.model_choices()) and model_path != review.state.model_path
             and review.identity.may("manage_models")):
         send(review.use_model, model_path)
     send(review.open_clip, str(row["path"]), None, int(row["top_window"]))

@@ -138,11 +138,18 @@ def require_explanation(review, hint: str = "Explain a window on the Review page
 
 
 def model_picker(label: str, key: str) -> str | None:
-    """A model from where models may come: the models folders (CRNNAUDIT_MODELS_DIR) or an
-    admin's upload. Never a typed path."""
+    """A model from where models may come: the models folders (CRNNAUDIT_MODELS_DIR), an
+    admin's upload, or a registered model the settings allow (pinned once for this session).
+    Never a typed path or URI.
+
+    Raises:
+        RegistryError: the registered model chosen does not resolve (named).
+    """
     choices = [str(p) for p in model_choice.model_choices(with_uploads=True)]
-    return st.selectbox(label, choices, index=None, key=key, placeholder="choose a model",
+    path = st.selectbox(label, choices, index=None, key=key, placeholder="choose a model",
                         format_func=lambda p: Path(p).name)
+    uri = model_choice.registry_picker(f"{label}: or a registered model", key=f"{key}_registry")
+    return path or (model_choice.pin(uri) if uri else None)
 
 
 def oversight(rows: list[dict], table: bool = False) -> None:
