@@ -4,6 +4,7 @@ MLflow's own client; no mock of the registry."""
 
 import json
 import shutil
+from pathlib import Path
 
 import architectures as arch
 import pytest
@@ -285,3 +286,33 @@ def test_a_review_pins_the_configured_alias_as_it_starts_and_says_why_when_it_ca
     down = World(default_model="models:/fights@champion", samples=sample_clips[0].parent)
     with pytest.raises(RegistryError, match=r"models:/fights@champion: the registry at http://127.0.0.1:9 does not answer"):
         ReviewSession(down, Who("bo"))  # the sign-in opens the model, as with a configured file that cannot be read
+
+
+def test_a_registry_that_does_not_answer_at_signing_refuses_the_report_and_keeps_the_review(tmp_path, sample_clips,
+                                                                                            monkeypatch):
+    from crnnaudit.review import ReviewSession, World
+    from test_review import Who
+    s = MlflowServer(tmp_path / "mlflow").start()
+    try:
+        path = tmp_path / "m.keras"
+        arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
+        ModelCard(name="m", classes=CLASSES, stride=8).write(tmp_path / "m.card.json")
+        s.alias("signing", "champion", s.register("signing", path, tmp_path / "m.card.json"))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", s.url)
+        monkeypatch.setenv("CRNNAUDIT_REGISTRY_MODELS", "signing")
+        review = ReviewSession(World(default_model="models:/signing@champion", samples=sample_clips[0].parent),
+                               Who("ana", "auditor"))
+        review.settle()
+        review.explain()
+        review.draft(decision="escalate", reason="", language="en", blur=False)
+        before, out = review.state, tmp_path / "report"
+        s.stop()
+        with pytest.raises(RegistryError, match=r"models:/signing@champion: the registry at .* does not answer"):
+            review.build_report(out=out)
+        assert review.state == before and not (out.exists() and any(out.iterdir())), "nothing written, review kept"
+        s.start()
+        report = review.build_report(out=out)
+        body = json.loads(Path(report["files"]["json"]).read_text())["report"]
+        assert body["model"]["registry"]["at_signing"]["alias_version"] == "1"
+    finally:
+        s.stop()
