@@ -85,3 +85,25 @@ def test_maps_are_visible_at_the_defaults_on_the_sample_clips(full_demo, monkeyp
             seen[m] = (float(np.median(vis)), len(shown))
         assert 0.05 <= seen["saliency"][0] <= 0.9 and seen["saliency"][1] == w.length, (clip_path.name, seen)
         assert seen["gradcam"][0] >= 0.05 and seen["gradcam"][1] >= w.length // 2, (clip_path.name, seen)
+
+
+def test_a_timeline_of_twelve_thousand_windows_is_summarised_without_losing_a_peak():
+    rng = np.random.default_rng(0)
+    n, threshold = 12_000, 0.5
+    scores = rng.uniform(0, 0.4, n)
+    spikes = rng.choice(n, 40, replace=False)
+    scores[spikes] = rng.uniform(0.6, 1.0, 40)
+    table = pd.DataFrame({"window": np.arange(n), "start_s": np.arange(n) * 0.4, "end_s": np.arange(n) * 0.4 + 1.6,
+                          "anomaly_score": scores})
+    fig = render.timeline_figure(Timeline(table, "c", "m", 16, 8, threshold), selected=int(spikes[0]))
+    low, peak, over = fig.data[:3]
+    size = -(-n // render.TIMELINE_POINTS)
+    assert len(peak.x) == -(-n // size) <= render.TIMELINE_POINTS
+    groups = [scores[i:i + size] for i in range(0, n, size)]
+    assert np.allclose(peak.y, [g.max() for g in groups]) and np.allclose(low.y, [g.min() for g in groups])
+    assert [scores[w] for w in peak.customdata] == list(peak.y), "a click on a group selects its highest window"
+    assert sorted(over.customdata) == sorted(spikes), "every window over the threshold is drawn on its own"
+    zoomed = render.timeline_figure(Timeline(table, "c", "m", 16, 8, threshold), span=(400.0, 800.0))
+    (line,) = [t for t in zoomed.data if t.name == "anomaly score"]
+    inside = table[(table["end_s"] >= 400) & (table["start_s"] <= 800)]
+    assert list(line.customdata) == inside["window"].tolist(), "zoomed in, every window is drawn"

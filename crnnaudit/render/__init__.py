@@ -15,7 +15,8 @@ from ..lazy import lazy_exports
 _MAPS = ("COLORMAPS", "SAFE_COLORMAPS", "SCALINGS", "OPACITY_GAMMA", "CLASS_PALETTE", "class_colour", "MapStyle",
          "upsample", "normalise", "heatmap", "overlay", "contour", "outline", "side_by_side", "VIEWS", "render",
          "map_scale", "to_width", "colorbar", "show_map", "visibility", "write_png", "png_b64")
-_FIGURES = ("timeline_figure", "temporal_figure", "probability_figure", "temporal_plot")
+_FIGURES = ("timeline_figure", "TIMELINE_POINTS", "summarise", "top_windows", "temporal_figure", "probability_figure",
+            "temporal_plot")
 _EXPORTS = {**{n: ".maps" for n in _MAPS}, **{n: ".figures" for n in _FIGURES}, "write_video": ".media"}
 __all__ = sorted(_EXPORTS)
 

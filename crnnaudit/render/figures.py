@@ -12,13 +12,66 @@ from .maps import class_colour
 go = LazyModule("plotly.graph_objects")  # the reports' static chart needs no Plotly
 
 
-def timeline_figure(timeline, selected: int | None = None) -> go.Figure:
-    """Anomaly score per window, the threshold drawn, the selected window marked."""
+#: Windows a timeline chart draws one by one; a longer stretch is summarised (:func:`summarise`).
+TIMELINE_POINTS = 1500
+
+
+def summarise(table, points: int = TIMELINE_POINTS):
+    """A long timeline in at most ``points`` groups of consecutive windows: per group its first
+    start, the highest score and the window that has it (a click selects that window), and the
+    lowest score. Nothing above the threshold is lost to it: the peak of every group is kept."""
+    import pandas as pd
+    n = len(table)
+    size = max(1, -(-n // points))  # ceil: windows per group
+    group = np.arange(n) // size
+    scores = table["anomaly_score"].to_numpy()
+    order = np.lexsort((-scores, group))  # each group's highest score first
+    first = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    return pd.DataFrame({"start_s": table["start_s"].to_numpy()[np.r_[0, np.flatnonzero(np.diff(group)) + 1]],
+                         "peak": scores[first], "window": table["window"].to_numpy()[first],
+                         "low": pd.Series(scores).groupby(group).min().to_numpy(),
+                         "windows": np.bincount(group)}), size
+
+
+def top_windows(table, k: int = 10) -> list[int]:
+    """The ``k`` windows with the highest anomaly scores, highest first (ties: the earlier window),
+    none of them overlapping one already listed: ten peaks, not ten windows of one event."""
+    out, taken = [], []
+    ordered = table.sort_values(["anomaly_score", "window"], ascending=[False, True])
+    for w, a, b in zip(ordered["window"], ordered["start_s"], ordered["end_s"]):
+        if all(b <= x or a >= y for x, y in taken):
+            out.append(int(w))
+            taken.append((a, b))
+            if len(out) == k:
+                break
+    return out
+
+
+def timeline_figure(timeline, selected: int | None = None, span: tuple[float, float] | None = None) -> go.Figure:
+    """Anomaly score per window, the threshold drawn, the selected window marked. ``span``:
+    the seconds shown (a zoom). Over :data:`TIMELINE_POINTS` windows in view, each point is a
+    group of consecutive windows (its highest score, its lowest shaded), and every window over
+    the threshold is still drawn on its own."""
     t = timeline.table
+    if span is not None:
+        t = t[(t["end_s"] >= span[0]) & (t["start_s"] <= span[1])]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t["start_s"], y=t["anomaly_score"], mode="lines+markers",
-                             name="anomaly score", customdata=t["window"],
-                             hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
+    if len(t) <= TIMELINE_POINTS:
+        fig.add_trace(go.Scatter(x=t["start_s"], y=t["anomaly_score"], mode="lines+markers",
+                                 name="anomaly score", customdata=t["window"],
+                                 hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
+    else:
+        s, size = summarise(t)
+        fig.add_trace(go.Scatter(x=s["start_s"], y=s["low"], mode="lines", line_width=0, showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=s["start_s"], y=s["peak"], mode="lines", fill="tonexty",
+                                 name=f"highest score of each {size} windows (shaded: lowest)",
+                                 customdata=s["window"],
+                                 hovertemplate="highest: window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
+        over = t[t["anomaly_score"] >= timeline.threshold].nlargest(TIMELINE_POINTS, "anomaly_score")
+        fig.add_trace(go.Scatter(x=over["start_s"], y=over["anomaly_score"], mode="markers", name="over the threshold",
+                                 marker=dict(size=6, color="red"), customdata=over["window"],
+                                 hovertemplate="window %{customdata}<br>%{x:.2f} s: %{y:.3f}"))
     fig.add_hline(y=timeline.threshold, line_dash="dash", line_color="red",
                   annotation_text=f"threshold {timeline.threshold:.2f}")
     if "unlike_training" in t and t["unlike_training"].any():

@@ -91,7 +91,9 @@ def timeline_panel(review) -> None:
         st.session_state["timeline_last_pick"] = picked  # the chart repeats its selection on every run
         send(review.select_window, picked)
         screen = review.screen()
-    st.plotly_chart(render.timeline_figure(timeline, screen.window), on_select="rerun", selection_mode="points",
+    span = _zoom_and_peaks(review, timeline) if n > 20 else None
+    screen = review.screen()
+    st.plotly_chart(render.timeline_figure(timeline, screen.window, span), on_select="rerun", selection_mode="points",
                     key="timeline_chart", width="stretch")
     st.number_input("Window", 0, n - 1, **bound("window_input", screen.window),
                     on_change=from_widget("window_input", review.select_window, int))
@@ -102,6 +104,31 @@ def timeline_panel(review) -> None:
     model = review.model()
     st.plotly_chart(render.probability_figure(model.card.classes, list(review.reading().probabilities.values()),
                                               model.card.anomaly_classes), key="probabilities", width="stretch")
+
+
+def _zoom_and_peaks(review, timeline) -> tuple[float, float] | None:
+    """A long timeline's controls: jump to one of its highest peaks (ten, none overlapping), and,
+    when the chart summarises, a zoom in seconds under which every window is drawn."""
+    t = timeline.table
+    peaks = render.top_windows(t, 10)
+    score = dict(zip(t["window"], t["anomaly_score"]))
+    start = dict(zip(t["window"], t["start_s"]))
+    c1, c2 = st.columns([2, 3])
+    jump = c1.selectbox("Jump to a peak", peaks, index=None, key="timeline_peak", placeholder="the highest scores",
+                        format_func=lambda w: f"window {w} at {start[w]:.1f} s: {score[w]:.3f}")
+    if jump is not None and jump != st.session_state.get("timeline_last_peak"):
+        st.session_state["timeline_last_peak"] = jump
+        send(review.select_window, int(jump))
+    if len(t) <= render.TIMELINE_POINTS:
+        return None
+    end = float(t["end_s"].max())
+    span = c2.slider("Zoom (seconds)", 0.0, end, (0.0, end), key="timeline_zoom")
+    in_view = int(((t["end_s"] >= span[0]) & (t["start_s"] <= span[1])).sum())
+    if in_view > render.TIMELINE_POINTS:
+        st.caption(f"{len(t):,} windows: each point is the highest score of a group of consecutive windows (a click "
+                   f"opens that window); every window over the threshold is marked. Zoom to under "
+                   f"{render.TIMELINE_POINTS:,} windows to see each one.")
+    return span
 
 
 def explain_controls(review) -> None:
