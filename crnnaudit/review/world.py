@@ -57,6 +57,7 @@ class World:
         self._default, self._samples, self._default_card = default_model, samples, default_card
         self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
         self._unresolved: dict[str, str] = {}  # registry URI -> why it did not resolve when last asked
+        self._locks, self._locks_lock = {}, threading.Lock()  # one scoring per timeline at a time
 
     # --- where things come from -------------------------------------------------------
     def default_model_path(self) -> str:
@@ -128,10 +129,30 @@ class World:
         return self._clips.get((str(p), _mtime(p)), lambda: open_clip(p))
 
     def timeline(self, model, clip, progress: Callable | None = None):
-        """Every window of ``clip`` scored under ``model`` and its card, once per content."""
+        """Every window of ``clip`` scored under ``model`` and its card, once per content. Each
+        finished window is kept in a checkpoint (:meth:`checkpoint_path`) until the timeline is
+        complete, so scoring that is cancelled or cut off resumes from the first window missing;
+        two sessions that ask for the same timeline at once score it once (the second waits)."""
+        key = self._timeline_key(model, clip)
+        with self._lock_of(key):
+            return self._timelines.get(key, lambda: model.score(clip, progress=progress,
+                                                                 checkpoint=self.checkpoint_path(model, clip)))
+
+    def checkpoint_path(self, model, clip) -> Path:
+        """Where the finished windows of an unfinished timeline are kept (the data folder's ``scoring/``)."""
+        name = hashlib.sha256("/".join(self._timeline_key(model, clip)).encode()).hexdigest()[:32]
+        folder = home() / "scoring"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}.partial.jsonl"
+
+    @staticmethod
+    def _timeline_key(model, clip) -> tuple[str, str, str]:
         card = hashlib.sha256(json.dumps(model.card.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
-        key = (model.sha256, clip.sha256, card)
-        return self._timelines.get(key, lambda: model.score(clip, progress=progress))
+        return model.sha256, clip.sha256, card
+
+    def _lock_of(self, key) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
 
     def explain(self, model, window, methods, target=None, progress: Callable | None = None, cancel=None):
         """The explanation set of ``window`` (the engine's disk cache serves a repeat)."""

@@ -44,6 +44,23 @@ def _take_upload(review) -> None:
         send(review.upload_clip, up, str(up.name))
 
 
+def _scoring_wanted(s) -> bool:
+    """Whether to score the clip now: not after its scoring was cancelled, until the auditor asks
+    to resume (the windows already scored are kept in the server's checkpoint, and scoring goes on
+    from the first one missing)."""
+    paused = st.session_state.setdefault("scoring_paused", set())
+    if st.session_state.pop("score_work_cancelled", False):
+        paused.add(s.clip_path)
+    if s.clip_path not in paused:
+        return True
+    st.info(f"Scoring {s.clip_name} was cancelled. The windows already scored are kept: resuming goes on from the "
+            "first window missing.", icon=":material/pause_circle:")
+    if not st.button("Resume scoring", key="score_resume"):
+        return False
+    paused.discard(s.clip_path)
+    return True
+
+
 def settle(review) -> bool:
     """The clip's window, chosen as the review's opening rule says (scoring the clip first, with
     a progress bar and the time left). False when there is no clip or it cannot be scored."""
@@ -51,9 +68,11 @@ def settle(review) -> bool:
     if s.clip_path is None:
         return False
     if s.window is None:
+        if not _scoring_wanted(s):
+            return False
         try:
-            widgets.run_with_progress(f"scoring {s.clip_name}", lambda progress: review.settle(progress),
-                                      key="score_work", unit="window")
+            widgets.run_with_progress(f"scoring {s.clip_name}", lambda progress, cancel: review.settle(progress),
+                                      key="score_work", unit="window", cancellable=True)
         except Exception as e:  # noqa: BLE001 - the page says why and stays up
             from ..errors import CrnnauditError
             if not isinstance(e, CrnnauditError):
@@ -91,6 +110,9 @@ def timeline_panel(review) -> None:
         st.session_state["timeline_last_pick"] = picked  # the chart repeats its selection on every run
         send(review.select_window, picked)
         screen = review.screen()
+    if getattr(timeline, "resumed_windows", 0):
+        st.caption(f"{timeline.resumed_windows:,} of {n:,} windows were scored before the scoring was cancelled or "
+                   "cut off, and kept; the rest were scored now.")
     span = _zoom_and_peaks(review, timeline) if n > 20 else None
     screen = review.screen()
     st.plotly_chart(render.timeline_figure(timeline, screen.window, span), on_select="rerun", selection_mode="points",

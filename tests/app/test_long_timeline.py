@@ -45,3 +45,35 @@ def test_a_long_timeline_summarises_zooms_and_jumps_to_its_peaks(app_env, long_c
     assert not at.exception, at.exception
     assert not any("each point is the highest score" in c.value for c in at.caption), "zoomed: every window drawn"
     assert review.state.window == expected[3], "zooming changes the view, not the window under review"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_scoring_cancelled_waits_for_resume_and_resumes_from_the_windows_kept(app_env, long_clip_env, monkeypatch):
+    monkeypatch.setenv("CRNNAUDIT_MODEL", str(long_clip_env / "stride1.keras"))
+    monkeypatch.setenv("CRNNAUDIT_SAMPLES", str(long_clip_env / "samples"))
+    at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT * 3))
+    at.session_state["score_work_cancelled"] = True  # what the Cancel button beside the progress bar sets
+    at.run()
+    assert not at.exception, at.exception
+    review = at.session_state["review"]
+    assert review.state.window is None and any("was cancelled" in i.value for i in at.info)
+    at.run()  # a rerun does not start scoring again by itself
+    assert review.state.window is None and [b for b in at.button if b.key == "score_resume"]
+    # the scoring that was cut off had finished 300 windows: the server kept them
+    model, clip = review.model(), review.clip()
+
+    def stop_after_300(done, total):
+        if done >= 300:
+            raise _Stop
+    with pytest.raises(_Stop):
+        model.score(clip, progress=stop_after_300, checkpoint=review.world.checkpoint_path(model, clip))
+    at.button(key="score_resume").click().run()
+    assert not at.exception, at.exception
+    timeline = review.timeline()
+    assert review.state.window is not None and len(timeline.table) == 1693
+    assert 300 <= timeline.resumed_windows < 1693
+    assert any(f"{timeline.resumed_windows:,} of 1,693 windows were scored before" in c.value for c in at.caption)
+    assert not review.world.checkpoint_path(model, clip).exists(), "a finished timeline leaves no checkpoint"
