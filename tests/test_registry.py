@@ -280,6 +280,9 @@ def test_a_review_pins_the_configured_alias_as_it_starts_and_says_why_when_it_ca
         assert review.model().sha256 == sha256_file(fights["a"]), "the review keeps the version it started on"
         review.use_model(None)  # back to the configured model: pinned again, now
         assert review.model().registry["version"] == fights["v2"]
+        review.use_model(f"models:/fights/{fights['v1']}")  # a URI given to the service is pinned as it is taken
+        assert review.model().registry["uri"] == f"models:/fights/{fights['v1']}"
+        assert review.state.model_path == str(registry.pin_of(review.state.model_path).path)
     finally:
         server.alias("fights", "champion", fights["v1"])
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
@@ -316,3 +319,16 @@ def test_a_registry_that_does_not_answer_at_signing_refuses_the_report_and_keeps
         assert body["model"]["registry"]["at_signing"]["alias_version"] == "1"
     finally:
         s.stop()
+
+
+def test_a_pinned_version_signs_only_while_its_name_is_allowed(fights, registry_env, monkeypatch):
+    from crnnaudit import allowed_model
+    pin = registry.resolve("models:/fights@champion")
+    assert allowed_model(pin.path) == pin.path.resolve()
+    monkeypatch.setenv("CRNNAUDIT_REGISTRY_MODELS", "empty")  # an admin takes the name off the list
+    with pytest.raises(RegistryError, match="'fights' is not among those that may be audited"):
+        allowed_model(pin.path)
+    stray = pin.path.parent.parent / "stray.keras"  # a file in the pins folder that no pin names
+    stray.write_bytes(pin.path.read_bytes())
+    with pytest.raises(ModelError, match="load only from the models folders"):
+        allowed_model(stray)

@@ -49,13 +49,18 @@ def allowed_model(path: str | Path) -> Path:
         ModelError: it lies anywhere else (the message names the folders, not the file system).
         RegistryError: the URI does not resolve.
     """
-    from .registry import pins_dir
+    from .registry import check_allowed, pin_of, pins_dir
     path = locate(path)
     try:
         resolved = Path(path).expanduser().resolve(strict=True)
     except (OSError, RuntimeError) as e:
         raise ModelError(f"{path}: no such model file ({getattr(e, 'strerror', None) or e})") from e
-    places = [*model_folders(), uploads_dir(), pins_dir()]
+    if resolved.is_relative_to(pins_dir().resolve()):  # a pinned version: of a name still allowed
+        pin = pin_of(resolved)
+        if pin is not None:
+            check_allowed(pin.name, pin.uri)
+            return resolved
+    places = [*model_folders(), uploads_dir()]
     if any(resolved.is_relative_to(p.expanduser().resolve()) for p in places):
         return resolved
     raise ModelError(f"{path}: models that sign or log anything load only from the models folders "

@@ -331,7 +331,7 @@ class ReviewSession:
         chosen again under the new model's timeline."""
         self._require("manage_models", "load models")
         s = self._state
-        new = s.without_window().but(model_path=path or self.world.pinned_default(), card_path=card)
+        new = s.without_window().but(model_path=self.world.pinned(path), card_path=card)
         new = new.but(methods=self._default_methods(new), overlay=None, target=None)
         return self._commit(new)
 

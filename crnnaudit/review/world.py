@@ -87,6 +87,18 @@ class World:
             self._unresolved[configured] = str(e)
             return configured
 
+    def pinned(self, model: str | None) -> str | None:
+        """A model as a review holds it: a file as it is, a registry URI resolved and pinned now
+        (its pinned file), ``None`` (the configured model) as :meth:`pinned_default` says.
+
+        Raises:
+            RegistryError: the URI does not resolve (named).
+        """
+        from ..model.registry import is_registry_uri, resolve
+        if model is None:
+            return self.pinned_default()
+        return str(resolve(model).path) if is_registry_uri(str(model)) else model
+
     def samples(self) -> list[Path]:
         """The sample clips a review may pick (sorted; only video files)."""
         folder = Path(self._samples) if self._samples else samples_dir()
