@@ -8,11 +8,10 @@ import json
 import architectures as arch
 import pytest
 from mlflow_server import MlflowServer
-from streamlit.testing.v1 import AppTest
 
 from crnnaudit import ModelCard
 from crnnaudit.footage.video import sha256_file
-from tests.app.test_pages import APP, TIMEOUT, signed_in
+from tests.app.test_pages import _app
 
 CLASSES = ["normal", "fight", "fire", "shooting"]
 
@@ -44,13 +43,6 @@ def registry_app(app_env, small_registry, monkeypatch):
     monkeypatch.setenv("CRNNAUDIT_REGISTRY_MODELS", "small")
     monkeypatch.setenv("CRNNAUDIT_MODEL", "models:/small@champion")
     return server, paths
-
-
-def _app(user="A. Admin", role="admin"):
-    at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT), user, role)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _model(at):
