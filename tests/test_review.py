@@ -240,3 +240,39 @@ def test_random_walks_never_show_a_contradiction(world, walk):
             assert (screen.overlay is None) == (not s.held.expset.spatial())
             if screen.overlay:
                 assert screen.verdict is s.held.verdicts[screen.overlay]
+
+
+def test_two_sessions_asking_for_one_timeline_score_it_once_and_the_second_is_told_it_waits(world):
+    import threading
+    world = World(default_model=world.default_model_path(), samples=world.samples()[0].parent)  # nothing cached
+    model = world.model(world.default_model_path())
+    clip = model.sampled(world.clip(str(world.samples()[0])))
+    calls, said, started, go_on = [], [], threading.Event(), threading.Event()
+    real = model.score
+
+    def slow_score(*args, **kwargs):
+        calls.append(1)
+        started.set()
+        go_on.wait(30)
+        return real(*args, **kwargs)
+    model.score = slow_score
+    try:
+        first = {}
+        t = threading.Thread(target=lambda: first.setdefault("timeline", world.timeline(model, clip)))
+        t.start()
+        assert started.wait(30)
+        second = {}
+        u = threading.Thread(target=lambda: second.setdefault(
+            "timeline", world.timeline(model, clip, progress=lambda done, total, what=None: said.append(what))))
+        u.start()
+        for _ in range(300):  # the second session is told before it waits
+            if said:
+                break
+            threading.Event().wait(0.01)
+        go_on.set()
+        t.join(60)
+        u.join(60)
+    finally:
+        del model.score
+    assert len(calls) == 1 and second["timeline"] is first["timeline"]
+    assert said and "another session is scoring this clip" in said[0]

@@ -146,9 +146,16 @@ class World:
         complete, so scoring that is cancelled or cut off resumes from the first window missing;
         two sessions that ask for the same timeline at once score it once (the second waits)."""
         key = self._timeline_key(model, clip)
-        with self._lock_of(key):
+        lock = self._lock_of(key)
+        if not lock.acquire(blocking=False):  # another session is scoring this very timeline
+            if progress:
+                progress(0, 1, "another session is scoring this clip under this model; waiting to share its timeline")
+            lock.acquire()
+        try:
             return self._timelines.get(key, lambda: model.score(clip, progress=progress,
                                                                  checkpoint=self.checkpoint_path(model, clip)))
+        finally:
+            lock.release()
 
     def checkpoint_path(self, model, clip) -> Path:
         """Where the finished windows of an unfinished timeline are kept (the data folder's ``scoring/``)."""
