@@ -39,6 +39,14 @@ def setup(tmp_path_factory):
     return folder, path
 
 
+
+@pytest.fixture(autouse=True)
+def _patient_sandbox(monkeypatch):
+    """The sandbox's 45 s limit is for hostile files; a Ray actor's first load on a loaded 2-core CI
+    machine (TensorFlow imported in the actor and again in its sandbox, beside the other worker's
+    tests) once took longer for a tiny model. The runs take the setting to their workers."""
+    monkeypatch.setenv("CRNNAUDIT_MODEL_TIMEOUT_S", "180")
+
 def test_ray_gives_the_local_records_and_resumes(setup, local_ray, tmp_path):
     folder, path = setup
     local = run_batch(load_model(path), [str(folder / "clips")], tmp_path / "local", explain="all")
