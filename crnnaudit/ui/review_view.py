@@ -128,6 +128,15 @@ def timeline_panel(review) -> None:
                                               model.card.anomaly_classes), key="probabilities", width="stretch")
 
 
+def _jump(review) -> None:
+    """A peak chosen: the review goes to it, and the menu empties again (it is a menu, not a state:
+    it never shows a window the review has left, and the same peak can be chosen twice)."""
+    chosen = st.session_state.get("timeline_peak")
+    st.session_state["timeline_peak"] = None
+    if chosen is not None:
+        send(review.select_window, int(chosen))
+
+
 def _zoom_and_peaks(review, timeline) -> tuple[float, float] | None:
     """A long timeline's controls: jump to one of its highest peaks (ten, none overlapping), and,
     when the chart summarises, a zoom in seconds under which every window is drawn."""
@@ -136,14 +145,16 @@ def _zoom_and_peaks(review, timeline) -> tuple[float, float] | None:
     score = dict(zip(t["window"], t["anomaly_score"]))
     start = dict(zip(t["window"], t["start_s"]))
     c1, c2 = st.columns([2, 3])
-    jump = c1.selectbox("Jump to a peak", peaks, index=None, key="timeline_peak", placeholder="the highest scores",
-                        format_func=lambda w: f"window {w} at {start[w]:.1f} s: {score[w]:.3f}")
-    if jump is not None and jump != st.session_state.get("timeline_last_peak"):
-        st.session_state["timeline_last_peak"] = jump
-        send(review.select_window, int(jump))
+    c1.selectbox("Jump to a peak", peaks, index=None, key="timeline_peak", placeholder="the highest scores",
+                 format_func=lambda w: f"window {w} at {start[w]:.1f} s: {score[w]:.3f}", on_change=_jump,
+                 args=(review,))
     if len(t) <= render.TIMELINE_POINTS:
         return None
     end = float(t["end_s"].max())
+    shown = (timeline.clip_sha256, timeline.model_sha256, end)
+    if st.session_state.get("timeline_zoom_of") != shown:  # another timeline: the whole of it, never a stale span
+        st.session_state.pop("timeline_zoom", None)
+        st.session_state["timeline_zoom_of"] = shown
     span = c2.slider("Zoom (seconds)", 0.0, end, (0.0, end), key="timeline_zoom")
     in_view = int(((t["end_s"] >= span[0]) & (t["start_s"] <= span[1])).sum())
     if in_view > render.TIMELINE_POINTS:

@@ -41,6 +41,10 @@ def test_a_long_timeline_summarises_zooms_and_jumps_to_its_peaks(app_env, long_c
     peaks.set_value(expected[3]).run()
     assert not at.exception, at.exception
     assert review.state.window == expected[3], "the page shows the peak chosen"
+    assert at.selectbox(key="timeline_peak").value is None, "the menu shows no choice the review could leave"
+    at.number_input(key="window_input").set_value(expected[0]).run()
+    at.selectbox(key="timeline_peak").set_value(expected[3]).run()
+    assert review.state.window == expected[3], "the same peak can be chosen again"
     at.slider(key="timeline_zoom").set_value((10.0, 30.0)).run()
     assert not at.exception, at.exception
     assert not any("each point is the highest score" in c.value for c in at.caption), "zoomed: every window drawn"
