@@ -73,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`postgresql+psycopg://…`)", "SQLite in `CRNNAUDIT_HOME`"),
     Setting("CRNNAUDIT_RETENTION_DAYS", "30", "how long uploads and what was derived from them are kept"),
     Setting("CRNNAUDIT_SESSION_MINUTES", "480", "how long a sign-in lasts"),
+    Setting("CRNNAUDIT_WORK_SLOTS", "1", "how many pieces of long work (scoring, explaining, trust figures, "
+            "reports) the app runs at once; the rest wait their turn, first come, first served, each session "
+            "told its place and the time left"),
     Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),
     Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
     Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),

@@ -371,7 +371,8 @@ class ReviewSession:
     def _require_window(self) -> ReviewState:
         self._require_signed_in()
         if self._state.window is None:
-            raise ReviewError("no window on screen: pick a clip first")
+            raise ReviewError(f"no window on screen: {self._state.clip_name} is not scored yet; wait for its window"
+                              if self._state.clip_path else "no window on screen: pick a clip first")
         return self._state
 
     def _require_held(self) -> ReviewState:

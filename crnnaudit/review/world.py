@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..config import home, samples_dir
 from ..vocabulary import VIDEO_SUFFIXES
+from .turns import WorkQueue
 
 
 class _Lru:
@@ -39,6 +40,15 @@ class _Lru:
         return value
 
 
+def _slots() -> int:
+    from ..config import number
+    from ..errors import CrnnauditError
+    slots = number("CRNNAUDIT_WORK_SLOTS")
+    if slots < 1 or slots != int(slots):
+        raise CrnnauditError(f"CRNNAUDIT_WORK_SLOTS must be a whole number of at least 1, got {slots:g}")
+    return int(slots)
+
+
 def _mtime(path: Path | None) -> int:
     return path.stat().st_mtime_ns if path is not None and path.exists() else 0
 
@@ -58,6 +68,7 @@ class World:
         self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
         self._unresolved: dict[str, str] = {}  # registry URI -> why it did not resolve when last asked
         self._locks, self._locks_lock = {}, threading.Lock()  # one scoring per timeline at a time
+        self.queue = WorkQueue(slots=_slots())  # the server's long work, one turn at a time (turns.py)
 
     # --- where things come from -------------------------------------------------------
     def default_model_path(self) -> str:

@@ -11,7 +11,7 @@ import streamlit as st
 from .. import render
 from ..errors import Cancelled, CrnnauditError
 from . import model_choice
-from .session import bound, from_widget
+from .session import bound, from_widget, world
 
 
 def run_with_progress(text: str, work, key: str, cancellable: bool = False, unit: str = "step"):
@@ -28,16 +28,19 @@ def run_with_progress(text: str, work, key: str, cancellable: bool = False, unit
         if cancellable:
             button_col.button("Cancel", key=f"{key}_cancel", on_click=st.session_state.__setitem__,
                               args=(f"{key}_cancelled", True))
-    t0 = time.monotonic()
+    t0 = [time.monotonic()]
 
     def progress(done: float, total: float, what: str | None = None) -> None:
         share = min(1.0, max(0.0, done / max(total, 1)))
-        spent = time.monotonic() - t0
+        if share == 0:  # still waiting, or only starting: the time left counts from the start of the work
+            t0[0] = time.monotonic()
+        spent = time.monotonic() - t0[0]
         left = f", about {spent / share * (1 - share):.0f} s left" if 0.02 < share < 1 else ""
         said = what or f"{unit} {int(done)} of {int(total)}"
         bar.progress(share, text=f"{text}: {said}{left}")
-    try:
-        return work(progress, lambda: False) if cancellable else work(progress)
+    try:  # one piece of long work at a time on the server, first come, first served (review.turns)
+        with world().queue.turn(text, kind=key, progress=progress) as turn:
+            return work(turn.report, lambda: False) if cancellable else work(turn.report)
     except Cancelled:
         st.info(f"{text[0].upper()}{text[1:]}: cancelled; nothing was kept.")
         return None
