@@ -39,7 +39,7 @@ with st.sidebar:
     st.divider()
     st.markdown(f"Signed in as **{who.username}** ({who.role})")
     if st.button("Sign out", key="sign_out"):
-        auth.sign_out("Signed out: your session has ended in every tab.")
+        auth.sign_out("Signed out: your session has ended in every tab and browser.")
         st.rerun()
     try:
         review = session.current(who)

@@ -62,8 +62,14 @@ def sign_in(identity: Identity) -> None:
 
 
 def sign_out(notice: str | None = None) -> None:
-    """End the session on the server (every tab holding it is signed out) and the review with it."""
-    sessions().end(_token())
+    """End every session of the account on the server (each tab and browser it is signed in from
+    is signed out: its next step shows the sign-in page) and this tab's review with it."""
+    token = _token()
+    who = sessions().identity(token)
+    if who is not None:
+        sessions().end_all(who.username)
+    else:
+        sessions().end(token)
     st.session_state.pop(TOKEN, None)
     session.end()
     if notice:

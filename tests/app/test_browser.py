@@ -56,7 +56,7 @@ def test_browser_review_explain_scrub_and_pages(app_env, tmp_path):
 def test_sessions_as_a_person_expects_them(app_env, tmp_path):
     """A deep link opens its page after sign-in (never "Page not found"); nothing, not even a
     page's name, shows before sign-in; a reload and a new tab stay signed in; signing out in
-    one tab ends the session in the other at its next step."""
+    one tab ends the account's session in every tab and every browser (each at its next step)."""
     if not Path("/usr/bin/chromium").exists():
         pytest.fail("Debian's chromium is required (make test installs it)")
     from tests.app.browser import chromium, new_page
@@ -80,11 +80,16 @@ def test_sessions_as_a_person_expects_them(app_env, tmp_path):
         two = new_page(context)
         two.goto(url + "/temporal")
         two.get_by_role("heading", name="Temporal contribution").wait_for()  # a new tab too
+        elsewhere = new_page(browser.new_context())  # another browser: its own sign-in, its own cookie
+        elsewhere.goto(url + "/temporal")
+        sign_in(elsewhere, "Tab Walker", "a long tabbing password")
+        elsewhere.get_by_role("heading", name="Temporal contribution").wait_for()
         one.get_by_role("button", name="Sign out").click()
         one.get_by_role("link", name="Sign in").wait_for()
-        two.get_by_role("link", name="Review").click()  # the other tab's next step
-        two.get_by_role("link", name="Sign in").wait_for()
-        assert two.get_by_role("heading", name="Review").count() == 0, "signed out in every tab"
+        for page in (two, elsewhere):  # the other tab's and the other browser's next step
+            page.get_by_role("link", name="Review").click()
+            page.get_by_role("link", name="Sign in").wait_for()
+            assert page.get_by_role("heading", name="Review").count() == 0, "signed out everywhere"
         two.goto(url + "/review")
         assert "/signin" in two.url, "the cookie no longer opens any page"
 
