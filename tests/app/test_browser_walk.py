@@ -1,6 +1,6 @@
 """Random walks in the real browser: what the auditor sees holds together, whatever they do.
 
-Ten seeded walks of 22 actions each, drawn from what a person does (sign out and in, reload,
+Seven seeded walks of 22 actions each, drawn from what a person does (sign out and in, reload,
 switch pages, switch clips, upload, change the class and the overlay, explain, cancel, scrub,
 draft a report), against ``make app``'s server (``serve.py``) and Debian's Chromium. After every
 action the invariants are read off the page itself: the announced window is the Window box, the
@@ -21,9 +21,9 @@ import pytest
 
 from tests.app.browser import CHROMIUM, ROOT, chromium, new_page, running_app, sign_in, sign_out, wait_idle
 
-pytestmark = pytest.mark.long  # ten walks in a real browser: make test-long (CI runs it)
+pytestmark = pytest.mark.long  # seven walks in a real browser: make test-long (CI runs it)
 
-SEEDS, STEPS = range(10), 22
+SEEDS, STEPS = range(7), 22
 OUT = ROOT / "test-output" / "walks"
 WINDOW = re.compile(r"Window (\d+): frames (\d+)-(\d+) \(([\d.]+)-([\d.]+) s\)")
 ACTIONS = {"explain": 5, "window": 4, "step": 3, "slider": 2, "overlay": 3, "class": 2, "sample": 2, "page": 3,
@@ -243,7 +243,7 @@ def _shortest(url: str, seed: int, actions: list, tmp: Path, budget: int = 8) ->
 
 @pytest.fixture(scope="module")
 def walk_server(small_model_path, tmp_path_factory):
-    """One server for the ten walks (each walks as its own account, in its own browser): the
+    """One server for the seven walks (each walks as its own account, in its own browser): the
     server's start is paid once, and later walks meet what earlier ones left (explanations
     served from the cache, other accounts' reviews), as on a shared server."""
     from crnnaudit.evidence.accounts import Accounts
