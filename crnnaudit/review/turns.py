@@ -33,7 +33,6 @@ class Turn:
     what: str
     kind: str
     owner: str = ""
-    asked: float = 0.0
     started: float | None = None
     share: float = 0.0  # of the work done, as its own progress says
     progress: Callable | None = field(default=None, repr=False)
@@ -79,28 +78,26 @@ class WorkQueue:
     def estimate(self, kind: str) -> float | None:
         """The mean of the last :data:`HISTORY` durations of ``kind`` on this server (``None``: none yet)."""
         with self._cond:
-            took = self._took.get(kind)
-            return sum(took) / len(took) if took else None
+            return self._mean(kind)
+
+    def _mean(self, kind: str) -> float | None:
+        took = self._took.get(kind)
+        return sum(took) / len(took) if took else None
 
     def _where(self, turn: Turn) -> tuple[int, int, float | None]:
         place = self._waiting.index(turn) + 1
-        now, known, seconds = self.clock(), True, []
-        for t in self._running:
+        now, seconds = self.clock(), []
+        for t in self._running:  # by its own pace once it has said some, else by what its kind took
             spent = now - (t.started or now)
-            if t.share > 0.02:
-                seconds.append(spent / t.share * (1 - t.share))
-            else:
-                took = self._took.get(t.kind)
-                known &= bool(took)
-                seconds.append(max(0.0, sum(took) / len(took) - spent) if took else 0.0)
-        ahead = []
-        for t in self._waiting[:place - 1]:
-            took = self._took.get(t.kind)
-            known &= bool(took)
-            ahead.append(sum(took) / len(took) if took else 0.0)
+            mean = self._mean(t.kind)
+            seconds.append(spent / t.share * (1 - t.share) if t.share > 0.02 else
+                           None if mean is None else max(0.0, mean - spent))
+        ahead = [self._mean(t.kind) for t in self._waiting[:place - 1]]
+        if None in seconds or None in ahead:
+            return place, place - 1 + len(self._running), None
         # slots run side by side: the work ahead is shared among them (the soonest slot frees first)
         wait = (min(seconds) if len(seconds) >= self.slots else 0.0) + sum(ahead) / self.slots
-        return place, place - 1 + len(self._running), (wait if known else None)
+        return place, place - 1 + len(self._running), wait
 
     def waiting_words(self, turn: Turn) -> str:
         """Where ``turn`` stands, in the words its session's bar shows."""
@@ -124,7 +121,7 @@ class WorkQueue:
         if getattr(self._held, "turn", None) is not None:  # work inside work: the turn already held
             yield self._held.turn
             return
-        turn = Turn(what, kind, owner, asked=self.clock(), progress=progress)
+        turn = Turn(what, kind, owner, progress=progress)
         with self._cond:
             self._waiting.append(turn)
         try:
