@@ -28,13 +28,14 @@ def run_with_progress(text: str, work, key: str, cancellable: bool = False, unit
         if cancellable:
             button_col.button("Cancel", key=f"{key}_cancel", on_click=st.session_state.__setitem__,
                               args=(f"{key}_cancelled", True))
-    t0 = [time.monotonic()]
+    t0 = time.monotonic()
 
     def progress(done: float, total: float, what: str | None = None) -> None:
+        nonlocal t0
         share = min(1.0, max(0.0, done / max(total, 1)))
         if share == 0:  # still waiting, or only starting: the time left counts from the start of the work
-            t0[0] = time.monotonic()
-        spent = time.monotonic() - t0[0]
+            t0 = time.monotonic()
+        spent = time.monotonic() - t0
         left = f", about {spent / share * (1 - share):.0f} s left" if 0.02 < share < 1 else ""
         said = what or f"{unit} {int(done)} of {int(total)}"
         bar.progress(share, text=f"{text}: {said}{left}")
