@@ -172,6 +172,10 @@ def _countersign(page, report_id: str) -> None:
     page.get_by_role("heading", name="Countersign").wait_for()
     wait_idle(page)
     assert page.get_by_text("A crowd surge near the doors.").count() >= 1, "the reasons, before the button"
+    # the page draws its evidence in one run, but a loaded machine can show the heading and the
+    # reasons before the images arrive: wait for them (a page without them still fails, after 60 s)
+    page.wait_for_function("""() => document.querySelectorAll('[data-testid="stImage"]').length >= 2""",
+                           timeout=60_000)
     assert page.locator('[data-testid="stImage"]').count() >= 2, "the key frames with the maps the author saw"
     _shot(page, "5-countersign.png")
     page.get_by_role("button", name="Countersign").first.click()
