@@ -9,7 +9,8 @@ window with every method the model supports, and write what came out.
 ``hostile/`` files that must be refused, and ``swap/a.keras``, ``swap/b.keras``: two models of
 one shape whose heads, swapped, the decomposition check must catch. ``OUT_DIR`` receives ``maps.npz`` (per
 ``<name>/<method>/maps`` and ``.../frame_scores``, ``<name>/probabilities``) and
-``result.json`` (backend, verify figures, the refusals with their exception and message).
+``result.json`` (backend, verify figures, the refusals with their exception and message, the
+block pass against each window's own pass).
 ``tests/test_backends.py`` compares them with TensorFlow's.
 """
 
@@ -40,6 +41,32 @@ def explain_all(models: Path, methods: list[str]) -> tuple[dict, dict]:
         x = model.prepare(frames)
         arrays[f"{path.stem}/probabilities"] = model.probabilities(model.head_logits(model.frame_features(x)[None]))
     return arrays, verified
+
+
+def blocks_against_windows(models: Path) -> dict[str, float]:
+    """Per model with conv maps: the block pass on one and a half windows of frames (two
+    windows, half overlapping: two phases, two pullbacks of one forward pass) against each
+    window's own shared pass, on this backend; the largest relative difference of the pixel
+    gradients and conv-map gradients."""
+    from crnnaudit import load_model
+    from crnnaudit.explainers import blocks
+    from crnnaudit.explainers.passes import CompiledPasses
+    out = {}
+    for path in sorted(models.glob("*.keras")):
+        model = load_model(path)
+        if model.conv is None:
+            continue
+        frames = np.load(path.with_suffix(".npy"))
+        T, half = len(frames), max(1, len(frames) // 2)
+        x = model.prepare(np.concatenate([frames, frames[::-1][:half]]))
+        worst = 0.0
+        for s, got in zip([0, half], blocks.run_block(model, x, [0, half], -1)):
+            ref = CompiledPasses.of(model).run_shared(x[s:s + T], -1, input_grad=True)
+            assert got.target == ref.target
+            for a, b in ((got.grad_input, ref.grad_input), (got.grad_maps, ref.grad_maps)):
+                worst = max(worst, float(np.abs(a - b).max() / max(float(np.abs(b).max()), 1e-30)))
+        out[path.stem] = worst
+    return out
 
 
 def broken_decomposition_caught(pair: Path) -> float:
@@ -82,7 +109,7 @@ def main(argv: list[str]) -> None:
     np.savez(dst / "maps.npz", **arrays)
     result = {"backend": keras.backend.backend(), "adapter": ADAPTER.name, "verify": verified,
               "refused": refusals(src / "hostile") if (src / "hostile").is_dir() else {},
-              "tensorflow_importable": importable("tensorflow")}
+              "tensorflow_importable": importable("tensorflow"), "blocks": blocks_against_windows(src)}
     if (src / "swap").is_dir():
         result["swapped_head_verify"] = broken_decomposition_caught(src / "swap")
     (dst / "result.json").write_text(json.dumps(result, indent=1))

@@ -111,6 +111,16 @@ def test_every_method_gives_the_same_maps_on_every_backend(runs, backend):
     assert relative_difference(ref[key], ref[key][::-1]) > 100 * TOLERANCE
 
 
+@pytest.mark.parametrize("backend", ("tensorflow",) + OTHER_BACKENDS)
+def test_block_passes_equal_each_windows_own_pass_on_every_backend(runs, backend):
+    """Two windows' pixel gradients from one forward pass (a pullback each) equal each
+    window's own pass on each backend (TensorFlow's persistent tape, JAX's pullback, PyTorch's
+    retained graph): the relative difference within float32's noise."""
+    result, _ = runs[backend]
+    assert len(result["blocks"]) >= 4, result["blocks"]
+    assert max(result["blocks"].values()) <= 1e-5, result["blocks"]
+
+
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_loading_stays_safe_on_every_backend(runs, backend):
     (ref, _), (result, _) = runs["tensorflow"], runs[backend]

@@ -187,9 +187,9 @@ class ClipProcessor:
         """The timeline and the explained windows. ``all``: one pass gives both (the logits of
         every explained window are its scores); ``flagged``: score, then explain the windows
         over the threshold."""
-        from ..explainers.clip import explain_clip, shares_clip_pass
+        from ..explainers.clip import explain_clip, without_window_passes
         from ..model.scoring import timeline_from_windows
-        if self.explain == "all" and shares_clip_pass(self.methods):
+        if self.explain == "all" and without_window_passes(self.model, self.methods):
             explained = list(explain_clip(self.model, clip, self.methods))
             return timeline_from_windows(self.model, clip, explained), explained
         timeline = self.model.score(clip)

@@ -27,7 +27,8 @@ from ..model.scoring import WindowScheduler, prefetched
 from ..footage.video import Clip, Window
 from .base import REGISTRY, ExplanationSet, Progress
 from .cache import ExplanationCache
-from .engine import _serve, _validate, open_cache
+from . import blocks
+from .engine import _serve, _validate, first_target, open_cache
 from .passes import CompiledPasses
 
 CLIP_METHODS = ("gradcam", "frame_occlusion", "temporal_ig", "prefix_score")
@@ -45,6 +46,14 @@ class ExplainedWindow:
 def shares_clip_pass(methods: Iterable[str]) -> bool:
     """Whether these methods are served from conv maps computed once per clip."""
     return not any(REGISTRY[m].input_grad for m in methods)
+
+
+def without_window_passes(model: AuditedModel, methods: Iterable[str]) -> bool:
+    """Whether :func:`explain_clip` serves these methods with no CNN pass of its own per window
+    (conv maps once per clip, or pixel gradients per block of windows): then explaining every
+    window costs little more than scoring it, and its windows give the timeline too."""
+    methods = list(methods)
+    return shares_clip_pass(methods) or blocks.serves(model, methods)
 
 
 def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str = CLIP_METHODS,
@@ -84,6 +93,10 @@ def explain_clip(model: AuditedModel, clip: Clip, methods: Iterable[str] | str =
     methods = [methods] if isinstance(methods, str) else list(methods)
     store, steps = open_cache(cache), Progress(progress, cancel)
     use_maps = shares_clip_pass(methods)
+    if blocks.serves(model, methods):  # pixel gradients: one forward pass per block of windows
+        yield from _stream_blocks(model, clip, [starts[k] for k in wanted], wanted, stride,
+                                  lambda window: _validate(model, window, methods, target, params), store, steps)
+        return
     yield from _stream(model, clip, [starts[k] for k in wanted], wanted, stride,
                        lambda window, maps: _serve(_validate(model, window, methods, target, params), store,
                                                    steps, maps if use_maps else None), steps,
@@ -110,9 +123,7 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
             features.update(zip([i for i, _ in pending], _features(model, maps)))  # once per frame
             pending.clear()
         for w, idx, maps in scheduler.ready():
-            window = Window(np.stack([frames[i] for i in idx]), np.asarray(idx),
-                            np.asarray([clip.time_of(i) for i in idx], np.float64), numbers[w], stride,
-                            clip.sha256, padded=clip.frame_count < T)
+            window = _window(clip, frames, starts[w], T, numbers[w], stride)
             eset = serve(window, maps)
             done += 1
             steps(done, len(starts), "explaining windows")
@@ -129,6 +140,55 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
     yield from flush()
     if done < len(starts):
         raise ExplanationError(f"{clip.name}: only {done} of {len(starts)} windows could be decoded")
+
+
+def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[int], stride: int,
+                   request_of, store, steps: Progress) -> Iterator[ExplainedWindow]:
+    """Decode the frames once; each block of windows (:mod:`.blocks`) through the CNN once,
+    forward, and back once per phase. A window running past the clip's end (its last frame
+    repeated) is explained on its own, as :func:`explain` does."""
+    T = model.window_length
+    needed = min(clip.frame_count, starts[-1] + T)
+    todo = blocks.plan([s for s in starts if s + T <= needed], T, blocks.block_frames(model))
+    todo += [blocks.Block(s, needed, [k]) for k, s in enumerate(starts) if s + T > needed]
+    frames: dict[int, np.ndarray] = {}
+    done = 0
+
+    def run(block: blocks.Block) -> Iterator[ExplainedWindow]:
+        nonlocal done
+        windows = [_window(clip, frames, starts[k], T, numbers[k], stride) for k in block.windows]
+        requests = [request_of(w) for w in windows]
+        passes = [None] * len(windows)
+        cached = store is not None and all(store.get(r.cache_key(m)) is not None for r in requests for m in r.methods)
+        if not cached and not windows[0].padded:
+            x = model.prepare(np.stack([frames[i] for i in range(block.first, block.stop)]))
+            passes = blocks.run_block(model, x, [starts[k] - block.first for k in block.windows],
+                                      first_target(requests[0]))
+        for window, request, shared in zip(windows, requests, passes):
+            eset = _serve(request, store, steps, shared=shared)
+            done += 1
+            steps(done, len(starts), "explaining windows")
+            features = shared.features if shared is not None else model.frame_features(model.prepare(window.frames))
+            yield ExplainedWindow(window, eset, features)
+
+    decoded = clip.iter_frames(min(starts), needed, model.frame_size)
+    for i, img in prefetched(decoded, 2 * model.batch_frames()) if on_accelerator() else decoded:
+        frames[i] = img
+        while todo and min(todo[0].stop, needed) - 1 <= i:
+            yield from run(todo.pop(0))
+            keep_from = todo[0].first if todo else needed
+            for j in [j for j in frames if j < keep_from]:
+                del frames[j]
+    if done < len(starts):
+        raise ExplanationError(f"{clip.name}: only {done} of {len(starts)} windows could be decoded")
+
+
+def _window(clip: Clip, frames: dict, start: int, length: int, number: int, stride: int) -> Window:
+    """Window ``number`` from decoded frames (the last frame repeated past the clip's end)."""
+    idx = [min(i, clip.frame_count - 1) for i in range(start, start + length)]
+    return Window(np.stack([frames[i] for i in idx]), np.asarray(idx),
+                  np.asarray([clip.time_of(i) for i in idx], np.float64), number, stride, clip.sha256,
+                  padded=start + length > clip.frame_count)
 
 
 def _maps(model: AuditedModel, x: np.ndarray) -> np.ndarray:

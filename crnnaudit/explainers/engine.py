@@ -51,6 +51,13 @@ class Context:
         self.target, self.logits, self.features = self.shared.target, self.shared.logits, self.shared.features
         return self.shared
 
+    def use_shared(self, shared: SharedPass) -> SharedPass:
+        """A shared pass computed elsewhere for this window (a block of windows at once:
+        :mod:`.blocks`)."""
+        self.shared = shared
+        self.target, self.logits, self.features = shared.target, shared.logits, shared.features
+        return shared
+
     def use_maps(self, maps: np.ndarray) -> SharedPass:
         """The shared pass from conv maps computed once for the whole clip (no CNN here):
         see :meth:`CompiledPasses.run_from_maps`."""
@@ -169,11 +176,12 @@ def open_cache(cache: ExplanationCache | bool | None) -> ExplanationCache | None
 
 
 def _serve(request: _Request, store: ExplanationCache | None, progress: Progress,
-           maps: np.ndarray | None = None) -> ExplanationSet:
-    """What the cache holds, the rest computed (from ``maps`` where given) and stored."""
+           maps: np.ndarray | None = None, shared: SharedPass | None = None) -> ExplanationSet:
+    """What the cache holds, the rest computed (from ``maps`` or a ``shared`` pass where
+    given) and stored."""
     found = _from_cache(request, store)
     missing = [m for m in request.methods if m not in found]
-    computed, logits = _compute(request, missing, progress, maps) if missing else ({}, None)
+    computed, logits = _compute(request, missing, progress, maps, shared) if missing else ({}, None)
     if store is not None:
         for m, exp in computed.items():
             store.put(request.cache_key(m), exp)
@@ -223,15 +231,26 @@ def _from_cache(request: _Request, store: ExplanationCache | None) -> dict[str, 
     return {m: hit for m in request.methods if (hit := store.get(request.cache_key(m))) is not None}
 
 
-def _compute(request: _Request, methods: list[str], progress: Progress, maps: np.ndarray | None = None):
+def first_target(request: _Request) -> int:
+    """The target a pass is asked for: the one requested, the anomaly logit of a sigmoid
+    model, or -1 (the predicted class, chosen inside the pass)."""
+    if request.target is not None:
+        return request.target
+    return 0 if request.model.n_outputs == 1 else -1
+
+
+def _compute(request: _Request, methods: list[str], progress: Progress, maps: np.ndarray | None = None,
+             shared: SharedPass | None = None):
     """Run the shared pass (or a forward pass) once, then each method on its context.
     ``maps``: the window's conv maps (per-frame features without a conv layer), computed
-    once for the whole clip; used unless a method needs the gradient down to the pixels."""
+    once for the whole clip; used unless a method needs the gradient down to the pixels.
+    ``shared``: the window's shared pass with that gradient, computed with other windows'."""
     model = request.model
-    first = request.target if request.target is not None else (0 if model.n_outputs == 1 else -1)
-    ctx = Context(model, request.frames, first, progress)
+    ctx = Context(model, request.frames, first_target(request), progress)
     input_grad = any(REGISTRY[m].input_grad for m in methods)
-    if maps is not None and not input_grad:
+    if shared is not None and (shared.grad_input is not None or not input_grad):
+        ctx.use_shared(shared)
+    elif maps is not None and not input_grad:
         ctx.use_maps(maps)
     elif any(REGISTRY[m].shared for m in methods):
         ctx.run_shared_pass(input_grad=input_grad)

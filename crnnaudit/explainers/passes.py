@@ -7,6 +7,8 @@
   sequences (the head only).
 - :meth:`CompiledPasses.input_grad`: the same for a batch of whole windows (every frame
   through the CNN, then the head).
+- :meth:`CompiledPasses.block`: the shared passes of a block of windows from one forward pass
+  of their frames, a pullback per phase (see :mod:`.blocks`).
 
 Written once over ``keras.ops``: every gradient is a vector-Jacobian product from
 :mod:`crnnaudit.model.backend` (``GradientTape``, ``jax.vjp`` or ``torch.autograd``), and each
@@ -49,6 +51,7 @@ class CompiledPasses:
         self._model = weakref.ref(model)  # a strong one would keep the cache key alive
         self._shared: dict[bool, object] = {}  # input_grad -> compiled pass
         self._head_grad = self._input_grad = self._from_maps = self._conv = None
+        self._block: dict[int, object] = {}  # number of phases -> compiled block pass
 
     @property
     def model(self) -> AuditedModel:
@@ -126,6 +129,14 @@ class CompiledPasses:
         return SharedPass(to_numpy(logits), int(to_numpy(t)), maps if has_conv else None,
                           to_numpy(f), None, to_numpy(ga) if has_conv else None)
 
+    def block(self, n_phases: int):
+        """The block pass of :mod:`.blocks` with ``n_phases`` pullbacks: many windows' shared
+        passes from one forward pass of their frames."""
+        if n_phases not in self._block:
+            run = _block_pass(*self._parts(), tuple(self.model.feature_shape), self.model.window_length, n_phases)
+            self._block[n_phases] = ADAPTER.compile(run, self._parts())
+        return self._block[n_phases]
+
     def head_grad(self):
         """``(gradient, logits)`` for feature sequences ``(B, T, *F)`` and a target."""
         if self._head_grad is None:
@@ -177,4 +188,38 @@ def _target_grad(logits_of):
         logits, pullback = ADAPTER.vjp(logits_of, batch)
         onehot = ops.zeros_like(logits) + ops.one_hot(target, logits.shape[-1], dtype=logits.dtype)
         return pullback(onehot)[0], logits
+    return run
+
+
+def _block_pass(conv, pool, head, feature_shape: tuple, length: int, n_phases: int):
+    """The block pass of :mod:`.blocks` with ``n_phases`` phases, ``(x, idx, phase, target) -> (logits, maps,
+    features, grad_input, grad_maps, targets)``, per window; compile it with the model's parts
+    (one per number of phases: a compiled function may see any number of frames and windows,
+    not of pullbacks)."""
+    def conv_of(x):
+        return conv(x, training=False)
+
+    def window_logits(aw):  # (B, T, h, w, c) -> logits (B, K), features (B, T, *F)
+        f = pool(ops.reshape(aw, (-1,) + tuple(aw.shape[2:])), training=False)
+        f = ops.reshape(f, (-1, length) + tuple(feature_shape))
+        return head(f, training=False), f
+
+    def run(x, idx, phase, target):
+        n_frames = ops.shape(x)[0]
+        a, pullback = ADAPTER.vjp(conv_of, x)
+        aw = ops.reshape(ops.take(a, ops.reshape(idx, (-1,)), axis=0), (-1, length) + tuple(a.shape[1:]))
+        (logits, f), head_pullback = ADAPTER.vjp(window_logits, aw, has_aux=True)
+        t = ops.where(target < 0, ops.cast(ops.argmax(logits, axis=-1), "int32"), target)
+        (ga,) = head_pullback(ops.one_hot(t, logits.shape[-1], dtype=logits.dtype))
+        to_frame = ops.one_hot(ops.reshape(idx, (-1,)), n_frames, dtype=ga.dtype)  # (B*T, F)
+        ga_flat = ops.reshape(ga, (-1, int(np.prod(a.shape[1:]))))
+        gx = []
+        for r in range(n_phases):  # one pullback through the CNN per phase
+            mine = ops.reshape(ops.repeat(phase[r], length), (-1, 1))
+            cot = ops.reshape(ops.matmul(ops.transpose(to_frame * mine), ga_flat), ops.shape(a))
+            gx.append(pullback(cot)[0])
+        gx = ops.reshape(ops.stack(gx), (-1,) + tuple(x.shape[1:]))  # (K * F, H, W, C)
+        which = ops.cast(ops.argmax(phase, axis=0), "int32")[:, None] * n_frames + idx
+        gxw = ops.reshape(ops.take(gx, ops.reshape(which, (-1,)), axis=0), (-1, length) + tuple(x.shape[1:]))
+        return logits, aw, f, gxw, ga, t
     return run

@@ -112,8 +112,9 @@ class Adapter:
 
     def vjp(self, fn: Callable, *primals, has_aux: bool = False):
         """``(out, pullback)``: ``out = fn(*primals)`` and ``pullback(cotangent)``, the tuple of
-        gradients of ``<out, cotangent>`` with respect to each primal. With ``has_aux``, ``fn``
-        returns ``(y, aux)``, ``out`` is that pair and the gradient is of ``y`` alone."""
+        gradients of ``<out, cotangent>`` with respect to each primal; it may be called more
+        than once (several cotangents, one forward pass). With ``has_aux``, ``fn`` returns
+        ``(y, aux)``, ``out`` is that pair and the gradient is of ``y`` alone."""
         raise NotImplementedError
 
     def inference(self):
@@ -144,7 +145,9 @@ class TensorFlowAdapter(Adapter):
     def vjp(self, fn, *primals, has_aux=False):
         import tensorflow as tf
         primals = [tf.convert_to_tensor(p) for p in primals]
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
+        # persistent: a pullback may be called more than once (one forward, several
+        # cotangents); inside a compiled function that keeps nothing the graph does not need
+        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
             for p in primals:
                 tape.watch(p)
             out = fn(*primals)
@@ -231,7 +234,7 @@ class TorchAdapter(Adapter):
         y = out[0] if has_aux else out
 
         def pullback(cotangent):
-            return tuple(torch.autograd.grad(y, primals, grad_outputs=cotangent))
+            return tuple(torch.autograd.grad(y, primals, grad_outputs=cotangent, retain_graph=True))
         return out, pullback
 
     def inference(self):
