@@ -45,7 +45,7 @@ def explain_all(models: Path, methods: list[str]) -> tuple[dict, dict]:
 
 def blocks_against_windows(models: Path) -> dict[str, float]:
     """Per model with conv maps: the block pass on one and a half windows of frames (two
-    windows, half overlapping: two phases, two pullbacks of one forward pass) against each
+    windows, half overlapping: three segments forward once, four pullbacks) against each
     window's own shared pass, on this backend; the largest relative difference of the pixel
     gradients and conv-map gradients."""
     from crnnaudit import load_model

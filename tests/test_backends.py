@@ -113,7 +113,7 @@ def test_every_method_gives_the_same_maps_on_every_backend(runs, backend):
 
 @pytest.mark.parametrize("backend", ("tensorflow",) + OTHER_BACKENDS)
 def test_block_passes_equal_each_windows_own_pass_on_every_backend(runs, backend):
-    """Two windows' pixel gradients from one forward pass (a pullback each) equal each
+    """Two windows' pixel gradients from one forward pass (pullbacks per segment) equal each
     window's own pass on each backend (TensorFlow's persistent tape, JAX's pullback, PyTorch's
     retained graph): the relative difference within float32's noise."""
     result, _ = runs[backend]

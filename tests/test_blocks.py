@@ -26,16 +26,15 @@ def clip(tmp_path_factory):
     return open_clip(write_video(tmp_path_factory.mktemp("b") / "b.mp4", frames))
 
 
-def test_the_plan_and_the_phases_by_hand():
+def test_the_plan_and_the_segments_by_hand():
     assert [(b.first, b.stop, b.windows) for b in blocks.plan([0, 4, 8, 12], 8, 16)] == \
         [(0, 16, [0, 1, 2]), (12, 20, [3])]
     # windows that share no frame with the block before start their own
     assert [(b.first, b.stop, b.windows) for b in blocks.plan([0, 8, 30], 8, 64)] == \
         [(0, 8, [0]), (8, 16, [1]), (30, 38, [2])]
-    assert blocks.phases([0, 4, 8, 12], 8) == [0, 1, 0, 1]
-    assert blocks.phases([0, 2, 4, 6, 8], 8) == [0, 1, 2, 3, 0]
-    assert blocks.phases([0, 8, 16], 8) == [0, 0, 0]
-    assert blocks.phases([0, 3, 5, 9], 8) == [0, 1, 2, 0]  # 9 >= 0 + 8: phase 0 is free again
+    assert blocks.segments([0, 4, 8], 8) == [(0, 4), (4, 8), (8, 12), (12, 16)]
+    assert blocks.segments([0, 3, 5], 8) == [(0, 3), (3, 5), (5, 8), (8, 11), (11, 13)]
+    assert blocks.segments([0], 8) == [(0, 8)]
 
 
 def _compare(model, clip, got, methods, target=None, stride=None):
@@ -71,7 +70,7 @@ def test_every_window_from_blocks_equals_its_own_explanation(build, stride, clip
 
 def test_small_blocks_subsets_and_a_given_target(clip, monkeypatch):
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(stride=4))
-    # blocks of 16 and 12 frames, both with two phases: the compiled pass must take both sizes
+    # blocks of 16 and 12 frames: two layouts of windows, each its own compiled pass
     monkeypatch.setattr(blocks, "block_frames", lambda m: 16)
     assert [(b.first, b.stop) for b in blocks.plan([0, 4, 8, 16, 20], 8, 16)] == [(0, 16), (16, 28)]
     got = list(explain_clip(model, clip, ["saliency", "gradcam"], windows=[5, 0, 1, 4, 2], target=2, cache=False))

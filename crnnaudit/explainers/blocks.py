@@ -8,13 +8,13 @@ frame ``i`` applied to ``w``'s gradient at frame ``i``'s conv maps: the forward 
 shared by every window that holds the frame; only the pullbacks differ.
 
 A *block* is a run of consecutive windows whose frames go through the CNN once, keeping what
-the backward pass needs (:func:`block_frames` bounds its size by memory). The head runs
-forward and backward on all of the block's windows at once (a batch). The windows are then
-split into *phases*, sets of windows that share no frame (:func:`phases`): for each phase
-one pullback through the CNN carries, to every frame, the gradient of the one window of that
-phase that holds it. With windows of ``T`` frames every ``s``, ``ceil(T / s)`` pullbacks serve
-the whole block. The results are those of :func:`~.engine.explain` on each window (the tests
-compare them): only the order of floating-point sums differs.
+the backward pass needs (:func:`block_frames` bounds its size by memory). The forward pass is
+cut into *segments* wherever a window starts or ends (:func:`segments`); the head runs forward
+and backward on all of the block's windows at once (a batch); then each window pulls its
+gradient back through the segments it holds. Each frame's backward pass runs once per window
+that holds it, as one window at a time would, but its forward pass runs once. The results are
+those of :func:`~.engine.explain` on each window (the tests compare them): only the order of
+floating-point sums differs.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from ..model import AuditedModel
 from ..model.backend import frame_bytes, to_numpy
 from ..model.decompose import all_layers
 from .base import REGISTRY
-from .passes import CompiledPasses, SharedPass, as_target
+from .passes import CompiledPasses, SharedPass, as_target, segments  # noqa: F401 (segments: part of the plan)
 
 # What a block's activations may take on a CPU, as :func:`.backend.frame_bytes` estimates them
 # (three times the forward's). Measured with the paper shape (VGG19 at 112 x 112 + GRU(1024),
-# 48.6 MB a frame estimated): a block of 40 frames (3 windows) added 1.0 GB to the process (1.97
-# GB peak), 60 frames 1.5 GB (2.42 GB); per window 1.57 s and 1.39 s, against 1.75 s alone.
+# 48.6 MB a frame estimated): a block of 40 frames (3 windows) added 0.74 GB to the process
+# (1.68 GB peak), 60 frames 1.2 GB (2.15 GB); per window 1.24 s and 1.13 s.
 CPU_BLOCK_BYTES = 2 << 30
 MAX_BLOCK_FRAMES = 512
 
@@ -77,20 +77,6 @@ def plan(starts: list[int], length: int, max_frames: int) -> list[Block]:
     return blocks
 
 
-def phases(starts: list[int], length: int) -> list[int]:
-    """A phase for each window (ascending starts) such that no two windows of a phase share a
-    frame, with as few phases as the deepest overlap needs (first fit on intervals)."""
-    ends: list[int] = []  # per phase, the frame after its last window
-    out = []
-    for s in starts:
-        r = next((r for r, e in enumerate(ends) if e <= s), len(ends))
-        if r == len(ends):
-            ends.append(0)
-        ends[r] = s + length
-        out.append(r)
-    return out
-
-
 def run_block(model: AuditedModel, x: np.ndarray, starts: list[int], target: int) -> list[SharedPass]:
     """The shared pass (with the gradient to the pixels) of each window of a block.
 
@@ -99,10 +85,6 @@ def run_block(model: AuditedModel, x: np.ndarray, starts: list[int], target: int
         starts: each window's first frame, relative to the block, ascending.
         target: a class index, or -1 for each window's predicted class.
     """
-    T = model.window_length
-    idx = np.asarray(starts, np.int32)[:, None] + np.arange(T, dtype=np.int32)[None]
-    phase = np.asarray(phases(list(starts), T))
-    onehot = (phase[None, :] == np.arange(phase.max() + 1)[:, None]).astype(np.float32)  # (K, B)
-    fn = CompiledPasses.of(model).block(onehot.shape[0])
-    logits, a, f, gx, ga, t = (to_numpy(v) for v in fn(np.asarray(x, np.float32), idx, onehot, as_target(target)))
+    fn = CompiledPasses.of(model).block(tuple(int(s) for s in starts))
+    logits, a, f, gx, ga, t = (to_numpy(v) for v in fn(np.asarray(x, np.float32), as_target(target)))
     return [SharedPass(logits[b], int(t[b]), a[b], f[b], gx[b], ga[b]) for b in range(len(starts))]

@@ -144,9 +144,9 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
 
 def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[int], stride: int,
                    request_of, store, steps: Progress) -> Iterator[ExplainedWindow]:
-    """Decode the frames once; each block of windows (:mod:`.blocks`) through the CNN once,
-    forward, and back once per phase. A window running past the clip's end (its last frame
-    repeated) is explained on its own, as :func:`explain` does."""
+    """Decode the frames once; each block of windows (:mod:`.blocks`) through the CNN forward
+    once, and back once per window through its own frames. A window running past the clip's
+    end (its last frame repeated) is explained on its own, as :func:`explain` does."""
     T = model.window_length
     needed = min(clip.frame_count, starts[-1] + T)
     todo = blocks.plan([s for s in starts if s + T <= needed], T, blocks.block_frames(model))

@@ -8,7 +8,7 @@
 - :meth:`CompiledPasses.input_grad`: the same for a batch of whole windows (every frame
   through the CNN, then the head).
 - :meth:`CompiledPasses.block`: the shared passes of a block of windows from one forward pass
-  of their frames, a pullback per phase (see :mod:`.blocks`).
+  of their frames (see :mod:`.blocks`).
 
 Written once over ``keras.ops``: every gradient is a vector-Jacobian product from
 :mod:`crnnaudit.model.backend` (``GradientTape``, ``jax.vjp`` or ``torch.autograd``), and each
@@ -51,7 +51,7 @@ class CompiledPasses:
         self._model = weakref.ref(model)  # a strong one would keep the cache key alive
         self._shared: dict[bool, object] = {}  # input_grad -> compiled pass
         self._head_grad = self._input_grad = self._from_maps = self._conv = None
-        self._block: dict[int, object] = {}  # number of phases -> compiled block pass
+        self._block: dict[tuple, object] = {}  # windows' starts in a block -> compiled block pass
 
     @property
     def model(self) -> AuditedModel:
@@ -129,13 +129,13 @@ class CompiledPasses:
         return SharedPass(to_numpy(logits), int(to_numpy(t)), maps if has_conv else None,
                           to_numpy(f), None, to_numpy(ga) if has_conv else None)
 
-    def block(self, n_phases: int):
-        """The block pass of :mod:`.blocks` with ``n_phases`` pullbacks: many windows' shared
-        passes from one forward pass of their frames."""
-        if n_phases not in self._block:
-            run = _block_pass(*self._parts(), tuple(self.model.feature_shape), self.model.window_length, n_phases)
-            self._block[n_phases] = ADAPTER.compile(run, self._parts())
-        return self._block[n_phases]
+    def block(self, starts: tuple[int, ...]):
+        """The block pass of :mod:`.blocks` for windows starting at ``starts`` (relative to the
+        block): many windows' shared passes from one forward pass of their frames."""
+        if starts not in self._block:
+            run = _block_pass(*self._parts(), tuple(self.model.feature_shape), self.model.window_length, starts)
+            self._block[starts] = ADAPTER.compile(run, self._parts())
+        return self._block[starts]
 
     def head_grad(self):
         """``(gradient, logits)`` for feature sequences ``(B, T, *F)`` and a target."""
@@ -191,11 +191,23 @@ def _target_grad(logits_of):
     return run
 
 
-def _block_pass(conv, pool, head, feature_shape: tuple, length: int, n_phases: int):
-    """The block pass of :mod:`.blocks` with ``n_phases`` phases, ``(x, idx, phase, target) -> (logits, maps,
-    features, grad_input, grad_maps, targets)``, per window; compile it with the model's parts
-    (one per number of phases: a compiled function may see any number of frames and windows,
-    not of pullbacks)."""
+def segments(starts: list[int], length: int) -> list[tuple[int, int]]:
+    """The block's frames cut wherever a window (ascending ``starts``, relative to the block)
+    starts or ends: every window is a run of whole segments."""
+    cuts = sorted(set(starts) | {s + length for s in starts})
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _block_pass(conv, pool, head, feature_shape: tuple, length: int, starts: tuple[int, ...]):
+    """The block pass of :mod:`.blocks` for windows starting at ``starts`` (relative to the
+    block, ascending, every frame of the block in some window): ``(x, target) -> (logits,
+    maps, features, grad_input, grad_maps, targets)``, per window. The frames go through the
+    CNN forward once, in segments cut where a window starts or ends; each window pulls back
+    through the segments it holds, so no frame's backward pass runs for a window without it.
+    Compile one per layout of starts."""
+    cuts = segments(list(starts), length)
+    idx = np.asarray(starts, np.int32)[:, None] + np.arange(length, dtype=np.int32)[None]
+
     def conv_of(x):
         return conv(x, training=False)
 
@@ -204,22 +216,16 @@ def _block_pass(conv, pool, head, feature_shape: tuple, length: int, n_phases: i
         f = ops.reshape(f, (-1, length) + tuple(feature_shape))
         return head(f, training=False), f
 
-    def run(x, idx, phase, target):
-        n_frames = ops.shape(x)[0]
-        a, pullback = ADAPTER.vjp(conv_of, x)
-        aw = ops.reshape(ops.take(a, ops.reshape(idx, (-1,)), axis=0), (-1, length) + tuple(a.shape[1:]))
+    def run(x, target):
+        pieces = [ADAPTER.vjp(conv_of, x[b0:b1]) for b0, b1 in cuts]  # forward once, per segment
+        a = ops.concatenate([m for m, _ in pieces], axis=0)
+        aw = ops.reshape(ops.take(a, idx.reshape(-1), axis=0), (len(starts), length) + tuple(a.shape[1:]))
         (logits, f), head_pullback = ADAPTER.vjp(window_logits, aw, has_aux=True)
         t = ops.where(target < 0, ops.cast(ops.argmax(logits, axis=-1), "int32"), target)
         (ga,) = head_pullback(ops.one_hot(t, logits.shape[-1], dtype=logits.dtype))
-        to_frame = ops.one_hot(ops.reshape(idx, (-1,)), n_frames, dtype=ga.dtype)  # (B*T, F)
-        ga_flat = ops.reshape(ga, (-1, int(np.prod(a.shape[1:]))))
         gx = []
-        for r in range(n_phases):  # one pullback through the CNN per phase
-            mine = ops.reshape(ops.repeat(phase[r], length), (-1, 1))
-            cot = ops.reshape(ops.matmul(ops.transpose(to_frame * mine), ga_flat), ops.shape(a))
-            gx.append(pullback(cot)[0])
-        gx = ops.reshape(ops.stack(gx), (-1,) + tuple(x.shape[1:]))  # (K * F, H, W, C)
-        which = ops.cast(ops.argmax(phase, axis=0), "int32")[:, None] * n_frames + idx
-        gxw = ops.reshape(ops.take(gx, ops.reshape(which, (-1,)), axis=0), (-1, length) + tuple(x.shape[1:]))
-        return logits, aw, f, gxw, ga, t
+        for w, s in enumerate(starts):  # each window back through its own segments
+            gx.append(ops.concatenate([pullback(ga[w, b0 - s:b1 - s])[0] for (b0, b1), (_, pullback)
+                                       in zip(cuts, pieces) if s <= b0 and b1 <= s + length], axis=0))
+        return logits, aw, f, ops.stack(gx), ga, t
     return run
