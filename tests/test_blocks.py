@@ -100,3 +100,27 @@ def test_a_cached_clip_runs_no_block_pass(clip, tmp_path, monkeypatch):
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.explanations["saliency"].maps, b.explanations["saliency"].maps)
         np.testing.assert_allclose(a.features, b.features, rtol=1e-6)
+
+
+@pytest.mark.parametrize("methods", [["saliency", "gradcam"], ["gradcam", "temporal_ig"]])
+def test_windows_far_apart_send_only_their_own_frames_through_the_cnn(clip, methods, monkeypatch):
+    """Windows 0 and 5 (frames 0-7 and 20-27): the frames between them are decoded, not kept
+    or sent through the CNN, on the block path (saliency) and the conv-map path alike."""
+    model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(stride=4))
+    seen = []
+    conv_maps, run_block = CompiledPasses.conv_maps, blocks.run_block
+    monkeypatch.setattr(CompiledPasses, "conv_maps", lambda self, x: seen.append(len(x)) or conv_maps(self, x))
+    monkeypatch.setattr(blocks, "run_block", lambda m, x, *a: seen.append(len(x)) or run_block(m, x, *a))
+    got = list(explain_clip(model, clip, methods, windows=[5, 0], cache=False))
+    assert [e.window.index for e in got] == [0, 5] and sum(seen) == 16, seen
+    _compare(model, clip, got, methods)
+
+
+def test_a_sampled_clip_keeps_only_the_frames_asked_for(tmp_path):
+    frames = np.random.default_rng(7).integers(0, 255, (30, 32, 32, 3), dtype=np.uint8)
+    clip = open_clip(write_video(tmp_path / "c.mp4", frames, fps=24)).at_rate(12)  # every other frame
+    every = dict(clip.iter_frames(0, clip.frame_count))
+    kept = dict(clip.iter_frames(0, clip.frame_count, keep=lambda i: i % 3 == 0))
+    assert sorted(kept) == [i for i in range(clip.frame_count) if i % 3 == 0]
+    for i, img in kept.items():
+        np.testing.assert_array_equal(img, every[i])

@@ -131,7 +131,7 @@ def _stream(model: AuditedModel, clip: Clip, starts: list[int], numbers: list[in
         for i in [i for i in frames if i not in scheduler.features]:
             del frames[i], features[i]
 
-    decoded = clip.iter_frames(min(starts), needed, model.frame_size)
+    decoded = clip.iter_frames(min(starts), needed, model.frame_size, keep=_in_windows(starts, T))
     for i, img in prefetched(decoded, 2 * batch_frames) if on_accelerator() else decoded:
         frames[i] = img
         pending.append((i, img))
@@ -171,7 +171,7 @@ def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: 
             features = shared.features if shared is not None else model.frame_features(model.prepare(window.frames))
             yield ExplainedWindow(window, eset, features)
 
-    decoded = clip.iter_frames(min(starts), needed, model.frame_size)
+    decoded = clip.iter_frames(min(starts), needed, model.frame_size, keep=_in_windows(starts, T))
     for i, img in prefetched(decoded, 2 * model.batch_frames()) if on_accelerator() else decoded:
         frames[i] = img
         while todo and min(todo[0].stop, needed) - 1 <= i:
@@ -181,6 +181,13 @@ def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: 
                 del frames[j]
     if done < len(starts):
         raise ExplanationError(f"{clip.name}: only {done} of {len(starts)} windows could be decoded")
+
+
+def _in_windows(starts: list[int], length: int):
+    """``keep(i)`` for decoding: whether frame ``i`` is in one of the windows (the frames between
+    windows far apart are decoded, never converted, kept or sent through the CNN)."""
+    wanted = {i for s in starts for i in range(s, s + length)}
+    return wanted.__contains__
 
 
 def _window(clip: Clip, frames: dict, start: int, length: int, number: int, stride: int) -> Window:

@@ -231,8 +231,10 @@ class Clip:
             return
         if self._source is not None:
             wanted = {int(f): k for k, f in enumerate(self._plan[start:stop], start)}
+            def kept(f: int) -> bool:  # a frame of this clip's plan, and one the caller keeps
+                return f in wanted and (keep is None or keep(wanted[f]))
             for f, img in self._source.iter_frames(int(self._plan[start]), int(self._plan[stop - 1]) + 1, size,
-                                                   keep=wanted.__contains__):
+                                                   keep=kept):
                 yield wanted[f], img
             return
         container = self._open()
