@@ -32,6 +32,7 @@ def test_the_plan_and_the_segments_by_hand():
     # windows that share no frame with the block before start their own
     assert [(b.first, b.stop, b.windows) for b in blocks.plan([0, 8, 30], 8, 64)] == \
         [(0, 8, [0]), (8, 16, [1]), (30, 38, [2])]
+    assert [b.windows for b in blocks.plan([0, 4, 8, 12, 16], 8, 64, max_windows=2)] == [[0, 1], [2, 3], [4]]
     assert blocks.segments([0, 4, 8], 8) == [(0, 4), (4, 8), (8, 12), (12, 16)]
     assert blocks.segments([0, 3, 5], 8) == [(0, 3), (3, 5), (5, 8), (8, 11), (11, 13)]
     assert blocks.segments([0], 8) == [(0, 8)]
@@ -56,7 +57,8 @@ def _compare(model, clip, got, methods, target=None, stride=None):
 
 
 @pytest.mark.parametrize("build,stride", [(arch.td_cnn_gru_softmax, 4), (arch.td_per_layer_lstm, 2),
-                                          (arch.td_cnn_gru_sigmoid, 8), (arch.bidirectional_gru, 3)])
+                                          (arch.td_cnn_gru_sigmoid, 8), (arch.bidirectional_gru, 3),
+                                          (arch.return_sequences_pooling, 5)])
 def test_every_window_from_blocks_equals_its_own_explanation(build, stride, clip, monkeypatch):
     model = AuditedModel(build(t=8, s=32), ModelCard(stride=stride))
     calls = []

@@ -35,6 +35,9 @@ from .passes import CompiledPasses, SharedPass, as_target, segments  # noqa: F40
 # (1.68 GB peak), 60 frames 1.2 GB (2.15 GB); per window 1.24 s and 1.13 s.
 CPU_BLOCK_BYTES = 2 << 30
 MAX_BLOCK_FRAMES = 512
+# Windows in one block: each adds its pullbacks to the compiled pass, unrolled (a GPU's memory
+# alone would allow hundreds, and a graph that size takes minutes to compile).
+MAX_BLOCK_WINDOWS = 16
 
 
 def serves(model: AuditedModel, methods) -> bool:
@@ -50,7 +53,7 @@ def block_frames(model: AuditedModel) -> int:
     T = model.window_length
     layers = all_layers(model.conv) + all_layers(model.pool)
     cpu = int(min(MAX_BLOCK_FRAMES, CPU_BLOCK_BYTES // max(1, frame_bytes(layers, gradients=True))))
-    return max(T, model.batch_frames(gradients=True, default=cpu))
+    return max(T, min(MAX_BLOCK_FRAMES, model.batch_frames(gradients=True, default=cpu)))
 
 
 @dataclass
@@ -63,13 +66,15 @@ class Block:
     windows: list[int]
 
 
-def plan(starts: list[int], length: int, max_frames: int) -> list[Block]:
-    """Windows (ascending starts) grouped into blocks of at most ``max_frames`` frames; a
-    window that shares no frame with the block before it starts a new one."""
+def plan(starts: list[int], length: int, max_frames: int, max_windows: int = MAX_BLOCK_WINDOWS) -> list[Block]:
+    """Windows (ascending starts) grouped into blocks of at most ``max_frames`` frames and
+    ``max_windows`` windows; a window that shares no frame with the block before it starts a
+    new one."""
     blocks: list[Block] = []
     for k, s in enumerate(starts):
         last = blocks[-1] if blocks else None
-        if last is not None and s < last.stop and s + length - last.first <= max_frames:
+        if (last is not None and s < last.stop and s + length - last.first <= max_frames
+                and len(last.windows) < max_windows):
             last.windows.append(k)
             last.stop = s + length
         else:

@@ -231,11 +231,9 @@ class Clip:
             return
         if self._source is not None:
             wanted = {int(f): k for k, f in enumerate(self._plan[start:stop], start)}
-            def kept(f: int) -> bool:  # a frame of this clip's plan, and one the caller keeps
-                return f in wanted and (keep is None or keep(wanted[f]))
-            for f, img in self._source.iter_frames(int(self._plan[start]), int(self._plan[stop - 1]) + 1, size,
-                                                   keep=kept):
-                yield wanted[f], img
+            kept = wanted.__contains__ if keep is None else (lambda f: f in wanted and keep(wanted[f]))
+            first, last = int(self._plan[start]), int(self._plan[stop - 1])
+            yield from ((wanted[f], img) for f, img in self._source.iter_frames(first, last + 1, size, keep=kept))
             return
         container = self._open()
         try:
