@@ -394,3 +394,26 @@ def test_the_app_erases_uploads_past_the_retention_period(app_env):
     _app()
     assert not old.exists()
     assert [r["kind"] for r in AuditLog().rows()][-1] == "erasure"
+
+
+def test_an_explanation_asked_for_outlives_a_run_cut_short(app_env):
+    """A run cut short while it waits in the server's queue leaves the request in the session:
+    the next run makes it (no second click); a request for a window no longer on screen, or
+    one cancelled, is dropped, and the page says so for Cancel."""
+    from crnnaudit.ui.review_view import EXPLAIN_ASKED
+    at = _app()
+    review = at.session_state["review"]
+    assert review.state.held is None
+    at.session_state[EXPLAIN_ASKED] = (review.state.window + 1,)  # another window than the one on screen
+    at.run()
+    assert review.state.held is None and EXPLAIN_ASKED not in at.session_state
+    at.session_state[EXPLAIN_ASKED] = (review.state.window,)
+    at.session_state["explain_work_cancelled"] = True  # Cancel was pressed while it waited
+    at.run()
+    assert review.state.held is None and EXPLAIN_ASKED not in at.session_state
+    assert any("cancelled; nothing was kept" in i.value for i in at.info)
+    at.session_state[EXPLAIN_ASKED] = (review.state.window,)  # as a run cut short leaves it
+    at.run()
+    assert not at.exception, at.exception
+    assert review.state.held is not None and review.state.held.window.index == review.state.window
+    assert EXPLAIN_ASKED not in at.session_state, "made once, then forgotten"
