@@ -17,6 +17,11 @@ from crnnaudit.explainers.passes import CompiledPasses
 from crnnaudit.footage.video import open_clip
 from crnnaudit.model import AuditedModel
 
+# Batched and one-window passes sum in different orders (oneDNN picks its kernels by batch size):
+# a clean-clone CI run saw a Grad-CAM map differ by 1.7e-5 of its peak on 7 of 7,200 pixels, where
+# this machine saw under 1e-5. The bound is the backend tests' (tests/test_backends.py); an error
+# of the block pass (a window pulled back with another's gradient) is of the map's own size.
+NOISE = 1e-4
 PIXEL = ["saliency", "grad_x_input", "gradcam", "frame_occlusion", "temporal_ig", "prefix_score"]
 
 
@@ -49,9 +54,9 @@ def _compare(model, clip, got, methods, target=None, stride=None):
         for m in methods:
             a, b = e.explanations[m], ref[m]
             np.testing.assert_allclose(a.frame_scores, b.frame_scores, rtol=1e-4, atol=1e-6, err_msg=m)
-            if b.maps is not None:
-                scale = float(np.abs(b.maps).max()) or 1.0  # relative to the map's own peak
-                np.testing.assert_allclose(a.maps / scale, b.maps / scale, rtol=0, atol=1e-5, err_msg=m)
+            if b.maps is not None:  # relative to the map's own peak, within TensorFlow's own noise
+                scale = float(np.abs(b.maps).max()) or 1.0
+                np.testing.assert_allclose(a.maps / scale, b.maps / scale, rtol=0, atol=NOISE, err_msg=m)
         np.testing.assert_allclose(e.features, model.frame_features(model.prepare(alone.frames)),
                                    rtol=1e-5, atol=1e-6)
 
