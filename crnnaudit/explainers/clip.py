@@ -160,15 +160,22 @@ def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: 
         requests = [request_of(w) for w in windows]
         passes = [None] * len(windows)
         cached = store is not None and all(store.get(r.cache_key(m)) is not None for r in requests for m in r.methods)
-        if not cached and not windows[0].padded:
-            x = model.prepare(np.stack([frames[i] for i in range(block.first, block.stop)]))
+        x = None if windows[0].padded else model.prepare(np.stack([frames[i] for i in range(block.first, block.stop)]))
+        if x is not None and not cached:
             passes = blocks.run_block(model, x, [starts[k] - block.first for k in block.windows],
                                       first_target(requests[0]))
-        for window, request, shared in zip(windows, requests, passes):
+        # served from the cache: each frame's features once per block (forward only), not per window
+        per_frame = _features(model, _maps(model, x)) if x is not None and cached else None
+        for k, window, request, shared in zip(block.windows, windows, requests, passes):
             eset = _serve(request, store, steps, shared=shared)
             done += 1
             steps(done, len(starts), "explaining windows")
-            features = shared.features if shared is not None else model.frame_features(model.prepare(window.frames))
+            if shared is not None:
+                features = shared.features
+            elif per_frame is not None:
+                features = per_frame[starts[k] - block.first:starts[k] - block.first + T]
+            else:  # a window past the clip's end, its last frame repeated
+                features = model.frame_features(model.prepare(window.frames))
             yield ExplainedWindow(window, eset, features)
 
     decoded = clip.iter_frames(min(starts), needed, model.frame_size, keep=_in_windows(starts, T))
