@@ -10,7 +10,8 @@ way it is read). Memory: the server and its children from /proc, peak while the 
 then with the browsers closed, then after Streamlit's disconnected-session TTL (120 s) and a
 margin.
 
-Run: python benchmarks/bench_sessions.py [--idle 150]
+Run: python benchmarks/bench_sessions.py [--idle 150] [--memory pooled|released] (the server's
+CRNNAUDIT_MEMORY: with `released` it hands freed memory back when its long work is done)
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _session(url: str, user: str, k: int, start: threading.Barrier, times: dict,
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--idle", type=float, default=150, help="seconds to wait with every browser closed")
+    p.add_argument("--memory", choices=("pooled", "released"), default="pooled", help="the server's CRNNAUDIT_MEMORY")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp())
     model = os.environ.get("CRNNAUDIT_MODEL")
@@ -84,7 +86,8 @@ def main():
         model = str(ready_demo())
     env = {"CRNNAUDIT_MODEL": model, "CRNNAUDIT_HOME": str(work / "home"), "CRNNAUDIT_WORK_SLOTS": "1",
            "CRNNAUDIT_SAMPLES": str(ROOT / "sample_videos"), "CRNNAUDIT_SIGNING_KEY_FILE": str(work / "signing.pem"),
-           "CRNNAUDIT_CONTROLLER": "Example Transit Ltd", "CRNNAUDIT_CONTEST_CONTACT": "dpo@example.org"}
+           "CRNNAUDIT_CONTROLLER": "Example Transit Ltd", "CRNNAUDIT_CONTEST_CONTACT": "dpo@example.org",
+           "CRNNAUDIT_MEMORY": args.memory}
     os.environ.update(env)
     from crnnaudit.evidence.accounts import Accounts
     from crnnaudit.evidence.keys import init_key
@@ -116,7 +119,8 @@ def main():
         time.sleep(args.idle)
         idle_mb, _ = _rss_mb(pid)
     print(f"machine: {machine()}; commit {commit()}")
-    print(f"model: {Path(model).name}; {ACCOUNTS} accounts x {TABS} browsers at once, CRNNAUDIT_WORK_SLOTS=1; "
+    print(f"model: {Path(model).name}; {ACCOUNTS} accounts x {TABS} browsers at once, CRNNAUDIT_WORK_SLOTS=1, "
+          f"CRNNAUDIT_MEMORY={args.memory}; "
           f"the sessions' work took {wall:.0f} s\n")
     print("| action | count | median (s) | worst (s) |\n|---|---|---|---|")
     for action, ts in times.items():

@@ -76,6 +76,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_WORK_SLOTS", "1", "how many pieces of long work (scoring, explaining, trust figures, "
             "reports) the app runs at once; the rest wait their turn, first come, first served, each session "
             "told its place and the time left"),
+    Setting("CRNNAUDIT_MEMORY", "pooled", "`pooled`: TensorFlow keeps the memory its oneDNN kernels used in a pool "
+            "of its own (fastest; a server holds its peak); `released`: those kernels allocate from the system and "
+            "the app hands freed memory back whenever its long work is done (a server shrinks when its sessions "
+            "end; gradient passes slower, see docs/performance.md)"),
     Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),
     Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
     Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),
@@ -188,9 +192,28 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     """Nothing from TensorFlow's C++ core (its start-up notices, and a CUDA probe's error on a
     machine without a GPU, say nothing a user can act on) and only errors from its Python
     logger; ``verbose`` (``crnnaudit --verbose``) lets its notices through. Call before
-    TensorFlow is imported; a ``TF_CPP_MIN_LOG_LEVEL`` already set is kept."""
+    TensorFlow is imported; a ``TF_CPP_MIN_LOG_LEVEL`` already set is kept. With
+    ``CRNNAUDIT_MEMORY=released``, TensorFlow's oneDNN kernels are told to allocate from the
+    system (``TF_ONEDNN_USE_SYSTEM_ALLOCATOR``), so that memory they free can go back to it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if setting("CRNNAUDIT_MEMORY") == "released":  # read by TensorFlow's oneDNN allocator when it starts
+        os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "true")
+
+
+MEMORY_MODES = ("pooled", "released")
+
+
+def memory_mode() -> str:
+    """``CRNNAUDIT_MEMORY``: ``pooled`` or ``released``.
+
+    Raises:
+        CrnnauditError: another value; the message names the variable and the choices.
+    """
+    mode = setting("CRNNAUDIT_MEMORY")
+    if mode not in MEMORY_MODES:
+        raise CrnnauditError(f"CRNNAUDIT_MEMORY must be one of {', '.join(MEMORY_MODES)}, got {mode!r}")
+    return mode
 
 
 def quiet_import(name: str):

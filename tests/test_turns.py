@@ -180,3 +180,56 @@ def test_the_setting_is_read_and_checked(monkeypatch):
             World()
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+
+
+def test_the_idle_hook_runs_once_the_last_work_ends_and_none_waits():
+    idle = []
+    q = WorkQueue(slots=1, poll_s=0.02, on_idle=lambda: idle.append(q.status()))
+    a, b = Worker(q, "a"), Worker(q, "b", fail=True)
+    a.start()
+    a.started.wait(5)
+    b.start()
+    _until(lambda: len(q.status()["waiting"]) == 1)
+    a.release.set()  # b still waits: the server is not idle yet
+    assert b.started.wait(5) and idle == []
+    b.release.set()  # the last work fails: the queue is idle all the same
+    b.join(5)
+    assert isinstance(b.error, RuntimeError)
+    assert idle == [{"slots": 1, "running": [], "waiting": []}]
+    with q.turn("outer", "report"):
+        with q.turn("inner", "explain"):  # work inside work is one piece of work
+            pass
+        assert len(idle) == 1
+    assert len(idle) == 2
+
+
+def test_the_memory_setting_is_read_and_checked(monkeypatch):
+    from crnnaudit.errors import CrnnauditError
+    from crnnaudit.review.memory import give_back
+    from crnnaudit.review import World
+    assert World().queue.on_idle is None  # pooled, the default: nothing to hand back
+    monkeypatch.setenv("CRNNAUDIT_MEMORY", "released")
+    assert World().queue.on_idle is give_back
+    monkeypatch.setenv("CRNNAUDIT_MEMORY", "freed")
+    with pytest.raises(CrnnauditError, match="CRNNAUDIT_MEMORY must be one of pooled, released, got 'freed'"):
+        World()
+
+
+def test_an_idle_server_keeps_handing_memory_back_and_stops_with_its_queue(monkeypatch):
+    import gc
+
+    from crnnaudit.review import memory
+    calls = []
+    monkeypatch.setattr(memory, "give_back", lambda: calls.append(time.monotonic()))
+    q = WorkQueue(slots=1, poll_s=0.02)
+    with q.turn("long work", "explain"):
+        assert not q.idle()
+        thread = memory.keep_handing_back(q, every_s=0.02)
+        time.sleep(0.2)
+        assert calls == []  # never while work runs
+    _until(lambda: len(calls) >= 2)
+    assert q.idle()
+    del q
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()  # the queue gone, the thread ends

@@ -9,7 +9,8 @@ session that leaves (Cancel, a rerun, a closed tab: an exception in its thread) 
 queue; a work that fails or is cancelled frees its slot.
 
 A thread that holds a turn and asks again (work inside work) goes on at once: one turn per
-piece of work the reviewer asked for, never a queue behind itself.
+piece of work the reviewer asked for, never a queue behind itself. When the last piece of work
+ends and none waits, ``on_idle`` runs (the server hands freed memory back: :mod:`.memory`).
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def ordinal(n: int) -> str:
 class WorkQueue:
     """First come, first served turns at ``slots`` pieces of long work at once."""
 
-    def __init__(self, slots: int = 1, clock: Callable[[], float] = time.monotonic, poll_s: float = POLL_S):
+    def __init__(self, slots: int = 1, clock: Callable[[], float] = time.monotonic, poll_s: float = POLL_S,
+                 on_idle: Callable[[], object] | None = None):
         if slots < 1:
             raise ValueError("a work queue needs at least one slot")
-        self.slots, self.clock, self.poll_s = slots, clock, poll_s
+        self.slots, self.clock, self.poll_s, self.on_idle = slots, clock, poll_s, on_idle
         self._cond = threading.Condition()
         self._waiting: list[Turn] = []
         self._running: list[Turn] = []
@@ -74,6 +76,11 @@ class WorkQueue:
         with self._cond:
             return {"slots": self.slots, "running": [(t.owner, t.kind, t.what) for t in self._running],
                     "waiting": [(t.owner, t.kind, t.what) for t in self._waiting]}
+
+    def idle(self) -> bool:
+        """Whether no work runs or waits."""
+        with self._cond:
+            return not self._running and not self._waiting
 
     def estimate(self, kind: str) -> float | None:
         """The mean of the last :data:`HISTORY` durations of ``kind`` on this server (``None``: none yet)."""
@@ -142,7 +149,10 @@ class WorkQueue:
                 self._running.remove(turn)
                 if not failed:  # a failed or cancelled work says nothing of how long the kind takes
                     self._took.setdefault(kind, deque(maxlen=HISTORY)).append(self.clock() - turn.started)
+                idle = not self._running and not self._waiting
                 self._cond.notify_all()
+            if idle and self.on_idle is not None:  # outside the lock: the next work need not wait for it
+                self.on_idle()
 
     def _ready(self, turn: Turn) -> bool:
         return self._waiting.index(turn) < self.slots - len(self._running)

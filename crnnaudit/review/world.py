@@ -16,7 +16,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
-from ..config import home, samples_dir
+from ..config import home, memory_mode, samples_dir
+from .memory import give_back, keep_handing_back
 from ..vocabulary import VIDEO_SUFFIXES
 from .turns import WorkQueue
 
@@ -68,7 +69,12 @@ class World:
         self._models, self._clips, self._timelines = _Lru(4), _Lru(32), _Lru(64)
         self._unresolved: dict[str, str] = {}  # registry URI -> why it did not resolve when last asked
         self._locks, self._locks_lock = {}, threading.Lock()  # one scoring per timeline at a time
-        self.queue = WorkQueue(slots=_slots())  # the server's long work, one turn at a time (turns.py)
+        # the server's long work, one turn at a time (turns.py); CRNNAUDIT_MEMORY=released: freed
+        # memory handed back whenever none is left, and while none comes (memory.py)
+        released = memory_mode() == "released"
+        self.queue = WorkQueue(slots=_slots(), on_idle=give_back if released else None)
+        if released:
+            keep_handing_back(self.queue)
 
     # --- where things come from -------------------------------------------------------
     def default_model_path(self) -> str:
