@@ -34,6 +34,7 @@ PASSWORD = "a long shared-server password"
 TEAM_ACTIONS = {a: w for a, w in ACTIONS.items() if a != "sign_out_in"}
 SAID = re.compile(r"([^·\n]+?\.\w+) · window (\d+) \(frames")
 SHOWN = re.compile(r"([^·\n]+?\.\w+) · SHA-256")
+NO_METHOD = re.compile("no method chosen: pick at least one method")
 ON_REPORT = re.compile(r"([^·\n]+?\.\w+), window (\d+) \(frames")
 # Every text the page's progress bars showed, kept in the page (a bar is gone once its work ends).
 WATCH = """() => { window.__bars = []; new MutationObserver(() => {
@@ -118,10 +119,22 @@ class TeamWalk(Walk):
 
     def _explain(self) -> None:  # six sessions' work in one queue on two cores
         self._review()
-        if self.page.get_by_role("button", name="Explain this window").count():
+        if not self.page.get_by_role("button", name="Explain this window").count():
+            return
+        self.page.get_by_role("button", name="Explain this window").click()
+        # in the page: whether it is the window's map is the walk's check (alt text, caption, verdict)
+        image = self.page.locator('[data-testid="stImage"] img').first
+        image.or_(self.page.get_by_text(NO_METHOD)).first.wait_for(state="attached", timeout=400_000)
+        if not image.count() and self.page.get_by_text(NO_METHOD).count():
+            # The page refused rightly: the Methods box is empty. The walk never empties it, yet a clean-
+            # clone CI run (2026-12-07) found it so after the random steps; how is not known (a click
+            # landing on the box's clear-all cross while six sessions' reruns move the page is the
+            # likeliest). Said in the notes and printed; a method chosen again, the request again.
+            self.notes.append("the Methods box was found empty; a method chosen again")
+            self._choose("Methods")
+            self.page.keyboard.press("Escape")
             self.page.get_by_role("button", name="Explain this window").click()
-            # in the page: whether it is the window's map is the walk's check (alt text, caption, verdict)
-            self.page.locator('[data-testid="stImage"] img').first.wait_for(state="attached", timeout=400_000)
+            image.wait_for(state="attached", timeout=400_000)
 
     def _own_clip(self) -> list[str]:
         shown = self.shown_clip()
@@ -261,5 +274,6 @@ def test_six_sessions_at_once_each_see_their_own_review_and_wait_their_turn(smal
     assert len(built) >= ACCOUNTS * TABS, (built, [v.get("notes") for v in out.values()])
     assert peak_mb < 4096, f"the server and its children peaked at {peak_mb:.0f} MB"
     print(json.dumps({"waited": waited, "reports": len(reports), "built": built,
+                      "notes": {k: v.get("notes") for k, v in out.items() if v.get("notes")},
                       "server_rss_mb": round(now_mb), "server_peak_mb": round(peak_mb)}))
 
