@@ -207,6 +207,7 @@ def test_the_memory_setting_is_read_and_checked(monkeypatch):
     from crnnaudit.errors import CrnnauditError
     from crnnaudit.review.memory import give_back
     from crnnaudit.review import World
+    monkeypatch.delenv("CRNNAUDIT_MEMORY", raising=False)
     assert World().queue.on_idle is None  # pooled, the default: nothing to hand back
     monkeypatch.setenv("CRNNAUDIT_MEMORY", "released")
     assert World().queue.on_idle is give_back

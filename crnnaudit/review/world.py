@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import home, memory_mode, samples_dir
-from .memory import give_back, keep_handing_back
 from ..vocabulary import VIDEO_SUFFIXES
+from .memory import give_back, keep_handing_back
 from .turns import WorkQueue
 
 
