@@ -12,13 +12,10 @@ Run: python benchmarks/bench_footage.py [--seconds 120] [--rate 5]   (prints a M
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, commit, machine
+from common import ROOT, child_json, commit, machine
 
 FPS, WIDTH, HEIGHT = 25, 1920, 1080
 
@@ -72,11 +69,7 @@ print(json.dumps({"seconds": seconds, "windows": len(timeline.table), "file_fram
 
 
 def run(which: str, clip: Path, rate: float) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), which, str(clip), str(rate)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"{which} at rate {rate}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(["-c", CHILD, str(ROOT), which, str(clip), str(rate)], f"{which} at rate {rate}")
 
 
 def main() -> None:

@@ -14,13 +14,11 @@ Run: python benchmarks/bench_memory.py [--repeats 2]   (prints a Markdown table)
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
-from common import ROOT, commit, machine
+from common import ROOT, child_json, commit, machine
 
 CHILD = r"""
 import json, sys, time
@@ -55,11 +53,7 @@ def run(mode: str, model: str, samples: str) -> dict:
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, CRNNAUDIT_MEMORY=mode, CRNNAUDIT_HOME=home)
         env.pop("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", None)
-        done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), model, samples], capture_output=True,
-                              text=True, env=env, check=False)
-    if done.returncode:
-        raise SystemExit(f"{mode}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return child_json(["-c", CHILD, str(ROOT), model, samples], mode, env)
 
 
 def main() -> None:

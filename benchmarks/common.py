@@ -63,3 +63,16 @@ def median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def child_json(args: list[str], what: str, env: dict | None = None) -> dict:
+    """Run ``python args...`` in a fresh process (its own peak memory, its own allocator) and
+    read the JSON object its last line of output prints; a failure stops the benchmark, naming
+    ``what`` ran."""
+    import json
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{what}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
