@@ -28,12 +28,18 @@ FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/tr
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 
+# Only what is missing is asked for: a machine whose Node.js comes from elsewhere (NodeSource's nodejs
+# carries npm and conflicts with Debian's npm package) keeps it.
 system-deps:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && ls $(FONTS) >/dev/null 2>&1 && \
-	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v npm >/dev/null || \
-	  { echo "make test: installing Debian's chromium, poppler-utils, postgresql, nodejs, npm and the Noto fonts with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
-	    $(FONT_PACKAGES) postgresql nodejs npm >/dev/null; }
+	@missing=""; \
+	  command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	  ls $(FONTS) >/dev/null 2>&1 || missing="$$missing $(FONT_PACKAGES)"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  command -v node >/dev/null || missing="$$missing nodejs"; \
+	  command -v npm >/dev/null || missing="$$missing npm"; \
+	  [ -z "$$missing" ] || { echo "make test: installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 # axe-core (the accessibility checker the browser tests inject), from the npm registry, pinned.
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
