@@ -321,3 +321,31 @@ def test_real_clip_window_and_provenance(vtest):
     assert p["model_sha256"] == model.sha256 and p["clip_sha256"] == clip.sha256
     assert p["window"]["first_frame"] == 9 and p["versions"]["tensorflow"]
     assert es["gradcam"].summary()["map_shape"] == [6, 16, 16]
+
+
+def test_a_session_that_reads_the_registry_while_another_fills_it_waits_for_every_method(tmp_path, monkeypatch):
+    """The server's sessions read the registry from several threads; the first read imports the
+    method modules (TensorFlow, seconds). A second reader must wait for the whole registry, not
+    find it half-filled (a clean-clone CI run's auditor was offered no methods)."""
+    import sys
+    import time
+
+    from crnnaudit.explainers import base
+    (tmp_path / "slow_methods_probe.py").write_text(
+        "import time\nfrom crnnaudit.explainers.base import register\ntime.sleep(0.6)\n"
+        "@register('_slow_probe', 'Slow probe', 'temporal')\ndef _probe(ctx):\n    return None, None, {}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(base, "METHOD_MODULES", base.METHOD_MODULES + ("slow_methods_probe",))
+    monkeypatch.setattr(base._Registry, "_loaded", False)
+    seen = {}
+    try:
+        first = threading.Thread(target=lambda: seen.setdefault("first", sorted(REGISTRY)))
+        first.start()
+        time.sleep(0.2)  # the first reader is inside the slow module's import now
+        seen["second"] = "_slow_probe" in REGISTRY
+        first.join()
+    finally:
+        dict.pop(REGISTRY, "_slow_probe", None)
+        sys.modules.pop("slow_methods_probe", None)
+    assert seen["second"] is True and "_slow_probe" in seen["first"]
+    assert base._Registry._loaded and not base._Registry._loading

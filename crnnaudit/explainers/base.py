@@ -7,6 +7,7 @@ gradients), so most methods are a few lines. The UI builds its pickers from :dat
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -169,16 +170,30 @@ class _Registry(dict):
     the list :data:`METHOD_MODULES` and the entry points, so this module imports none of them."""
 
     _loaded = False
+    _loading = False  # the thread that holds the lock is importing the modules now
+    _lock = threading.RLock()
 
     def _load(self) -> None:
-        if not _Registry._loaded:
-            _Registry._loaded = True
-            import importlib
-            from importlib.metadata import entry_points
-            for name in METHOD_MODULES:
-                importlib.import_module(name)
-            for point in entry_points(group=ENTRY_POINTS):
-                point.load()
+        # Under the lock, and marked loaded only once every module has registered: the server's
+        # sessions read the registry from several threads, and one that found it half-filled while
+        # another imported TensorFlow would offer its auditor no methods. A module that reads the
+        # registry while it registers (the same thread, the lock re-entered) sees what is there.
+        if _Registry._loaded:
+            return
+        with _Registry._lock:
+            if _Registry._loaded or _Registry._loading:
+                return
+            _Registry._loading = True
+            try:
+                import importlib
+                from importlib.metadata import entry_points
+                for name in METHOD_MODULES:
+                    importlib.import_module(name)
+                for point in entry_points(group=ENTRY_POINTS):
+                    point.load()
+                _Registry._loaded = True
+            finally:
+                _Registry._loading = False
 
     def __getitem__(self, key):
         self._load()
