@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from crnnaudit.explainers import REGISTRY  # the label a verdict names, whatever method is chosen
 from tests.app.browser import CHROMIUM, ROOT, chromium, new_page, running_app, sign_in, sign_out, wait_idle
 
 pytestmark = pytest.mark.long  # seven walks in a real browser: make test-long (CI runs it)
@@ -28,7 +29,6 @@ OUT = ROOT / "test-output" / "walks"
 WINDOW = re.compile(r"Window (\d+): frames (\d+)-(\d+) \(([\d.]+)-([\d.]+) s\)")
 ACTIONS = {"explain": 5, "window": 4, "step": 3, "slider": 2, "overlay": 3, "class": 2, "sample": 2, "page": 3,
            "reload": 1, "sign_out_in": 1, "upload": 1, "bad_upload": 1, "cancel": 1, "draft": 1}
-LABELS = {"gradcam": "Grad-CAM (per frame)", "saliency": "Saliency (gradient magnitude)"}
 
 
 class Walk:
@@ -202,7 +202,8 @@ class Walk:
         if f"· {overlay} ·" not in caption:
             bad.append(f"the Overlay selector reads {overlay!r}, the caption says {caption[:80]!r}")
         verdict = page.locator('[data-testid="stAlert"]').filter(has_text="random").first.inner_text()
-        if LABELS.get(overlay, overlay) not in verdict:
+        label = REGISTRY[overlay].label if overlay in REGISTRY else overlay
+        if label not in verdict:
             bad.append(f"the Overlay selector reads {overlay!r}, the verdict under the map is {verdict[:80]!r}")
         return bad
 
