@@ -37,14 +37,14 @@ with st.form("decision_form"):
                  **bound("language", draft.language or setting("CRNNAUDIT_REPORT_LANGUAGE"), languages))
     st.checkbox("Blur faces in exported frames", **bound("blur", draft.blur))
     st.checkbox("Include faithfulness and sanity figures (re-runs the model)", **bound("checks", draft.checks))
-    submitted = st.form_submit_button("Build the report", type="primary", on_click=lambda: session.send(
-        review.draft, **{k: st.session_state[k] for k in ("decision", "reason", "language", "blur", "checks")}))
-    # (the draft first: the fields then show it)
-if submitted:
-    done = widgets.run_with_progress("building the report", key="report_work", unit="section", cancellable=True,
-                                     work=lambda progress, cancel: review.build_report(progress))
-    if done is not None:
-        st.success(f"Report {done['report_id']} written and logged as audit row {done['log_row']}.")
+    # the draft first (the fields then show it); the request outlives a run cut short while it waits its turn
+    widgets.ask_button("Build the report", "report", widgets.explained(review.state), submit=True, type="primary",
+                       on_click=lambda: session.send(review.draft, **{
+                           k: st.session_state[k] for k in ("decision", "reason", "language", "blur", "checks")}))
+done = widgets.run_asked("report", widgets.explained(review.state), "building the report",
+                         lambda progress, cancel: review.build_report(progress), unit="section")
+if done is not None:
+    st.success(f"Report {done['report_id']} written and logged as audit row {done['log_row']}.")
 report = review.state.report
 if report is not None:
     c1, c2, c3 = st.columns(3)

@@ -70,19 +70,19 @@ def grid(review, frames, expset, win, verdicts, label: str = "") -> None:
 def _trust(review, model, window, es, spatial) -> None:
     st.subheader("How far to trust each method")
     c1, c2 = st.columns(2)
-    if c1.button("Faithfulness (deletion / insertion)", key="faith"):
-        rows = widgets.run_with_progress(
-            "re-running the model on masked frames", key="faith_work", unit="method", cancellable=True,
-            work=lambda progress, cancel: trust.faithfulness_table(model, window, es, progress=progress))
-        if rows is not None:
-            session.send(review.hold_figures, faithfulness=rows)
-    if c2.button("Sanity check (randomise the model)", key="sanity"):
-        figures = widgets.run_with_progress(
-            "randomising a copy of the model layer by layer", key="sanity_work", unit="stage", cancellable=True,
-            work=lambda progress, cancel: trust.sanity_randomisation(model, window, spatial, checkpoints=3,
-                                                                     progress=progress))
-        if figures is not None:
-            session.send(review.hold_figures, sanity=figures)
+    about = widgets.explained(review.state)  # the figures are of this explanation, or not made
+    rows = widgets.asked_work(
+        "Faithfulness (deletion / insertion)", "faith", about, "re-running the model on masked frames",
+        lambda progress, cancel: trust.faithfulness_table(model, window, es, progress=progress), unit="method",
+        where=c1)
+    if rows is not None:
+        session.send(review.hold_figures, faithfulness=rows)
+    figures = widgets.asked_work(
+        "Sanity check (randomise the model)", "sanity", about, "randomising a copy of the model layer by layer",
+        lambda progress, cancel: trust.sanity_randomisation(model, window, spatial, checkpoints=3, progress=progress),
+        unit="stage", where=c2)
+    if figures is not None:
+        session.send(review.hold_figures, sanity=figures)
     s = review.state
     if s.faithfulness is not None:
         st.dataframe(list(s.faithfulness), hide_index=True, key="faith_table")

@@ -174,23 +174,11 @@ def explain_controls(review) -> None:
     choices = [predicted] + model.card.classes
     st.selectbox("Explain the class", choices, **bound("target", s.target or predicted, choices),
                  on_change=from_widget("target", review.choose_target, lambda v: None if v == predicted else v))
-    st.button("Explain this window", type="primary", key="explain", on_click=st.session_state.__setitem__,
-              args=(EXPLAIN_ASKED, (s.window,)))
-    asked = st.session_state.get(EXPLAIN_ASKED)
-    if st.session_state.pop("explain_work_cancelled", False):
-        st.session_state.pop(EXPLAIN_ASKED, None)
-        st.info(f"Explaining window {s.window}: cancelled; nothing was kept.")
-    elif asked is not None and asked != (s.window,):
-        st.session_state.pop(EXPLAIN_ASKED, None)  # asked for another window than the one on screen now
-    elif asked is not None:
-        # The request outlives a run cut short while it waits in the server's queue (a widget's
-        # value arriving late, a reconnecting browser): it ends when the work ends, or with Cancel.
-        widgets.run_with_progress(f"explaining window {s.window}", lambda progress, cancel: review.explain(
-            progress, cancel), key="explain_work", cancellable=True)
-        st.session_state.pop(EXPLAIN_ASKED, None)
+    widgets.asked_work("Explain this window", "explain", (s.clip_path, s.window), f"explaining window {s.window}",
+                       lambda progress, cancel: review.explain(progress, cancel), type="primary")
 
 
-EXPLAIN_ASKED = "explain_asked"  # the window an explanation was asked for, until it is made
+EXPLAIN_ASKED = "explain_asked"  # the window an explanation was asked for, until it is made (widgets.asked_work)
 
 
 @st.fragment

@@ -52,6 +52,61 @@ def run_with_progress(text: str, work, key: str, cancellable: bool = False, unit
         place.empty()
 
 
+def asked_work(label: str, key: str, about, text: str, work, *, unit: str = "step", where=None, **button):
+    """A button whose work outlives a run cut short. Long work waits its turn in the server's
+    queue, and any rerun meanwhile (a scrub, a reconnecting browser) cuts the run that holds the
+    click, which a button's value does not survive. So the click is kept in the session with
+    ``about`` (what the page showed when the button was drawn: the window, the explanation) and
+    the work runs, under :func:`run_with_progress`, in this run or the next; the request ends
+    when the work ends (done, refused or failed), with Cancel (the page says so), or when the
+    page shows something else than ``about``. Returns the work's result, ``None`` otherwise.
+    ``where``: the button's container (a column, say); the rest goes to :func:`ask_button`."""
+    ask_button(label, key, about, where=where, **button)
+    return run_asked(key, about, text, work, unit=unit)
+
+
+def ask_button(label: str, key: str, about, *, where=None, on_click=None, submit: bool = False, **button) -> None:
+    """The button of :func:`asked_work` alone (``submit``: a form's submit button, whose work
+    :func:`run_asked` runs outside the form); ``on_click`` runs first (the form's fields sent to
+    the review, say). The session keys: ``{key}_asked`` (the request), ``{key}_work`` (its work)."""
+    draw = (where or st).form_submit_button if submit else (where or st).button
+    draw(label, key=key, on_click=_ask, args=(f"{key}_asked", about, on_click), **button)
+
+
+def run_asked(key: str, about, text: str, work, *, unit: str = "step"):
+    """The work of the request :func:`ask_button` kept, if it stands for ``about``."""
+    asked, work_key = f"{key}_asked", f"{key}_work"
+    if st.session_state.pop(f"{work_key}_cancelled", False):
+        st.session_state.pop(asked, None)
+        st.info(f"{text[0].upper()}{text[1:]}: cancelled; nothing was kept.")
+        return None
+    if asked not in st.session_state:
+        return None
+    if st.session_state[asked] != about:  # asked about what the page no longer shows
+        st.session_state.pop(asked)
+        return None
+    try:
+        result = run_with_progress(text, work, key=work_key, cancellable=True, unit=unit)
+    except Exception:  # a failure ends the request too (a rerun, Streamlit's BaseException, keeps it)
+        st.session_state.pop(asked, None)
+        raise
+    st.session_state.pop(asked, None)
+    return result
+
+
+def _ask(asked: str, about, on_click=None) -> None:
+    if on_click is not None:
+        on_click()
+    st.session_state[asked] = about
+
+
+def explained(state) -> tuple | None:
+    """What identifies the explanation on screen (model, clip, window, methods, class): what a
+    request about it (a trust figure, a report) was asked about."""
+    h = state.held
+    return None if h is None else (h.model_sha256, h.clip_sha256, h.window.index, h.methods, h.target)
+
+
 def map_controls(review) -> None:
     """The map settings every page shares, bound to the review: the Overlay (the method on the
     map), view, opacity, colours, scaling."""

@@ -83,6 +83,45 @@ def test_other_pages_after_explaining(app_env):
     assert at.slider(key="frame_slider").value == 3
 
 
+def test_trust_figures_and_a_report_asked_for_outlive_a_run_cut_short(app_env):
+    """The Compare page's two buttons and the Report page's Build keep their click as Explain
+    does (widgets.asked_work): a request left in the session by a run cut short is made by the
+    next run, once; one about another explanation is dropped; Cancel drops it and says so; a
+    refused one is said once, not retried on every run."""
+    from crnnaudit.ui.widgets import explained
+    at = _explained(_app())
+    review = at.session_state["review"]
+    about = explained(review.state)
+    assert about == (review.state.held.model_sha256, review.state.held.clip_sha256, review.state.window,
+                     review.state.held.methods, review.state.held.target)
+    at.switch_page("views/compare.py").run()
+    at.session_state["faith_asked"] = about  # as a run cut short while it waited leaves it
+    at.session_state["sanity_asked"] = about[:2] + (about[2] + 1,) + about[3:]  # asked about another window
+    at.run()
+    assert not at.exception, at.exception
+    assert review.state.faithfulness and review.state.sanity is None
+    assert "faith_asked" not in at.session_state and "sanity_asked" not in at.session_state
+    at.session_state["sanity_asked"] = about
+    at.session_state["sanity_work_cancelled"] = True  # Cancel pressed while it waited
+    at.run()
+    assert review.state.sanity is None and "sanity_asked" not in at.session_state
+    assert any("Randomising a copy of the model layer by layer: cancelled" in i.value for i in at.info)
+    at.switch_page("views/report.py").run()
+    session_draft = review.draft(decision="override", reason="")  # refused when built: no reasons
+    assert session_draft.draft.decision == "override"
+    at.session_state["report_asked"] = about
+    at.run()
+    assert any("reasons" in e.value for e in at.error) and "report_asked" not in at.session_state
+    at.run()
+    assert not any("reasons" in e.value for e in at.error), "a refused request is not made again"
+    review.draft(decision="confirm")
+    at.session_state["report_asked"] = about
+    at.run()
+    assert not at.exception, at.exception
+    assert review.state.report is not None and "report_asked" not in at.session_state
+    assert any("logged as audit row" in s.value for s in at.success)
+
+
 def test_report_page_writes_and_logs(app_env):
     at = _explained(_app())
     at.switch_page("views/report.py").run()
@@ -404,15 +443,15 @@ def test_an_explanation_asked_for_outlives_a_run_cut_short(app_env):
     at = _app()
     review = at.session_state["review"]
     assert review.state.held is None
-    at.session_state[EXPLAIN_ASKED] = (review.state.window + 1,)  # another window than the one on screen
+    at.session_state[EXPLAIN_ASKED] = (review.state.clip_path, review.state.window + 1)  # not the window on screen
     at.run()
     assert review.state.held is None and EXPLAIN_ASKED not in at.session_state
-    at.session_state[EXPLAIN_ASKED] = (review.state.window,)
+    at.session_state[EXPLAIN_ASKED] = (review.state.clip_path, review.state.window)
     at.session_state["explain_work_cancelled"] = True  # Cancel was pressed while it waited
     at.run()
     assert review.state.held is None and EXPLAIN_ASKED not in at.session_state
     assert any("cancelled; nothing was kept" in i.value for i in at.info)
-    at.session_state[EXPLAIN_ASKED] = (review.state.window,)  # as a run cut short leaves it
+    at.session_state[EXPLAIN_ASKED] = (review.state.clip_path, review.state.window)  # as a run cut short leaves it
     at.run()
     assert not at.exception, at.exception
     assert review.state.held is not None and review.state.held.window.index == review.state.window
