@@ -50,3 +50,34 @@ def test_released_memory_goes_back_to_the_system_and_pooled_memory_stays():
     # the activations (268 MB) stay in TensorFlow's pool, or go back once freed and trimmed
     assert pooled["held_mb"] > 200, pooled
     assert released["held_mb"] < 80, released
+
+
+RAY_WORKER = r"""
+import json, os, sys
+from crnnaudit.dataset.executors import Job
+from crnnaudit.dataset.ray_executor import ClipWorker
+assert "tensorflow" not in sys.modules  # as in a fresh Ray worker: the actor's class loads no TensorFlow
+job = Job(model=sys.argv[1], card=None, clips=(), out=sys.argv[2], labels={}, explain="flagged", methods=None,
+          env={"CRNNAUDIT_MEMORY": sys.argv[3], "CRNNAUDIT_HOME": sys.argv[2]})
+ClipWorker(job, threads=0)  # adopts the driver's settings, then loads the model
+print(json.dumps({"allocator": os.environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR"),
+                  "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["released", "pooled"])
+def test_a_ray_worker_takes_the_drivers_memory_setting_before_tensorflow_loads(mode, tmp_path):
+    """A Ray actor adopts the driver's CRNNAUDIT_* settings in its own process; the memory setting
+    acts only if it is applied before that process's TensorFlow starts (the worker's shell has
+    none of it)."""
+    import architectures as arch
+    from crnnaudit import ModelCard
+    path = tmp_path / "m.keras"
+    arch.td_cnn_gru_softmax(t=8, s=32, classes=4).save(path)
+    ModelCard(classes=["normal", "fight", "fire", "shooting"], stride=4).write(tmp_path / "m.card.json")
+    env = {k: v for k, v in os.environ.items() if k not in ("CRNNAUDIT_MEMORY", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR")}
+    done = subprocess.run([sys.executable, "-c", RAY_WORKER, str(path), str(tmp_path), mode], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"allocator": "true" if mode == "released" else None, "tensorflow": True}

@@ -23,7 +23,7 @@ import os
 from dataclasses import replace
 from typing import Iterator
 
-from ..config import adopt
+from ..config import adopt, quiet_tensorflow
 from ..errors import CrnnauditError
 from .executors import Executor, Job, Outcome, peak_rss_mb
 
@@ -33,6 +33,7 @@ class ClipWorker:
 
     def __init__(self, job, threads: int):
         adopt(job.env)  # the driver's CRNNAUDIT_* settings: data folder, limits, models
+        quiet_tensorflow()  # before this worker's TensorFlow loads: its notices, CRNNAUDIT_MEMORY's allocator
         if threads:  # a cap asked for explicitly (TensorFlow's own choice was the fastest measured)
             from ..model.backend import ADAPTER
             ADAPTER.limit_threads(threads)
