@@ -79,7 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CRNNAUDIT_MEMORY", "pooled", "`pooled`: TensorFlow keeps the memory its oneDNN kernels used in a pool "
             "of its own (fastest; a server holds its peak); `released`: those kernels allocate from the system and "
             "the app hands freed memory back whenever its long work is done (a server shrinks when its sessions "
-            "end; gradient passes slower, see docs/performance.md)"),
+            "end; gradient passes slower, see docs/performance.md); the app, the commands and a Ray run's workers "
+            "apply it before their TensorFlow loads"),
     Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),
     Setting("CRNNAUDIT_OIDC_ROLE_CLAIM", "crnnaudit_role", "the ID token's claim holding the role"),
     Setting("CRNNAUDIT_PASSWORD", None, "the password of a command's `--as` account, for scripts", "a prompt"),
