@@ -57,6 +57,24 @@ def test_subset_pixel_methods_and_cache_are_shared(clip, tmp_path):
     assert again["gradcam"].provenance == got[0].explanations["gradcam"].provenance
 
 
+def test_a_clip_explained_again_reads_each_cache_entry_once(clip, tmp_path, monkeypatch):
+    """A clip whose windows are all in the cache: served from it, each entry read once (the block
+    path once read every entry to see whether all were there, then again to serve them), and
+    the same explanations as the first time."""
+    model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(stride=4))
+    store = ExplanationCache(tmp_path / "cache")
+    first = list(explain_clip(model, clip, ["saliency", "gradcam"], cache=store))
+    reads: list[str] = []
+    read = ExplanationCache.get
+    monkeypatch.setattr(ExplanationCache, "get", lambda self, key: reads.append(key) or read(self, key))
+    again = list(explain_clip(model, clip, ["saliency", "gradcam"], cache=store))
+    assert len(reads) == len(set(reads)) == 2 * len(first) == 8
+    for a, b in zip(first, again):
+        for m in ("saliency", "gradcam"):
+            np.testing.assert_array_equal(a.explanations[m].maps, b.explanations[m].maps)
+        np.testing.assert_allclose(a.features, b.features, rtol=1e-5, atol=1e-6)
+
+
 def test_a_window_the_clip_lacks_is_refused(clip):
     model = AuditedModel(arch.td_cnn_gru_softmax(t=8, s=32), ModelCard(stride=4))
     with pytest.raises(ExplanationError, match="no window 9"):

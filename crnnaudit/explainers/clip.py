@@ -28,7 +28,7 @@ from ..footage.video import Clip, Window
 from .base import REGISTRY, ExplanationSet, Progress
 from .cache import ExplanationCache
 from . import blocks
-from .engine import _serve, _validate, first_target, open_cache
+from .engine import _from_cache, _serve, _validate, first_target, open_cache
 from .passes import CompiledPasses
 
 CLIP_METHODS = ("gradcam", "frame_occlusion", "temporal_ig", "prefix_score")
@@ -159,15 +159,16 @@ def _stream_blocks(model: AuditedModel, clip: Clip, starts: list[int], numbers: 
         windows = [_window(clip, frames, starts[k], T, numbers[k], stride) for k in block.windows]
         requests = [request_of(w) for w in windows]
         passes = [None] * len(windows)
-        cached = store is not None and all(store.get(r.cache_key(m)) is not None for r in requests for m in r.methods)
+        found = [_from_cache(r, store) for r in requests]  # read once: what it holds is served as read
+        cached = store is not None and all(len(f) == len(r.methods) for f, r in zip(found, requests))
         x = None if windows[0].padded else model.prepare(np.stack([frames[i] for i in range(block.first, block.stop)]))
         if x is not None and not cached:
             passes = blocks.run_block(model, x, [starts[k] - block.first for k in block.windows],
                                       first_target(requests[0]))
         # served from the cache: each frame's features once per block (forward only), not per window
         per_frame = _features(model, _maps(model, x)) if x is not None and cached else None
-        for k, window, request, shared in zip(block.windows, windows, requests, passes):
-            eset = _serve(request, store, steps, shared=shared)
+        for k, window, request, shared, held in zip(block.windows, windows, requests, passes, found):
+            eset = _serve(request, store, steps, shared=shared, found=held)
             done += 1
             steps(done, len(starts), "explaining windows")
             if shared is not None:

@@ -176,10 +176,11 @@ def open_cache(cache: ExplanationCache | bool | None) -> ExplanationCache | None
 
 
 def _serve(request: _Request, store: ExplanationCache | None, progress: Progress,
-           maps: np.ndarray | None = None, shared: SharedPass | None = None) -> ExplanationSet:
-    """What the cache holds, the rest computed (from ``maps`` or a ``shared`` pass where
-    given) and stored."""
-    found = _from_cache(request, store)
+           maps: np.ndarray | None = None, shared: SharedPass | None = None,
+           found: dict[str, Explanation] | None = None) -> ExplanationSet:
+    """What the cache holds (``found``: already read from it), the rest computed (from ``maps``
+    or a ``shared`` pass where given) and stored."""
+    found = _from_cache(request, store) if found is None else found
     missing = [m for m in request.methods if m not in found]
     computed, logits = _compute(request, missing, progress, maps, shared) if missing else ({}, None)
     if store is not None:
