@@ -118,7 +118,8 @@ def test_bad_input_changes_nothing(review):
     before = review.state
     for call in (lambda: review.select_window(99), lambda: review.select_window(-1),
                  lambda: review.jump_to_frame(8), lambda: review.choose_target("dragon"),
-                 lambda: review.choose_methods(["no_such_method"]), lambda: review.select_sample("x.mp4"),
+                 lambda: review.choose_methods(["no_such_method"]), lambda: review.choose_methods([]),
+                 lambda: review.select_sample("x.mp4"),
                  lambda: review.draft(decision="shrug"), lambda: review.set_style(cmap="rainbow")):
         with pytest.raises(ReviewError):
             call()

@@ -199,7 +199,8 @@ class ReviewSession:
 
     # --- what is explained, and how it is drawn --------------------------------------------
     def choose_methods(self, methods) -> ReviewState:
-        """The methods the next explanation computes; an explanation of other methods goes."""
+        """The methods the next explanation computes (at least one, where the model takes any); an
+        explanation of other methods goes."""
         from ..explainers.base import available_methods
         self._require_signed_in()
         methods = tuple(dict.fromkeys(methods))
@@ -207,6 +208,8 @@ class ReviewSession:
         unknown = [m for m in methods if m not in allowed]
         if unknown:
             raise ReviewError(f"methods {unknown} cannot explain this model; it takes {allowed}")
+        if not methods and allowed:  # (Streamlit's multiselect, freshly drawn, once sent an empty list unasked)
+            raise ReviewError("at least one method stays chosen: add another before removing the last one")
         s = self._state
         if methods == s.methods:
             return s
