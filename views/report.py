@@ -42,7 +42,8 @@ with st.form("decision_form"):
                        on_click=lambda: session.send(review.draft, **{
                            k: st.session_state[k] for k in ("decision", "reason", "language", "blur", "checks")}))
 done = widgets.run_asked("report", widgets.explained(review.state), "building the report",
-                         lambda progress, cancel: review.build_report(progress), unit="section")
+                         lambda progress, cancel: review.build_report(progress), unit="section",
+                         label="Build the report")
 if done is not None:
     st.success(f"Report {done['report_id']} written and logged as audit row {done['log_row']}.")
 report = review.state.report

@@ -62,7 +62,7 @@ def asked_work(label: str, key: str, about, text: str, work, *, unit: str = "ste
     page shows something else than ``about``. Returns the work's result, ``None`` otherwise.
     ``where``: the button's container (a column, say); the rest goes to :func:`ask_button`."""
     ask_button(label, key, about, where=where, **button)
-    return run_asked(key, about, text, work, unit=unit)
+    return run_asked(key, about, text, work, unit=unit, label=label)
 
 
 def ask_button(label: str, key: str, about, *, where=None, on_click=None, submit: bool = False, **button) -> None:
@@ -73,8 +73,9 @@ def ask_button(label: str, key: str, about, *, where=None, on_click=None, submit
     draw(label, key=key, on_click=_ask, args=(f"{key}_asked", about, on_click), **button)
 
 
-def run_asked(key: str, about, text: str, work, *, unit: str = "step"):
-    """The work of the request :func:`ask_button` kept, if it stands for ``about``."""
+def run_asked(key: str, about, text: str, work, *, unit: str = "step", label: str = "the request"):
+    """The work of the request :func:`ask_button` kept, if it stands for ``about``; one asked on
+    a screen the page has left is dropped, and the page says so (``label``: the button's)."""
     asked, work_key = f"{key}_asked", f"{key}_work"
     if st.session_state.pop(f"{work_key}_cancelled", False):
         st.session_state.pop(asked, None)
@@ -84,6 +85,8 @@ def run_asked(key: str, about, text: str, work, *, unit: str = "step"):
         return None
     if st.session_state[asked] != about:  # asked about what the page no longer shows
         st.session_state.pop(asked)
+        st.info(f"{label}: not done. It was asked on an earlier screen than the one shown now (another clip, "
+                "window or explanation); ask again for this one.")
         return None
     try:
         result = run_with_progress(text, work, key=work_key, cancellable=True, unit=unit)
