@@ -435,10 +435,27 @@ def test_the_app_erases_uploads_past_the_retention_period(app_env):
     assert [r["kind"] for r in AuditLog().rows()][-1] == "erasure"
 
 
+def test_the_methods_box_cannot_be_emptied(app_env):
+    """Removing the last method is refused and the box shows the review's methods again: the
+    review keeps at least one (Streamlit's multiselect, freshly drawn on a slow server, once sent
+    an empty list while another widget changed; the Explain that followed then had nothing to do)."""
+    at = _app()
+    review = at.session_state["review"]
+    before = review.state.methods
+    assert before and list(at.multiselect(key="methods").value) == list(before)
+    at.multiselect(key="methods").set_value([]).run()
+    assert not at.exception, at.exception
+    assert review.state.methods == before
+    assert any("at least one method stays chosen" in e.value for e in at.error)
+    assert list(at.multiselect(key="methods").value) == list(before)
+    at.multiselect(key="methods").set_value(["gradcam"]).run()
+    assert review.state.methods == ("gradcam",) and not at.error
+
+
 def test_an_explanation_asked_for_outlives_a_run_cut_short(app_env):
     """A run cut short while it waits in the server's queue leaves the request in the session:
     the next run makes it (no second click); a request for a window no longer on screen, or
-    one cancelled, is dropped, and the page says so for Cancel."""
+    one cancelled, is dropped, and the page says so."""
     from crnnaudit.ui.review_view import EXPLAIN_ASKED
     at = _app()
     review = at.session_state["review"]
@@ -446,6 +463,9 @@ def test_an_explanation_asked_for_outlives_a_run_cut_short(app_env):
     at.session_state[EXPLAIN_ASKED] = (review.state.clip_path, review.state.window + 1)  # not the window on screen
     at.run()
     assert review.state.held is None and EXPLAIN_ASKED not in at.session_state
+    assert [i.value for i in at.info if "not done" in i.value] == [
+        "Explain this window: not done. It was asked on an earlier screen than the one shown now (another clip, "
+        "window or explanation); ask again for this one."]
     at.session_state[EXPLAIN_ASKED] = (review.state.clip_path, review.state.window)
     at.session_state["explain_work_cancelled"] = True  # Cancel was pressed while it waited
     at.run()
