@@ -199,8 +199,7 @@ class ReviewSession:
 
     # --- what is explained, and how it is drawn --------------------------------------------
     def choose_methods(self, methods) -> ReviewState:
-        """The methods the next explanation computes (at least one, where the model takes any); an
-        explanation of other methods goes."""
+        """The methods the next explanation computes (one at least, if any); others' explanation goes."""
         from ..explainers.base import available_methods
         self._require_signed_in()
         methods = tuple(dict.fromkeys(methods))
