@@ -25,7 +25,7 @@ if not reading.reliable:
 if reading.decision == NO_RELIABLE_READING:
     st.error("The model gives no reliable reading here: whatever you decide, give your reasons.")
 
-draft = review.state.draft
+draft, about = review.state.draft, widgets.explained(review.state)  # what the report would document
 with st.form("decision_form"):
     st.radio("Your decision", DECISIONS, horizontal=True, **bound("decision", draft.decision, list(DECISIONS)))
     st.text_area("Reasons (required to override, and whenever the model gives no reliable reading)",
@@ -38,10 +38,10 @@ with st.form("decision_form"):
     st.checkbox("Blur faces in exported frames", **bound("blur", draft.blur))
     st.checkbox("Include faithfulness and sanity figures (re-runs the model)", **bound("checks", draft.checks))
     # the draft first (the fields then show it); the request outlives a run cut short while it waits its turn
-    widgets.ask_button("Build the report", "report", widgets.explained(review.state), submit=True, type="primary",
+    widgets.ask_button("Build the report", "report", about, submit=True, type="primary",
                        on_click=lambda: session.send(review.draft, **{
                            k: st.session_state[k] for k in ("decision", "reason", "language", "blur", "checks")}))
-done = widgets.run_asked("report", widgets.explained(review.state), "building the report",
+done = widgets.run_asked("report", about, "building the report",
                          lambda progress, cancel: review.build_report(progress), unit="section",
                          label="Build the report")
 if done is not None:
