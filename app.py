@@ -13,6 +13,7 @@ from crnnaudit.config import quiet_tensorflow
 quiet_tensorflow()  # before anything imports TensorFlow
 
 import streamlit as st  # noqa: E402
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException  # noqa: E402
 
 from crnnaudit import config  # noqa: E402
 from crnnaudit.errors import CrnnauditError  # noqa: E402
@@ -55,11 +56,18 @@ with st.sidebar:
     if mismatch:
         st.warning(mismatch)
 
+cut_short, ended = False, session.run_end_marker()
 try:
     nav.run()
+except RerunException:  # another rerun (a click, or the page's own st.rerun) cut this one short
+    cut_short = True
+    raise
 except CrnnauditError as e:
     st.error(str(e))
 except Exception as e:  # noqa: BLE001 - the app stays up for every other auditor
     logging.getLogger("crnnaudit").exception("page %s failed", nav.title)
     st.error(f"Something went wrong that crnnaudit did not expect ({type(e).__name__}). The app is "
              "still up and nothing was saved half-way; the details are in the server log.")
+finally:
+    if not cut_short:
+        ended()

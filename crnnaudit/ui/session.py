@@ -52,7 +52,7 @@ def end() -> None:
         review.sign_out()
 
 
-_RUN, _MARK, _DRAWN = "ui_run", "ui_run_marker", "ui_drawn"
+_RUN, _MARK, _DRAWN, _ENDED = "ui_run", "ui_run_marker", "ui_drawn", "ui_run_ended"
 
 
 def _run_number() -> int:
@@ -86,23 +86,29 @@ def bound(key: str, value, options: list | None = None, param: str = "value") ->
     ``st.slider(..., **bound("frame_slider", frame))``, with no value of the widget's own; it
     writes back only through :func:`from_widget`.
 
-    A widget the last run drew gets ``value`` through Session State. One that was not on screen
-    (another page, no clip, no explanation) is drawn anew from ``value`` as its own initial
-    value: the browser would otherwise bring it back from its default and send that as a change.
+    Streamlit knows a keyed widget by its key alone, so a widget's default does not reach a browser
+    that still holds a value for it. Hence: a widget the last run did not draw (another page, no
+    clip, no explanation), or one whose value the review has changed, gets ``value`` through Session
+    State, which orders the browser to show it. One the last run drew, already showing ``value``,
+    is not ordered (a keystroke or a drag still on its way to the server is not undone), and gets
+    ``value`` as its default: a browser that holds no value for it (the run that drew it was cut
+    short before it arrived) shows the review's, not the widget's own default (the range's first
+    value, an empty list). ``tests/app/test_bound_widgets.py`` reads what each run sends.
 
     Args:
-        options: the choices of a select box or radio (its initial value is an ``index``).
-        param: the widget's own name for its initial value (``default`` for a multiselect).
+        options: the choices of a select box or radio (its default is an ``index``); a value that
+            is none of them (a clip that is not a sample) shows the placeholder, not the first.
+        param: the widget's own name for its default (``default`` for a multiselect).
     """
     drawn = shown_last_run(key)
     st.session_state.setdefault(_DRAWN, {})[key] = _run_number()
-    if drawn:
-        if st.session_state.get(key) != value:
-            st.session_state[key] = value
-        return {"key": key}
-    st.session_state.pop(key, None)
+    if options is not None and value not in options:
+        value = None
+    if not drawn or st.session_state.get(key) != value:
+        st.session_state[key] = value
+        return {"key": key, "index": None} if options is not None and value is None else {"key": key}
     if options is not None:
-        return {"key": key, "index": options.index(value) if value in options else None}
+        return {"key": key, "index": None if value is None else options.index(value)}
     return {"key": key, param: value}
 
 
@@ -116,13 +122,25 @@ def send(transition, *args, **kwargs) -> None:
 
 
 def from_widget(key: str, transition, convert=lambda v: v):
-    """An ``on_change`` that sends the widget's new value to ``transition``: only a widget the
-    last run drew can have been changed by the reviewer (a widget the page did not show, whose
-    browser copy came back with a default, changes nothing)."""
+    """An ``on_change`` that sends the widget's new value to ``transition``: only a widget on the
+    reviewer's screen can have been changed by the reviewer, one drawn by the last run that reached
+    its end (:func:`run_end_marker`) or by a run after it, cut short by the click (its elements stay on
+    screen until a run ends). A widget the page did not show, whose browser copy came back with a
+    default, changes nothing."""
     def changed():
-        if st.session_state.get(_DRAWN, {}).get(key) == st.session_state.get(_RUN):
+        drawn, ended = st.session_state.get(_DRAWN, {}).get(key), st.session_state.get(_ENDED, {}).get("run")
+        if drawn is not None and drawn >= (st.session_state.get(_RUN, 0) if ended is None else ended):
             send(transition, convert(st.session_state[key]))
     return changed
+
+
+def run_end_marker():
+    """Called before the page runs; what it returns is called when the page's script ran to its
+    end or stopped itself (``st.stop``), not cut short by another rerun: what that run drew is the
+    reviewer's screen (:func:`from_widget`). It touches no Streamlit call (Session State cannot be
+    read once the script is stopping) and fills in place a record the session already holds."""
+    run, ended = _run_number(), st.session_state.setdefault(_ENDED, {"run": None})
+    return lambda: ended.__setitem__("run", run)
 
 
 def show_refusal() -> None:

@@ -4,7 +4,7 @@ Seven seeded walks of 22 actions each, drawn from what a person does (sign out a
 switch pages, switch clips, upload, change the class and the overlay, explain, cancel, scrub,
 draft a report), against ``make app``'s server (``serve.py``) and Debian's Chromium. After every
 action the invariants are read off the page itself: the announced window is the Window box, the
-timeline's shading and the window of the map; the Overlay selector is the method under the map
+Methods box shows a method (the review keeps one), the timeline's shading and the window of the map; the Overlay selector is the method under the map
 and the method of its verdict; the frame caption is the slider; the clip named is the clip the
 review holds; every other page names the same window. A failure prints the seed and the
 shortest failing sequence found by replaying shorter ones, and saves screenshots.
@@ -164,6 +164,18 @@ class Walk:
 
     # --- what the page shows ---------------------------------------------------------------------
     def check(self) -> list[str]:
+        """The invariants, read off the page once it has settled: a widget can take a moment past the
+        page's idle mark to show the value its last run sent (seen once in the Window box, re-read
+        fine); what still disagrees after 10 s does so for good."""
+        for _ in range(5):
+            bad = self._check()
+            if not bad:
+                break
+            self.page.wait_for_timeout(2000)
+            wait_idle(self.page)
+        return bad
+
+    def _check(self) -> list[str]:
         """The invariants, read off the page; an empty list when they hold."""
         page, bad = self.page, []
         if page.get_by_role("heading", name="Review", level=1).count() == 0:
@@ -179,6 +191,9 @@ class Walk:
         box = int(page.get_by_label("Window", exact=True).input_value())
         if box != k:
             bad.append(f"the Window box reads {box}, the page announces window {k}")
+        methods = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Methods")
+        if methods.count() and methods.first.locator("[data-tag]").count() == 0:  # the review keeps one at least
+            bad.append("the Methods box shows no method")
         shade = page.evaluate("""() => { const p = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
             const s = (p && p._fullLayout.shapes || []).filter(s => s.type === 'rect'); return s.length ? s[0].x0 : null; }""")
         if shade is None or abs(float(shade) - start) > 0.02:
