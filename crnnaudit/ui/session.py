@@ -86,14 +86,14 @@ def bound(key: str, value, options: list | None = None, param: str = "value") ->
     ``st.slider(..., **bound("frame_slider", frame))``, with no value of the widget's own; it
     writes back only through :func:`from_widget`.
 
-    Streamlit knows a keyed widget by its key alone, so a widget's default does not reach a browser
-    that still holds a value for it. Hence: a widget the last run did not draw (another page, no
-    clip, no explanation), or one whose value the review has changed, gets ``value`` through Session
-    State, which orders the browser to show it. One the last run drew, already showing ``value``,
-    is not ordered (a keystroke or a drag still on its way to the server is not undone), and gets
-    ``value`` as its default: a browser that holds no value for it (the run that drew it was cut
-    short before it arrived) shows the review's, not the widget's own default (the range's first
-    value, an empty list). ``tests/app/test_bound_widgets.py`` reads what each run sends.
+    A widget whose value the review has changed gets ``value`` through Session State, which orders
+    the browser to show it. Every other gets ``value`` as its default: one the last run did not draw
+    (another page, no clip, no explanation) is drawn anew from it, and one the last run drew, already
+    showing ``value``, is not ordered (a keystroke or a drag still on its way is not undone; an order
+    sent on every run lost the keyboard test's second arrow). Its default must be ``value`` too, not
+    the widget's own (the range's first value, an empty list): a browser that holds no value for it
+    (the run that drew it cut short before it arrived) shows the default, which is how the CI walk saw
+    the Window box read 0 under window 4. ``tests/app/test_bound_widgets.py`` reads what each run sends.
 
     Args:
         options: the choices of a select box or radio (its default is an ``index``); a value that
@@ -104,9 +104,11 @@ def bound(key: str, value, options: list | None = None, param: str = "value") ->
     st.session_state.setdefault(_DRAWN, {})[key] = _run_number()
     if options is not None and value not in options:
         value = None
-    if not drawn or st.session_state.get(key) != value:
+    if drawn and st.session_state.get(key) != value:
         st.session_state[key] = value
         return {"key": key, "index": None} if options is not None and value is None else {"key": key}
+    if not drawn:
+        st.session_state.pop(key, None)
     if options is not None:
         return {"key": key, "index": None if value is None else options.index(value)}
     return {"key": key, param: value}
