@@ -4,8 +4,8 @@ Seven seeded walks of 22 actions each, drawn from what a person does (sign out a
 switch pages, switch clips, upload, change the class and the overlay, explain, cancel, scrub,
 draft a report), against ``make app``'s server (``serve.py``) and Debian's Chromium. After every
 action the invariants are read off the page itself: the announced window is the Window box, the
-Methods box shows a method (the review keeps one), the timeline's shading and the window of the map; the Overlay selector is the method under the map
-and the method of its verdict; the frame caption is the slider; the clip named is the clip the
+timeline's shading and the window of the map; the Methods box shows a method (the review keeps
+one); the Overlay selector is the method under the map and the method of its verdict; the frame caption is the slider; the clip named is the clip the
 review holds; every other page names the same window. A failure prints the seed and the
 shortest failing sequence found by replaying shorter ones, and saves screenshots.
 """

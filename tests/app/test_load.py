@@ -151,8 +151,8 @@ class TeamWalk(Walk):
 
     def watch_methods(self, when: str) -> None:
         """Notes each time the page refused to empty the Methods box, which the walk never touches (an
-        empty box is a failure of the walk's check: the page drew a default, not the review's methods,
-        until ``ui/session.bound`` ordered every run's value shown; ``tests/app/test_bound_widgets.py``)."""
+        empty box is a failure of the walk's check: the page sent the widget's own default, not the
+        review's methods, until ``ui/session.bound`` sent the review's; ``tests/app/test_bound_widgets.py``)."""
         if self.page.get_by_text(KEEP_ONE).count():
             self.notes.append(f"{when}: the page refused an empty Methods box the walk did not ask for")
 
