@@ -3,7 +3,8 @@
 Writes a street-camera-like recording of ``--seconds`` (:func:`bench_footage.write_recording`),
 remuxes ``--copies`` copies of it into one file (the packets copied, timestamps shifted: no
 re-encoding, so an hour takes a minute to make), then runs ``crnnaudit score`` on it with the demo
-model and a copy of its card whose ``frame_rate`` is ``--rate``, under ``/usr/bin/time -v``:
+model (its files copied into the folder) beside a copy of its card whose ``frame_rate`` is
+``--rate``, under ``/usr/bin/time -v``:
 wall time, peak resident memory, and the progress lines it printed. Defaults: 60 copies of 60 s.
 
 Run: python benchmarks/bench_hour.py [--copies 60] [--seconds 60] [--rate 5] [--keep DIR]
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,12 +57,16 @@ def main() -> None:
     piece, recording = folder / "piece.mp4", folder / "recording.mp4"
     write_recording(piece, args.seconds)
     frames = repeat(piece, recording, args.copies)
-    model_path = ca.ensure_demo()
-    card = json.loads(model_path.with_name(model_path.stem + ".card.json").read_text())
+    demo = ca.ensure_demo()
+    model_path = folder / demo.name  # the demo's files copied here, beside a card of our own
+    for f in demo.parent.glob(demo.stem + ".*"):
+        if not f.name.endswith(".card.json") and not (folder / f.name).exists():
+            shutil.copyfile(f, folder / f.name)
+    card = json.loads(demo.with_name(demo.stem + ".card.json").read_text())
     card["frame_rate"] = args.rate
-    (folder / "card.json").write_text(json.dumps(card))
+    model_path.with_name(demo.stem + ".card.json").write_text(json.dumps(card))
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "crnnaudit", "score", str(model_path), str(recording),
-           "--card", str(folder / "card.json"), "--out", str(folder / "timeline.csv")]
+           "--out", str(folder / "timeline.csv")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     (folder / "score.log").write_text(done.stdout + done.stderr)
     wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr)
