@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -32,11 +33,15 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_app(env: dict, timeout: float = 120, port: int | None = None, args: tuple = ()):
     port = port or free_port()
+    # the server's output goes to a file, read when it fails to start (a pipe nobody reads stalls a
+    # server that writes more than the pipe holds); CRNNAUDIT_HOME's folder keeps it for a failed test
+    log_path = Path(env.get("CRNNAUDIT_HOME") or tempfile.mkdtemp()).parent / f"server-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          *args],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
@@ -46,7 +51,7 @@ def running_app(env: dict, timeout: float = 120, port: int | None = None, args: 
                     break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError("streamlit exited:\n" + proc.stdout.read())
+                    raise RuntimeError("streamlit exited:\n" + log_path.read_text()[-4000:])
                 time.sleep(0.5)
         else:
             raise RuntimeError("streamlit did not start in time")
@@ -57,6 +62,7 @@ def running_app(env: dict, timeout: float = 120, port: int | None = None, args: 
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import json
 import random
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,7 @@ class TeamWalk(Walk):
 
     def _explain(self) -> None:  # six sessions' work in one queue on two cores
         self._review()
+        self._await_own_clip()
         for _ in range(3):
             if not self.page.get_by_role("button", name="Explain this window").count():
                 return
@@ -162,6 +164,19 @@ class TeamWalk(Walk):
         elif shown is not None and shown != self.expected:
             return [f"the page shows {shown}, this session's clip is {self.expected}"]
         return []
+
+    def _await_own_clip(self, seconds: float = 240) -> None:
+        """Until the page shows this session's clip and its Explain button. Six sessions on two cores:
+        a step's run can reach the server more than the idle check's moment after the click, and the
+        page then still shows the screen before it (after a refused upload, no clip and no button: the
+        CI's walk explained nothing and its report was refused). Where the session's clip is not known
+        (after a reload or a refused upload), there is nothing to wait for."""
+        if self.expected is self.UNKNOWN or self.expected is None:
+            return
+        button = self.page.get_by_role("button", name="Explain this window")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (self.shown_clip() == self.expected and button.count()):
+            self.page.wait_for_timeout(1000)
 
     TRIES = 10  # six sessions on two cores: a submitted value can wait for its rerun past the idle check
 
