@@ -11,6 +11,7 @@ says its figures: how many of the draws did as much, and the p-value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -37,15 +38,16 @@ def verdicts(model: AuditedModel, window: Window, expset: ExplanationSet, fracti
     perturbation?
 
     - A spatial map: the top ``fraction`` of each frame's pixels (the map upsampled as shown)
-      is replaced by a blurred copy of the frame, as in :func:`~crnnaudit.trust.faithfulness.deletion_insertion`; the random
-      baseline deletes the top ``fraction`` of ``draws`` random maps drawn at the method's own
-      resolution (so a coarse Grad-CAM is compared with coarse random blobs, a pixel-level
-      saliency map with scattered pixels). Each frame's random maps are drawn from the frame
+      is replaced by a blurred copy of the frame, as in
+      :func:`~crnnaudit.trust.faithfulness.deletion_insertion`; the random baseline deletes the
+      top ``fraction`` of ``draws`` random maps drawn at the method's own resolution (so a
+      coarse Grad-CAM is compared with coarse random blobs, a pixel-level saliency map with
+      scattered pixels). Each frame's random maps are drawn from the frame
       itself (its clip, its source frame and the seed: :func:`random_maps`), so a frame that
       two windows hold is deleted the same way in both (:func:`verdicts_many` runs it once).
     - A temporal contribution: the top ``fraction`` of the window's frames are replaced by the
-      window's mean frame feature, as in :func:`~crnnaudit.trust.faithfulness.temporal_deletion`; the baseline deletes as many
-      frames chosen at random (``draws`` times, the head only).
+      window's mean frame feature, as in :func:`~crnnaudit.trust.faithfulness.temporal_deletion`;
+      the baseline deletes as many frames chosen at random (``draws`` times, the head only).
 
     All perturbed windows go through the model in batches of frames. A method beats random
     when its Monte Carlo p-value (see the module) is at most :data:`VERDICT_ALPHA`; a map no
@@ -112,8 +114,11 @@ def random_maps(window: Window, t: int, res: tuple[int, int], draws: int, seed: 
     """The ``draws`` random maps ``(draws, *res)`` of frame ``t`` of ``window``, drawn from the
     seed and where the frame comes from (:func:`_origin`): every window that holds a frame draws
     the same maps for it, and a window's frames draw independently of each other."""
-    clip, source, repeat = _origin(window, t)
-    return np.random.default_rng([int(seed), clip, source, repeat, *map(int, res)]).random((draws, *res))
+    return _draws(_origin(window, t), res, draws, seed)
+
+
+def _draws(origin: tuple[int, int, int], res: tuple[int, int], draws: int, seed: int) -> np.ndarray:
+    return np.random.default_rng([int(seed), *origin, *map(int, res)]).random((draws, *res))
 
 
 def _origin(window: Window, t: int) -> tuple[int, int, int]:
@@ -185,24 +190,14 @@ def _spatial_plan(rows: _Rows, pos: int, window, expset, fraction, draws, seed) 
         grid = [[None] * T for _ in range(draws)]
         for t in range(T):
             origin = _origin(window, t)
-            maps = _Lazy(lambda t=t, res=res: random_maps(window, t, res, draws, seed))
+            # drawn once, and only if a deletion of this frame is not already a row
+            maps = functools.cache(lambda origin=origin, res=res: _draws(origin, res, draws, seed))
             for d in range(draws):
                 key = ("random", content[t], origin, res, d, seed)
-                grid[d][t] = rows.add(key, deleted(t, lambda maps=maps, d=d: top_share(maps()[d:d + 1], (H, W), fraction)))
+                grid[d][t] = rows.add(key, deleted(
+                    t, lambda maps=maps, d=d: top_share(maps()[d:d + 1], (H, W), fraction)))
         plan["random"][res] = grid
     return plan
-
-
-class _Lazy:
-    """A value computed on first call, then kept."""
-
-    def __init__(self, make):
-        self.make, self.value = make, None
-
-    def __call__(self):
-        if self.value is None:
-            self.value = self.make()
-        return self.value
 
 
 def _window_verdicts(model, window, expset, plan, features, fraction, draws, seed) -> dict:
