@@ -15,12 +15,16 @@ Written once over ``keras.ops``: every gradient is a vector-Jacobian product fro
 pass is compiled there (``tf.function``, ``jax.jit`` over the weights' values, or eager). The
 gradient to the conv maps and to the input come from one chain: the head's pullback gives
 the maps' gradient, the CNN's pullback carries it on to the pixels.
-:meth:`CompiledPasses.of` keeps one set per model for as long as the model lives.
+:meth:`CompiledPasses.of` keeps one set per model for as long as the model lives; the sessions of
+one server share it from their own threads, so each pass is built once, under a lock, and the
+block passes (one per layout of window starts) are kept for the :data:`BLOCK_LAYOUTS` last used.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,10 @@ from keras import ops
 
 from ..model import AuditedModel
 from ..model.backend import ADAPTER, to_numpy
+
+# Block passes kept per model: a clip's blocks take one or two layouts (full blocks and its
+# tail), so a few cover the clips being explained; each holds a traced graph of its own.
+BLOCK_LAYOUTS = 8
 
 
 @dataclass
@@ -46,12 +54,14 @@ class CompiledPasses:
     """The gradient passes of one model. Use :meth:`of`, not the constructor."""
 
     _by_model: "weakref.WeakKeyDictionary[AuditedModel, CompiledPasses]" = weakref.WeakKeyDictionary()
+    _by_model_lock = threading.Lock()
 
     def __init__(self, model: AuditedModel):
         self._model = weakref.ref(model)  # a strong one would keep the cache key alive
         self._shared: dict[bool, object] = {}  # input_grad -> compiled pass
         self._head_grad = self._input_grad = self._from_maps = self._conv = None
-        self._block: dict[tuple, object] = {}  # windows' starts in a block -> compiled block pass
+        self._block: OrderedDict[tuple, object] = OrderedDict()  # windows' starts -> block pass, last used last
+        self._lock = threading.RLock()  # one build of each pass, whichever session's thread asks first
 
     @property
     def model(self) -> AuditedModel:
@@ -59,10 +69,11 @@ class CompiledPasses:
 
     @classmethod
     def of(cls, model: AuditedModel) -> "CompiledPasses":
-        passes = cls._by_model.get(model)
-        if passes is None:
-            passes = cls._by_model[model] = cls(model)
-        return passes
+        with cls._by_model_lock:  # two sessions asking at once get one set, compiled once
+            passes = cls._by_model.get(model)
+            if passes is None:
+                passes = cls._by_model[model] = cls(model)
+            return passes
 
     def run_shared(self, x: np.ndarray, target: int, input_grad: bool) -> SharedPass:
         """The one forward + backward pass on preprocessed frames ``(T, H, W, C)``.
@@ -79,9 +90,10 @@ class CompiledPasses:
                           to_numpy(ga) if has_conv else None)
 
     def shared(self, input_grad: bool):
-        if input_grad not in self._shared:
-            self._shared[input_grad] = self._build_shared(input_grad)
-        return self._shared[input_grad]
+        with self._lock:
+            if input_grad not in self._shared:
+                self._shared[input_grad] = self._build_shared(input_grad)
+            return self._shared[input_grad]
 
     def _parts(self):
         return (self.model.conv, self.model.pool, self.model.head)
@@ -108,12 +120,13 @@ class CompiledPasses:
 
     def conv_maps(self, x: np.ndarray) -> np.ndarray:
         """Conv maps ``(N, h, w, c)`` of preprocessed frames (forward only, compiled)."""
-        if self._conv is None:
-            conv = self.model.conv
+        with self._lock:
+            if self._conv is None:
+                conv = self.model.conv
 
-            def maps_of(z):
-                return conv(z, training=False)
-            self._conv = ADAPTER.compile(maps_of, [conv])
+                def maps_of(z):
+                    return conv(z, training=False)
+                self._conv = ADAPTER.compile(maps_of, [conv])
         return to_numpy(self._conv(np.asarray(x, np.float32)))
 
     def run_from_maps(self, maps: np.ndarray, target: int) -> SharedPass:
@@ -121,9 +134,10 @@ class CompiledPasses:
         clip's frames went through the CNN once): only the pooling and the head run, forward
         and backward. Without a conv layer, ``maps`` are the per-frame features and only the
         head runs. Gives what :meth:`run_shared` gives with ``input_grad=False``."""
-        if self._from_maps is None:
-            has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
-            self._from_maps = ADAPTER.compile(_head_pass(pool if has_conv else None, head), [pool, head])
+        with self._lock:
+            if self._from_maps is None:
+                has_conv, pool, head = self.model.conv is not None, self.model.pool, self.model.head
+                self._from_maps = ADAPTER.compile(_head_pass(pool if has_conv else None, head), [pool, head])
         logits, f, ga, t = self._from_maps(np.asarray(maps, np.float32), as_target(target))
         has_conv = self.model.conv is not None
         return SharedPass(to_numpy(logits), int(to_numpy(t)), maps if has_conv else None,
@@ -131,29 +145,37 @@ class CompiledPasses:
 
     def block(self, starts: tuple[int, ...]):
         """The block pass of :mod:`.blocks` for windows starting at ``starts`` (relative to the
-        block): many windows' shared passes from one forward pass of their frames."""
-        if starts not in self._block:
+        block): many windows' shared passes from one forward pass of their frames. The
+        :data:`BLOCK_LAYOUTS` layouts last used are kept."""
+        with self._lock:
+            if starts in self._block:
+                self._block.move_to_end(starts)
+                return self._block[starts]
             run = _block_pass(*self._parts(), tuple(self.model.feature_shape), self.model.window_length, starts)
-            self._block[starts] = ADAPTER.compile(run, self._parts())
-        return self._block[starts]
+            fn = self._block[starts] = ADAPTER.compile(run, self._parts())
+            while len(self._block) > BLOCK_LAYOUTS:
+                self._block.popitem(last=False)
+            return fn
 
     def head_grad(self):
         """``(gradient, logits)`` for feature sequences ``(B, T, *F)`` and a target."""
-        if self._head_grad is None:
-            head = self.model.head
+        with self._lock:
+            if self._head_grad is None:
+                head = self.model.head
 
-            def logits_of(fb):
-                return head(fb, training=False)
-            self._head_grad = ADAPTER.compile(_target_grad(logits_of), [head])
-        return self._head_grad
+                def logits_of(fb):
+                    return head(fb, training=False)
+                self._head_grad = ADAPTER.compile(_target_grad(logits_of), [head])
+            return self._head_grad
 
     def input_grad(self):
         """``(gradient, logits)`` for windows ``(S, T, H, W, C)`` and a target."""
-        if self._input_grad is None:
-            def window_logits(xb):  # through the weak reference: the cache must not keep the model alive
-                return self.model.window_logits_op(xb)
-            self._input_grad = ADAPTER.compile(_target_grad(window_logits), self._parts())
-        return self._input_grad
+        with self._lock:
+            if self._input_grad is None:
+                def window_logits(xb):  # through the weak reference: the cache must not keep the model alive
+                    return self.model.window_logits_op(xb)
+                self._input_grad = ADAPTER.compile(_target_grad(window_logits), self._parts())
+            return self._input_grad
 
 
 def as_target(target: int) -> np.ndarray:
