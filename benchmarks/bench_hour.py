@@ -104,8 +104,8 @@ def in_app(folder: Path, model_path: Path, recording: Path, memory: str | None =
     import threading
     import time
 
-    from tests.app.browser import chromium, new_page, running_app, sign_in
-    from tests.app.test_load import PASSWORD, WATCH, _rss_mb, _server_pid
+    from tests.app.browser import WATCH_BARS, chromium, new_page, running_app, server_memory_mb, server_pid, sign_in
+    from tests.app.test_load import PASSWORD
     samples = folder / "samples"
     samples.mkdir(exist_ok=True)
     if not (samples / recording.name).exists():
@@ -126,14 +126,14 @@ def in_app(folder: Path, model_path: Path, recording: Path, memory: str | None =
 
     def watch(pid: int) -> None:  # VmHWM of a child that ended is lost: sample the running ones too
         while not stop.wait(2.0):
-            now, hwm = _rss_mb(pid)
+            now, hwm = server_memory_mb(pid)
             peak[0] = max(peak[0], now, hwm)
     with running_app(env, timeout=300) as url, chromium() as browser:
         page = new_page(browser)
-        page.add_init_script(f"({WATCH})()")
+        page.add_init_script(f"({WATCH_BARS})()")
         page.set_default_timeout(3_600_000)
         page.goto(url)
-        threading.Thread(target=watch, args=(_server_pid(url),), daemon=True).start()
+        threading.Thread(target=watch, args=(server_pid(url),), daemon=True).start()
         t0 = time.perf_counter()
         sign_in(page, "Night shift", PASSWORD)
         said = page.get_by_text(re.compile(r"Window \d+: frames \d+-\d+")).first

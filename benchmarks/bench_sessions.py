@@ -29,8 +29,16 @@ from pathlib import Path
 from common import ROOT, commit, machine
 
 sys.path.insert(0, str(ROOT))
-from tests.app.browser import chromium, new_page, running_app, sign_in, wait_idle  # noqa: E402
-from tests.app.test_load import PASSWORD, TeamWalk, _rss_mb, _server_pid  # noqa: E402
+from tests.app.browser import (  # noqa: E402
+    chromium,
+    new_page,
+    running_app,
+    server_memory_mb,
+    server_pid,
+    sign_in,
+    wait_idle,
+)
+from tests.app.test_load import PASSWORD, TeamWalk  # noqa: E402
 
 ACCOUNTS, TABS = 3, 2
 
@@ -104,8 +112,8 @@ def main():
             sign_in(page, users[0], PASSWORD)
             page.get_by_role("heading", name="Review", level=1).wait_for(timeout=300_000)
             wait_idle(page, timeout=300_000)
-        pid = _server_pid(url)
-        warm_mb, _ = _rss_mb(pid)
+        pid = server_pid(url)
+        warm_mb, _ = server_memory_mb(pid)
         start = threading.Barrier(ACCOUNTS * TABS)
         threads = [threading.Thread(target=_session, args=(url, users[k % ACCOUNTS], k, start, times, work, errors))
                    for k in range(ACCOUNTS * TABS)]
@@ -115,9 +123,9 @@ def main():
         for t in threads:
             t.join(1200)
         wall = time.perf_counter() - t0
-        closed_mb, peak_mb = _rss_mb(pid)  # every browser has closed with its thread
+        closed_mb, peak_mb = server_memory_mb(pid)  # every browser has closed with its thread
         time.sleep(args.idle)
-        idle_mb, _ = _rss_mb(pid)
+        idle_mb, _ = server_memory_mb(pid)
     print(f"machine: {machine()}; commit {commit()}")
     print(f"model: {Path(model).name}; {ACCOUNTS} accounts x {TABS} browsers at once, CRNNAUDIT_WORK_SLOTS=1, "
           f"CRNNAUDIT_MEMORY={args.memory}; "

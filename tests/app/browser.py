@@ -1,7 +1,8 @@
 """Run the real app as ``make app`` does (`streamlit run serve.py`: the dashboard behind its
 front door) and drive it with headless Chromium.
 
-Shared by the browser test and the browser benchmark. Chromium comes from Debian
+Shared by the browser tests and the benchmarks that drive the app (with what they watch: the
+progress bars' texts in the page, the server's memory from /proc). Chromium comes from Debian
 (`/usr/bin/chromium`); Playwright never downloads a browser here.
 """
 
@@ -160,3 +161,49 @@ def sign_out(page) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("link", name="Sign in").click()
     page.get_by_role("button", name="Sign in").wait_for()
+
+
+# Every text the page's progress bars showed, kept in the page (a bar is gone once its work ends).
+WATCH_BARS = """() => { window.__bars = []; new MutationObserver(() => {
+  for (const b of document.querySelectorAll('[data-testid="stProgress"]')) {
+    const t = b.innerText; if (t && window.__bars[window.__bars.length - 1] !== t) window.__bars.push(t); }
+}).observe(document, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def server_memory_mb(pid: int) -> tuple[float, float]:
+    """(now, peak) resident memory of a process and its children, in MB, from /proc."""
+    pids, found = [pid], True
+    while found:
+        found = False
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            parent = re.search(r"PPid:\s+(\d+)", text)
+            child = int(status.parent.name)
+            if parent and int(parent.group(1)) in pids and child not in pids:
+                pids.append(child)
+                found = True
+    now = peak = 0.0
+    for p in pids:
+        try:
+            text = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        now += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
+        peak += int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
+    return now, peak
+
+
+def server_pid(url: str) -> int | None:
+    """The pid of the streamlit process serving ``url``'s port."""
+    port = url.rsplit(":", 1)[1]
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmd.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and port.encode() in args:
+            return int(cmd.parent.name)
+    return None

@@ -20,9 +20,12 @@ import pytest
 from tests.app.browser import (
     CHROMIUM,
     ROOT,
+    WATCH_BARS,
     chromium,
     new_page,
     running_app,
+    server_memory_mb,
+    server_pid,
     sign_in,
     wait_idle,
 )
@@ -40,52 +43,6 @@ NOT_DONE = re.compile("Explain this window: not done")
 KEEP_ONE = re.compile("at least one method stays chosen")
 FRESH = '[data-testid="stElementContainer"][data-stale="false"]'  # drawn by the page's latest run
 ON_REPORT = re.compile(r"([^·\n]+?\.\w+), window (\d+) \(frames")
-# Every text the page's progress bars showed, kept in the page (a bar is gone once its work ends).
-WATCH = """() => { window.__bars = []; new MutationObserver(() => {
-  for (const b of document.querySelectorAll('[data-testid="stProgress"]')) {
-    const t = b.innerText; if (t && window.__bars[window.__bars.length - 1] !== t) window.__bars.push(t); }
-}).observe(document, {subtree: true, childList: true, characterData: true}); }"""
-
-
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """(now, peak) resident memory of a process and its children, in MB, from /proc."""
-    pids, found = [pid], True
-    while found:
-        found = False
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                text = status.read_text()
-            except OSError:
-                continue
-            parent = re.search(r"PPid:\s+(\d+)", text)
-            child = int(status.parent.name)
-            if parent and int(parent.group(1)) in pids and child not in pids:
-                pids.append(child)
-                found = True
-    now = peak = 0.0
-    for p in pids:
-        try:
-            text = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        now += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
-        peak += int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
-    return now, peak
-
-
-def _server_pid(url: str) -> int | None:
-    """The pid of the streamlit process serving ``url``'s port."""
-    port = url.rsplit(":", 1)[1]
-    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmd.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(args) and port.encode() in args:
-            return int(cmd.parent.name)
-    return None
-
-
 class TeamWalk(Walk):
     """A walk that also holds the page to its own session: the clip it shows is the one this
     session picked or uploaded last (after a reload, a new session: whatever it opens on)."""
@@ -222,7 +179,7 @@ def _session(url: str, user: str, seed: int, start: threading.Barrier, out: dict
 
 
 def _walk(page, url: str, user: str, seed: int, start: threading.Barrier, tmp: Path) -> dict:
-    page.add_init_script(f"({WATCH})()")
+    page.add_init_script(f"({WATCH_BARS})()")
     # two seconds apart: six right passwords from one address in the same second meet the per-address
     # throttle, which counts attempts in flight (evidence/accounts.py), as a guesser's would be
     page.wait_for_timeout(2000 * seed)
@@ -300,8 +257,8 @@ def test_six_sessions_at_once_each_see_their_own_review_and_wait_their_turn(smal
                 t.start()
             for t in threads:
                 t.join(900)
-            pid = _server_pid(url)
-            now_mb, peak_mb = _rss_mb(pid) if pid else (0.0, 0.0)
+            pid = server_pid(url)
+            now_mb, peak_mb = server_memory_mb(pid) if pid else (0.0, 0.0)
         rows = [r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"]) for r in AuditLog().rows()]
     failures = {k: (v["bad"], v["bars"][-3:], v.get("notes")) for k, v in out.items() if v["bad"] or v["exceptions"]}
     assert len(out) == ACCOUNTS * TABS and not failures, "\n".join(f"session {k}: {v}" for k, v in failures.items())
