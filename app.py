@@ -9,8 +9,10 @@ auditor sees a short notice, never a traceback. ``make app`` serves it behind it
 import logging
 
 from crnnaudit.config import quiet_tensorflow
+from crnnaudit.review.memory import prepare_server
 
 quiet_tensorflow()  # before anything imports TensorFlow
+prepare_server()  # CRNNAUDIT_MEMORY=released: few C heaps, so freed memory can go back
 
 import streamlit as st  # noqa: E402
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException  # noqa: E402

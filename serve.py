@@ -9,8 +9,10 @@ still works (the app then asks for the password itself, and a reload signs out).
 import streamlit as st
 
 from crnnaudit.config import quiet_tensorflow
+from crnnaudit.review.memory import prepare_server
 
 quiet_tensorflow()  # before anything imports TensorFlow
+prepare_server()  # CRNNAUDIT_MEMORY=released: few C heaps, so freed memory can go back
 
 from crnnaudit.ui import web  # noqa: E402
 

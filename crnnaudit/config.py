@@ -77,8 +77,9 @@ SETTINGS: tuple[Setting, ...] = (
             "reports) the app runs at once; the rest wait their turn, first come, first served, each session "
             "told its place and the time left"),
     Setting("CRNNAUDIT_MEMORY", "pooled", "`pooled`: TensorFlow keeps the memory its oneDNN kernels used in a pool "
-            "of its own (fastest; a server holds its peak); `released`: those kernels allocate from the system and "
-            "the app hands freed memory back whenever its long work is done (a server shrinks when its sessions "
+            "of its own (fastest; a server holds its peak); `released`: those kernels allocate from the system, the "
+            "server's threads share two C heaps, and the app hands freed memory back whenever its long work is done "
+            "(a server shrinks when its sessions "
             "end; gradient passes slower, see docs/performance.md); the app, the commands and a Ray run's workers "
             "apply it before their TensorFlow loads"),
     Setting("CRNNAUDIT_OIDC_PROVIDER", None, "OpenID Connect provider (its name in `secrets.toml`)", "off"),

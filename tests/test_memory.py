@@ -81,3 +81,46 @@ def test_a_ray_worker_takes_the_drivers_memory_setting_before_tensorflow_loads(m
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"allocator": "true" if mode == "released" else None, "tensorflow": True}
+
+
+ARENAS_CHILD = r"""
+import ctypes, ctypes.util, json, re, sys, tempfile, threading
+from crnnaudit.review.memory import prepare_server
+prepare_server()  # as serve.py and app.py call it, before their threads start
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+barrier, held = threading.Barrier(12), []
+
+def work():
+    barrier.wait()  # twelve threads alive at once, each allocating from the C heap
+    held.append([bytearray(65536) for _ in range(8)])
+threads = [threading.Thread(target=work) for _ in range(12)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes, libc.fclose.argtypes = [ctypes.c_char_p, ctypes.c_char_p], [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    f = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, f)
+    libc.fclose(f)
+    xml = open(out.name).read()
+print(json.dumps({"arenas": len(re.findall(r'<heap nr="\d+"', xml))}))
+"""
+
+
+def _arenas(mode: str) -> int:
+    env = dict(os.environ, CRNNAUDIT_MEMORY=mode)
+    done = subprocess.run([sys.executable, "-c", ARENAS_CHILD], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])["arenas"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt and malloc_info")
+def test_a_released_server_keeps_few_c_heaps_for_its_threads():
+    """Each thread that allocates gets a C heap of its own (glibc: up to eight per core), and what
+    a session's thread frees stays in pieces across them; a released server asks for two."""
+    from crnnaudit.review.memory import ARENAS
+    assert _arenas("released") <= ARENAS
+    assert _arenas("pooled") > ARENAS + 4  # glibc's own choice, untouched
