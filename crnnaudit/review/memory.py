@@ -12,9 +12,9 @@ The C library keeps a separate heap (an *arena*) for each thread that allocates,
 core, and Streamlit runs every session's script in a thread of its own: what one session frees
 stays in pieces across the arenas, and trimming cannot give back a page that still holds one
 live piece. With ``released`` the server asks for :data:`ARENAS` arenas (:func:`prepare_server`,
-called by ``serve.py`` and ``app.py`` before their threads start): measured with six sessions, the
-memory held after they ended fell from 332 MB over the warm server to 112 MB, with the same
-latency (docs/performance.md).
+called by ``serve.py`` and ``app.py`` before their threads start). Measured with six sessions
+(docs/performance.md): 150 s after they ended, the server held 332 MB over its warm figure with
+glibc's default and none with two heaps, at the same latency.
 """
 
 from __future__ import annotations
