@@ -124,3 +124,17 @@ def test_a_released_server_keeps_few_c_heaps_for_its_threads():
     from crnnaudit.review.memory import ARENAS
     assert _arenas("released") <= ARENAS
     assert _arenas("pooled") > ARENAS + 4  # glibc's own choice, untouched
+
+
+@pytest.mark.parametrize("entry", ["serve.py", "app.py"])
+def test_each_server_entry_point_prepares_before_the_pages_load(entry):
+    """``make app`` serves ``serve.py`` and ``streamlit run app.py`` still works: each calls
+    ``prepare_server()`` at its top, before it imports the pages (which start TensorFlow's threads)."""
+    import ast
+    from pathlib import Path
+    tree = ast.parse((Path(__file__).resolve().parents[1] / entry).read_text(encoding="utf-8"))
+    calls = [i for i, node in enumerate(tree.body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+             and getattr(node.value.func, "id", None) == "prepare_server"]
+    pages = [i for i, node in enumerate(tree.body) if isinstance(node, ast.ImportFrom)
+             and (node.module or "").startswith("crnnaudit.ui")]
+    assert calls and pages and calls[0] < pages[0], f"{entry} must call prepare_server() before it imports the pages"
