@@ -335,3 +335,37 @@ def test_a_pinned_version_signs_only_while_its_name_is_allowed(fights, registry_
     stray.write_bytes(pin.path.read_bytes())
     with pytest.raises(ModelError, match="load only from the models folders"):
         allowed_model(stray)
+
+
+def test_reviews_of_one_version_share_its_loaded_model_and_each_keeps_its_own_pin(fights, registry_env, sample_clips,
+                                                                                  tmp_path):
+    """A second review of the configured alias downloads the version again, finds the same bytes
+    and leaves the pinned files as they were: the server's model cache (keyed by the files'
+    modification times) serves the model loaded for the first review instead of loading (and
+    sandbox-checking) it again. Each review still says when it pinned the version: its own
+    report carries its own pin's time, not the shared model's."""
+    import time
+
+    from test_review import Who
+
+    from crnnaudit.review import ReviewSession, World
+    from crnnaudit.review.work import registry_pin
+    world = World(default_model="models:/fights@champion", samples=sample_clips[0].parent)
+    first = ReviewSession(world, Who("ana", "auditor"))
+    model, pinned = first.model(), Path(first.state.model_path)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (pinned, pinned.with_name("fights.card.json"))}
+    time.sleep(1.1)  # pins record seconds
+    second = ReviewSession(world, Who("bo", "auditor"))
+    assert second.state.model_path == str(pinned) and second.model() is model, "one load for both reviews"
+    assert {p.name: p.stat().st_mtime_ns for p in (pinned, pinned.with_name("fights.card.json"))} == stamps
+    assert first.state.model_pinned_at < second.state.model_pinned_at
+    assert [registry_pin(r)["pinned_at"] for r in (first, second)] == [first.state.model_pinned_at,
+                                                                       second.state.model_pinned_at]
+    assert registry_pin(second)["sha256"] == model.registry["sha256"] == sha256_file(fights["a"])
+    # the second review's report: the shared model was loaded (and its own pin read) for the first
+    second.settle()
+    second.explain()
+    second.draft(decision="escalate", reason="", language="en", blur=False, checks=False)
+    body = json.loads(Path(second.build_report(out=tmp_path / "r")["files"]["json"]).read_text())["report"]
+    assert body["model"]["registry"]["pin"]["pinned_at"] == second.state.model_pinned_at
+    assert body["facts"]["model"]["registry"]["pinned_on"] == second.state.model_pinned_at[:10]

@@ -11,6 +11,6 @@ review = session.current(who)
 session.show_refusal()
 with st.expander("Load another model", expanded=False):
     model_view.load_form(review, who)
-model_view.what_was_found(review.model())
+model_view.what_was_found(review)
 st.subheader("Model card")
 model_view.card_form(review, who)

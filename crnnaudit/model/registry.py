@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..config import home, setting
 from ..errors import RegistryError
+from ..footage.video import sha256_file
 from ..limits import MAX_CARD_BYTES, MAX_REGISTRY_MODEL_BYTES
 from ..vocabulary import MODEL_SUFFIXES
 from .mlflow_rest import MlflowRest, NotFound
@@ -123,11 +124,14 @@ def resolve(uri: str, client: MlflowRest | None = None) -> Pin:
                             f"{first['pinned_at'][:10]} as {first['sha256'][:16]}…: a registered version's files "
                             "must not change; ask the model's owner, and register the new file as a new version")
     target = folder / Path(model_rel).name
-    os.replace(tmp, target)
+    _keep_or_replace(tmp, target, sha)
     _fetch_beside(client, artifact_uri, model_rel, files, folder, uri)
     pin = Pin(uri, name, version, alias, sha, str(target), artifact_uri, model_rel, client.uri,
               datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    (folder / PIN_FILE).write_text(json.dumps(pin.to_dict(), indent=2), encoding="utf-8")
+    fd, tmp_pin = tempfile.mkstemp(dir=folder, suffix=".partial.json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(pin.to_dict(), indent=2))
+    os.replace(tmp_pin, folder / PIN_FILE)  # whole: a review loading the file meanwhile reads one pin or the other
     return pin
 
 
@@ -275,17 +279,33 @@ def _fetch_beside(client: MlflowRest, artifact_uri: str, model_rel: str, files, 
     """The model's card (``<stem>.card.json``/``.yaml``) and the calibration file it names."""
     stem, parent = Path(model_rel).stem, str(Path(model_rel).parent)
     beside = {Path(p).name: p for p, _ in files if str(Path(p).parent) == parent}
-    for suffix in _CARD_SUFFIXES:
-        (folder / f"{stem}{suffix}").unlink(missing_ok=True)
     cards = [beside[f"{stem}{s}"] for s in _CARD_SUFFIXES if f"{stem}{s}" in beside]
+    for suffix in _CARD_SUFFIXES:  # a card the version no longer holds (a pin made before it changed)
+        if not cards or Path(cards[0]).name != f"{stem}{suffix}":
+            (folder / f"{stem}{suffix}").unlink(missing_ok=True)
     if not cards:
         return
-    _, tmp = _fetch(client, artifact_uri, cards[0], folder, MAX_CARD_BYTES, uri)
+    sha, tmp = _fetch(client, artifact_uri, cards[0], folder, MAX_CARD_BYTES, uri)
     card_path = folder / Path(cards[0]).name
-    os.replace(tmp, card_path)
+    _keep_or_replace(tmp, card_path, sha)
     from ..card import ModelCard
     card = ModelCard.read(card_path)
     calibration = Path((card.calibration or {}).get("file") or "").name
     if calibration and calibration in beside:
-        _, tmp = _fetch(client, artifact_uri, beside[calibration], folder, MAX_REGISTRY_MODEL_BYTES, uri)
-        os.replace(tmp, folder / calibration)
+        sha, tmp = _fetch(client, artifact_uri, beside[calibration], folder, MAX_REGISTRY_MODEL_BYTES, uri)
+        _keep_or_replace(tmp, folder / calibration, sha)
+
+
+def _keep_or_replace(tmp: Path, target: Path, sha: str) -> None:
+    """Put the downloaded ``tmp`` (SHA-256 ``sha``) at ``target``, unless ``target`` already holds
+    exactly those bytes: then the file a review opened stays as it was (its modification time
+    too, so the server's model cache, keyed by it, serves it again instead of loading it anew;
+    and a review loading it never finds it missing or half replaced)."""
+    try:
+        same = target.is_file() and sha256_file(target) == sha
+    except OSError:
+        same = False
+    if same:
+        tmp.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, target)

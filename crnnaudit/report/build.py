@@ -34,7 +34,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
                  blur: bool = True, key_frames: int = 3, faithfulness: bool = True,
                  sanity: bool = True, now: datetime | None = None, view: dict | None = None,
                  progress=None, shown_name: str | None = None, shown_at: datetime | None = None,
-                 reviewer_person: dict | None = None, language: str | None = None) -> dict:
+                 reviewer_person: dict | None = None, language: str | None = None, registry: dict | None = None) -> dict:
     """Build the report body for one reviewed window.
 
     Args:
@@ -51,7 +51,8 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
         shown_at: when the reviewer first saw this window (the time to decision is recorded).
         reviewer_person: how reports name the reviewer (:func:`crnnaudit.report.facts.person`;
             default: by role). language: the summary's (``en``, ``fr``, ``de``; default
-            ``CRNNAUDIT_REPORT_LANGUAGE``).
+            ``CRNNAUDIT_REPORT_LANGUAGE``). registry: the model's registry pin as the review made it
+            (default: the model's own; a model shared between reviews keeps its first loader's).
 
     Raises:
         ReportError: a missing reviewer, an unknown decision, an override (or any decision on a
@@ -71,7 +72,7 @@ def build_report(model: AuditedModel, clip: Clip, window: Window, expset: Explan
     step("the report's body")
     body = {
         "schema": SCHEMA, "language": language, "report_id": str(uuid.uuid4()), "created": now.isoformat(),
-        "clip": _clip_section(clip, window, shown_name), "model": _model_section(model, window),
+        "clip": _clip_section(clip, window, shown_name), "model": _model_section(model, window, registry),
         "output": output, "timeline": _timeline_section(timeline),
         "explanations": {m: {k: v for k, v in e.summary().items() if k != "provenance"} for m, e in expset.items()},
         "key_frames": frames_out, "blank_maps": blank_maps(window, expset, [f["position"] for f in frames_out]),
@@ -209,13 +210,13 @@ def _counterfactual_section(model, clip: Clip, window: Window, expset: Explanati
     return dict(counterfactual.summary(found), images=images), faces
 
 
-def _model_section(model: AuditedModel, window: Window) -> dict:
-    card = model.card
+def _model_section(model: AuditedModel, window: Window, registry: dict | None) -> dict:
+    card, registry = model.card, registry or model.registry
     return {"name": card.name, "version": card.version, "sha256": model.sha256,
             "file": model.source.name if model.source else None, "card": card.to_dict(),
             "card_version": card.version, "card_sha256": card_sha256(card),
             "structure": model.describe(), "verify_max_abs_diff": model.verify(window),
-            **({"registry": _registry_at_signing(model.registry)} if model.registry else {})}
+            **({"registry": _registry_at_signing(registry)} if registry else {})}
 
 
 def _registry_at_signing(pin: dict) -> dict:

@@ -14,6 +14,7 @@ dataset run) opens on its most anomalous window, everywhere at once.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 from ..errors import ReviewError
@@ -74,9 +75,8 @@ class ReviewSession:
         s = self._state
         if s.window is None:
             return None
-        held = s.held
-        if held is not None and held.window.index == s.window:
-            return held.window
+        if s.held is not None and s.held.window.index == s.window:
+            return s.held.window
         model = self.model()
         return self.clip().window(s.window, model.window_length, model.card.stride, model.frame_size)
 
@@ -95,8 +95,9 @@ class ReviewSession:
         """A fresh review for ``identity`` on the first sample clip (its window: :meth:`settle`)."""
         samples = self.world.samples()
         self._identity = identity
-        fresh = ReviewState(account=identity.username, role=identity.role, model_path=self.world.pinned_default(),
-                            clip_path=str(samples[0]) if samples else None,
+        model_path, pinned_at = self.world.pinned_default()
+        fresh = ReviewState(account=identity.username, role=identity.role, model_path=model_path,
+                            model_pinned_at=pinned_at, clip_path=str(samples[0]) if samples else None,
                             clip_name=samples[0].name if samples else None)
         return self._commit(fresh.but(methods=self._default_methods(fresh), version=self._state.version))
 
@@ -239,7 +240,6 @@ class ReviewSession:
 
     def set_style(self, **changes) -> ReviewState:
         """How maps are drawn (colours, opacity, scaling, view); the report records it."""
-        from dataclasses import replace
         from ..render.maps import MapStyle
         self._require_signed_in()
         try:
@@ -293,7 +293,6 @@ class ReviewSession:
         unknown = set(fields) - set(Draft.__dataclass_fields__)
         if unknown:
             raise ReviewError(f"unknown draft fields {sorted(unknown)}")
-        from dataclasses import replace
         return self._commit(s.but(draft=replace(s.draft, **fields)))
 
     def hold_report(self, report: dict) -> ReviewState:
@@ -333,7 +332,8 @@ class ReviewSession:
         chosen again under the new model's timeline."""
         self._require("manage_models", "load models")
         s = self._state
-        new = s.without_window().but(model_path=self.world.pinned(path), card_path=card)
+        model_path, pinned_at = self.world.pinned(path)
+        new = s.without_window().but(model_path=model_path, model_pinned_at=pinned_at, card_path=card)
         new = new.but(methods=self._default_methods(new), overlay=None, target=None)
         return self._commit(new)
 

@@ -42,6 +42,8 @@ class ReviewState:
     Attributes:
         account, role: who is signed in (``None``: nobody, and nothing else is held).
         model_path, card_path: the model under review (``None``: the configured one).
+        model_pinned_at: when this review pinned its registry model (``None``: a file); the
+            server shares one loaded model between reviews, each keeps its own pin's time.
         clip_path, clip_name: the clip, and its name as the user knows it (an upload's own name).
         refused: why the last upload was refused (then no clip is on screen).
         window: the window on screen (``None`` until the clip's timeline picked one).
@@ -60,6 +62,7 @@ class ReviewState:
     account: str | None = None
     role: str | None = None
     model_path: str | None = None
+    model_pinned_at: str | None = None
     card_path: str | None = None
     clip_path: str | None = None
     clip_name: str | None = None

@@ -31,6 +31,17 @@ def view_of(state) -> dict:
     return dict(state.style.as_dict(), method=state.overlay, frame=int(held.window.indices[state.frame]))
 
 
+def registry_pin(session) -> dict | None:
+    """The registry pin of the model under review as this review made it (``None``: not from a
+    registry). The server loads a pinned file once and shares it between reviews, so the loaded
+    model's own pin says when its first reviewer pinned it; this one says when this review did."""
+    model = session.model()
+    if model is None or not model.registry:
+        return None
+    at = session.state.model_pinned_at
+    return dict(model.registry, pinned_at=at) if at else dict(model.registry)
+
+
 def build_report(session, progress: Callable | None = None, out=None) -> dict:
     """Build, sign, write and log the report of the window on screen with the reviewer's draft;
     the review then holds it (its id, files, hashes and log row). ``progress`` is told each
@@ -51,7 +62,8 @@ def build_report(session, progress: Callable | None = None, out=None) -> dict:
                  blur=draft.blur, faithfulness=draft.checks, sanity=draft.checks, reviewer_person=person(who),
                  language=draft.language or setting("CRNNAUDIT_REPORT_LANGUAGE"),
                  view=view_of(s), shown_name=s.clip_name,
-                 shown_at=datetime.fromtimestamp(s.shown_at, timezone.utc) if s.shown_at else None, progress=step)
+                 shown_at=datetime.fromtimestamp(s.shown_at, timezone.utc) if s.shown_at else None, progress=step,
+                 registry=registry_pin(session))
     if progress:
         progress(sections - 1, sections, f"section {sections} of {sections}: rendering, signing and logging "
                                          "HTML, PDF and JSON")

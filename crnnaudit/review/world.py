@@ -88,33 +88,46 @@ class World:
         from ..demo.assembly import ensure_demo
         return str(ensure_demo())
 
-    def pinned_default(self) -> str | None:
-        """The configured model as a review starts: ``None`` for a file (opened by its path); a
-        registry URI (``CRNNAUDIT_MODEL=models:/NAME@ALIAS``) resolved and pinned now, once per
-        review (its pinned file), or the URI itself when it does not resolve (:meth:`model` then
-        says why)."""
+    def pinned_default(self) -> tuple[str | None, str | None]:
+        """The configured model as a review starts, and when it was pinned: ``(None, None)`` for a
+        file (opened by its path); a registry URI (``CRNNAUDIT_MODEL=models:/NAME@ALIAS``)
+        resolved and pinned now, once per review (its pinned file and the pin's time), or the URI
+        itself when it does not resolve (:meth:`model` then says why)."""
         from ..errors import RegistryError
-        from ..model.registry import is_registry_uri, resolve
+        from ..model.registry import is_registry_uri
         configured = self.default_model_path()
         if not is_registry_uri(configured):
-            return None
+            return None, None
         try:
-            return str(resolve(configured).path)
+            return self._pin(configured)
         except RegistryError as e:
             self._unresolved[configured] = str(e)
-            return configured
+            return configured, None
 
-    def pinned(self, model: str | None) -> str | None:
-        """A model as a review holds it: a file as it is, a registry URI resolved and pinned now
-        (its pinned file), ``None`` (the configured model) as :meth:`pinned_default` says.
+    def pinned(self, model: str | None) -> tuple[str | None, str | None]:
+        """A model as a review holds it, and when the review pinned it: a file as it is (no time),
+        a pinned file with its pin's time, a registry URI resolved and pinned now (its pinned
+        file), ``None`` (the configured model) as :meth:`pinned_default` says.
 
         Raises:
             RegistryError: the URI does not resolve (named).
         """
-        from ..model.registry import is_registry_uri, resolve
+        from ..model.registry import is_registry_uri, pin_of
         if model is None:
             return self.pinned_default()
-        return str(resolve(model).path) if is_registry_uri(str(model)) else model
+        if is_registry_uri(str(model)):
+            return self._pin(model)
+        pin = pin_of(model)  # a file pinned by the page that chose it: that pin's time
+        return model, pin.pinned_at if pin else None
+
+    @staticmethod
+    def _pin(uri: str) -> tuple[str, str]:
+        """The pinned file of ``uri`` resolved now, and the pin's time. The file is rewritten only
+        when its bytes changed, so the model cache keeps serving the model loaded from it; the
+        time is the review's own (:func:`.work.registry_pin`), not the cached model's."""
+        from ..model.registry import resolve
+        pin = resolve(uri)
+        return str(pin.path), pin.pinned_at
 
     def samples(self) -> list[Path]:
         """The sample clips a review may pick (sorted; only video files)."""

@@ -42,10 +42,13 @@ def load_form(review, who) -> None:
             st.error(str(e))
 
 
-def what_was_found(model) -> None:
+def what_was_found(review) -> None:
+    """The model under review: where it came from (a registry version as this review pinned it),
+    its decomposition and its check."""
+    from ..review.work import registry_pin
+    model, g = review.model(), registry_pin(review)
     info = model.describe()
-    if model.registry:
-        g = model.registry
+    if g:
         st.info(f"From the model registry: {g['uri']}, version {g['version']}, pinned {g['pinned_at']} (file SHA-256 "
                 f"{g['sha256']}). This review uses that version throughout, wherever the alias points later.",
                 icon=":material/push_pin:")
