@@ -100,6 +100,21 @@ def test_a_new_sign_in_and_a_reload_start_afresh_everywhere_at_once(review, worl
     assert review.state.window == review.timeline().top_window() and review.state.held is None
 
 
+def test_the_checks_read_the_model_and_clip_of_the_state_they_check(review, world):
+    """A transition that kept an explanation while changing the clip would show one clip's maps
+    under another's name. The checks must see the new state's clip, not the one on screen
+    before (they did: then nothing caught it). The same for a registry pin's time on a model
+    that is a plain file."""
+    review.explain()
+    before = review.state
+    other = str(world.samples()[1])
+    with pytest.raises(ReviewError, match="the explanation is of another clip"):
+        review._commit(before.but(clip_path=other, clip_name=world.samples()[1].name))
+    with pytest.raises(ReviewError, match="a registry pin's time for a model that is no registry version"):
+        review._commit(before.but(model_pinned_at="2026-12-08T01:00:00+00:00"))
+    assert review.state == before and review.clip().path == Path(before.clip_path), "nothing changed"
+
+
 def test_the_overlay_follows_the_maps_and_refuses_one_that_is_not_there(review):
     review.choose_methods(["gradcam", "saliency", "frame_occlusion"])
     review.explain()

@@ -5,7 +5,9 @@ raises on any. The pages draw :func:`screen_of` and nothing else, so the checks 
 are checks on what the auditor sees: the announced window is the Window box, the timeline's
 shading, the explained window and the report's window; the Overlay selector is the method under
 the map and the method of its verdict; the frame caption is the slider; the clip named is the
-clip explained; nothing of another account's review is held.
+clip explained; nothing of another account's review is held; a registry pin's time is held
+exactly when the model is a registry version. The session runs the checks with the model and
+clip the checked state names (not those of the state it replaces).
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ def violations(state, session) -> list[str]:
             bad.append("a window or an explanation without a clip")
         return bad
     clip, model = session.clip(), session.model()
+    if (s.model_pinned_at is None) != (model.registry is None):
+        bad.append("the model is a registry version but the review holds no time it pinned it" if model.registry
+                   else "the review holds a registry pin's time for a model that is no registry version")
     if s.window is not None:
         n = clip.window_count(model.window_length, model.card.stride)
         if not 0 <= s.window < n:

@@ -14,6 +14,7 @@ dataset run) opens on its most anomalous window, everywhere at once.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable
 
@@ -30,8 +31,8 @@ class ReviewSession:
     Args:
         world: where models, clips, timelines and explanations come from.
         identity: the signed-in account (``None``: nobody yet; :meth:`sign_in` starts the review).
-        check_invariants: check the invariants after every transition (on in the app and the
-            tests; they read nothing the transition did not already compute).
+        check_invariants: check the invariants after every transition, on the state's own model
+            and clip (on in the app and the tests).
     """
 
     def __init__(self, world: World, identity=None, check_invariants: bool = True):
@@ -113,8 +114,8 @@ class ReviewSession:
         return self._commit(ReviewState(version=self._state.version))
 
     def refresh_identity(self, identity) -> ReviewState:
-        """The account as it is now (its role is re-read on every page); ``None``: it was
-        disabled or its session ended, and the review ends."""
+        """The account as it is now (its role is re-read on every page); ``None``: it was disabled
+        or its session ended, and the review ends."""
         if identity is None or self._identity is None or identity.username != self._identity.username:
             return self.sign_out()
         self._identity = identity
@@ -131,11 +132,8 @@ class ReviewSession:
     def open_clip(self, path: str, shown_name: str | None = None, window: int | None = None) -> ReviewState:
         """A clip from the samples, the uploads or a dataset run (``shown_name``: the user's own
         name for it). It opens on its most anomalous window, or on ``window`` when a dataset run
-        names the one to review (:meth:`settle` checks it against the clip's timeline).
-
-        Raises:
-            VideoError: the file is not a video crnnaudit may open (the review is unchanged).
-        """
+        names the one to review (:meth:`settle` checks it against the clip's timeline). A file
+        that is not a video crnnaudit may open raises VideoError, and the review is unchanged."""
         self._require_signed_in()
         clip = self.world.clip(path)  # probe now: a bad file fails here, before anything changes
         s = self._state.without_window().but(clip_path=str(path), clip_name=shown_name or clip.name, refused=None,
@@ -143,10 +141,9 @@ class ReviewSession:
         return self._commit(s)
 
     def upload_clip(self, fileobj, name: str) -> ReviewState:
-        """A clip the user uploads (a file-like object with ``read`` and ``seek``), stored under
-        a name of our making and opened under the user's own ``name``; a file that is not a
-        video crnnaudit may open is deleted again and refused in the user's terms (the review
-        then shows no clip, and says why)."""
+        """A clip the user uploads (a file-like object with ``read`` and ``seek``), stored under a
+        name of our making and opened under the user's own ``name``; a file that is not a video
+        crnnaudit may open is deleted and refused in the user's terms (no clip on screen; why)."""
         from ..errors import CrnnauditError
         from ..vocabulary import VIDEO_SUFFIXES
         from .uploads import as_the_user_sees, save_upload
@@ -214,8 +211,7 @@ class ReviewSession:
         if methods == s.methods:
             return s
         new = s.but(methods=methods)
-        if s.held is not None:
-            new = new.without_explanation()
+        new = new.without_explanation() if s.held is not None else new
         return self._commit(new.but(overlay=new.overlay_for(s.overlay)))
 
     def choose_target(self, target: str | None) -> ReviewState:
@@ -307,12 +303,9 @@ class ReviewSession:
         return counterfactual(self, progress)
 
     def build_report(self, progress: Callable | None = None, out=None) -> dict:
-        """The signed report of the window on screen, with the reviewer's draft (held once
-        written), into ``out`` (default: the data folder's ``reports/<id>``).
-
-        Raises:
-            ReportError: the draft lacks what the decision needs (reasons), nothing is written.
-        """
+        """The signed report of the window on screen, with the reviewer's draft (held once written),
+        into ``out`` (default: the data folder's ``reports/<id>``); a ReportError when the draft
+        lacks what the decision needs (reasons), and then nothing is written."""
         from .work import build_report
         self._require_held()
         self._require("draft_report", "draft reports")
@@ -347,19 +340,26 @@ class ReviewSession:
     def _commit(self, new: ReviewState) -> ReviewState:
         new = new.but(version=self._state.version + 1)
         if self.checking:
-            check(new, self)
+            with self._reading(new):  # the checks see the model and clip of the state they check
+                check(new, self)
         self._state = new
         return new
+
+    @contextmanager
+    def _reading(self, state: ReviewState):
+        """Meanwhile, what the review reads (model, clip, timeline, window) is ``state``'s."""
+        previous, self._state = self._state, state
+        try:
+            yield
+        finally:
+            self._state = previous
 
     def _default_methods(self, state: ReviewState) -> tuple[str, ...]:
         if state.account is None:
             return ()
         from ..explainers.base import DEFAULT_METHODS, available_methods
-        previous, self._state = self._state, state
-        try:
+        with self._reading(state):
             allowed = available_methods(self.model())
-        finally:
-            self._state = previous
         return tuple(m for m in DEFAULT_METHODS if m in allowed)
 
     def _require_signed_in(self) -> None:

@@ -89,15 +89,17 @@ class World:
         return str(ensure_demo())
 
     def pinned_default(self) -> tuple[str | None, str | None]:
-        """The configured model as a review starts, and when it was pinned: ``(None, None)`` for a
-        file (opened by its path); a registry URI (``CRNNAUDIT_MODEL=models:/NAME@ALIAS``)
-        resolved and pinned now, once per review (its pinned file and the pin's time), or the URI
-        itself when it does not resolve (:meth:`model` then says why)."""
+        """The configured model as a review starts, and when it was pinned: ``None`` for a file
+        (opened by its path; a time only for a pinned registry file); a registry URI
+        (``CRNNAUDIT_MODEL=models:/NAME@ALIAS``) resolved and pinned now, once per review (its
+        pinned file and the pin's time), or the URI itself when it does not resolve (:meth:`model`
+        then says why)."""
         from ..errors import RegistryError
-        from ..model.registry import is_registry_uri
+        from ..model.registry import is_registry_uri, pin_of
         configured = self.default_model_path()
         if not is_registry_uri(configured):
-            return None, None
+            pin = pin_of(configured)  # a pinned file configured by its path: that pin's time
+            return None, pin.pinned_at if pin else None
         try:
             return self._pin(configured)
         except RegistryError as e:
