@@ -369,3 +369,64 @@ def test_reviews_of_one_version_share_its_loaded_model_and_each_keeps_its_own_pi
     body = json.loads(Path(second.build_report(out=tmp_path / "r")["files"]["json"]).read_text())["report"]
     assert body["model"]["registry"]["pin"]["pinned_at"] == second.state.model_pinned_at
     assert body["facts"]["model"]["registry"]["pinned_on"] == second.state.model_pinned_at[:10]
+
+
+def test_random_walks_over_registry_models_keep_each_review_on_its_own_pin(fights, registry_env, server,
+                                                                           sample_clips):
+    """Sequences nobody wrote by hand: reviews pick registry URIs, sign in again, explain, while
+    the alias moves. After each step the review holds the version its last pin named (an oracle
+    kept here from the moves), its own pin's time, and the model the server loaded once for that
+    pinned file (the same object every time: an unchanged version is never loaded again)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from test_review import Who
+
+    from crnnaudit.review import ReviewSession, World, violations
+    from crnnaudit.review.work import registry_pin
+    v1, v2 = fights["v1"], fights["v2"]
+    sha = {v1: sha256_file(fights["a"]), v2: sha256_file(fights["b"])}
+    # four pinned files at most (the champion alias at either version, each version by number): the
+    # world's model cache holds four, so nothing is evicted and each file must load exactly once
+    step = st.one_of(st.tuples(st.just("use"), st.sampled_from([None, "models:/fights@champion",
+                                                                f"models:/fights/{v1}", f"models:/fights/{v2}"])),
+                     st.tuples(st.just("move"), st.sampled_from([v1, v2])),
+                     st.tuples(st.just("sign_in"), st.sampled_from(["ana", "bo"])),
+                     st.tuples(st.just("explain"), st.none()))
+    loaded: dict[str, object] = {}
+    world = World(default_model="models:/fights@champion", samples=sample_clips[0].parent)
+
+    @settings(max_examples=8, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(walk=st.lists(step, min_size=4, max_size=10))
+    def walk_once(walk):
+        champion = v1
+        server.alias("fights", "champion", champion)
+        review = ReviewSession(world, Who("ana"))
+        expected = champion
+        try:
+            for verb, arg in walk:
+                if verb == "move":
+                    server.alias("fights", "champion", arg)
+                    champion = arg
+                elif verb == "use":
+                    review.use_model(arg)
+                    expected = champion if arg in (None, "models:/fights@champion") else arg.rsplit("/", 1)[1]
+                elif verb == "sign_in":
+                    review.sign_in(Who(arg))
+                    expected = champion
+                else:
+                    review.settle()
+                    review.explain()
+                review.settle()
+                s, model = review.state, review.model()
+                assert violations(s, review) == [], (verb, arg, violations(s, review))
+                assert (model.registry["version"], model.sha256) == (expected, sha[expected]), (verb, arg)
+                pin = registry_pin(review)
+                assert pin["pinned_at"] == s.model_pinned_at and pin["version"] == expected
+                assert loaded.setdefault(s.model_path, model) is model, f"{s.model_path} was loaded again"
+                assert registry.pin_of(s.model_path).sha256 == sha[expected]
+        finally:
+            server.alias("fights", "champion", v1)
+
+    walk_once()
+    assert 1 <= len(loaded) <= 4
